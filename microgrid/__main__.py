@@ -1,0 +1,5 @@
+import sys
+
+from microgrid.cli import main
+
+sys.exit(main())
