@@ -24,13 +24,23 @@ def _fmt(value: float) -> str:
 
 
 @lru_cache(maxsize=1)
-def known_register_maps() -> frozenset[str]:
-    """Names of the register-map files shipped in ``drivers/maps`` (found without importing drivers)."""
+def known_register_maps() -> dict[str, str]:
+    """Register-map name → its capability, from the files in ``drivers/maps`` (found without importing drivers)."""
     spec = importlib.util.find_spec("drivers")
-    names: set[str] = set()
+    maps: dict[str, str] = {}
     for location in (spec.submodule_search_locations or []) if spec else []:
-        names.update(p.stem for p in (Path(location) / "maps").glob("*.yaml"))
-    return frozenset(names)
+        for path in sorted((Path(location) / "maps").glob("*.yaml")):
+            maps[path.stem] = _capability_of(path)
+    return maps
+
+
+def _capability_of(path: Path) -> str:
+    """The top-level ``capability:`` value of a map file (read as text: the files are large)."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("capability:"):
+                return line.split(":", 1)[1].split("#", 1)[0].strip()
+    return ""
 
 
 def _id_entries(site: Site) -> Iterator[tuple[str, str]]:
@@ -147,6 +157,11 @@ def check_references(site: Site) -> list[str]:
         if device.map not in maps:
             listed = ", ".join(sorted(maps)) or "none installed"
             problems.append(f"devices[{i}].map: unknown register map '{device.map}' (known: {listed})")
+        elif maps[device.map] and maps[device.map] != device.role:
+            problems.append(
+                f"devices[{i}].role: '{device.role}' does not fit map '{device.map}', which is a "
+                f"{maps[device.map]} device"
+            )
     emission_ids = {f.id for f in site.emissions.factors}
     need("emissions.default", site.emissions.default, emission_ids, "emission factor")
     need("emissions.secondary", site.emissions.secondary, emission_ids, "emission factor")

@@ -36,7 +36,7 @@ def site_summary(site: Site) -> str:
         "batteries": len(a.batteries),
         "heat pumps": len(a.heat_pumps),
         "flexible loads": len(a.flexible_loads),
-        "EV depots": len(a.ev_depots),
+        "EV depots" if len(a.ev_depots) != 1 else "EV depot": len(a.ev_depots),
     }
     lines += [
         "  assets          " + ", ".join(f"{n} {k}" for k, n in kinds.items() if n),
@@ -45,7 +45,8 @@ def site_summary(site: Site) -> str:
         f"  heat pumps      {sum(h.p_el_max_kw for h in a.heat_pumps):,.0f} kWe, tanks "
         f"{sum(h.tank_capacity_kwh_th for h in a.heat_pumps):,.0f} kWh_th",
         f"  meters          {len(site.meters)}, Modbus devices {len(site.devices)}",
-        f"  tariff          {site.tariff.name}" + (" (illustrative)" if site.tariff.illustrative else ""),
+        f"  tariff          {site.tariff.name}"
+        + (" (illustrative)" if site.tariff.illustrative and "illustrative" not in site.tariff.name else ""),
         f"  emission factor {site.emission_factor().kg_co2_per_kwh:g} kgCO2/kWh ({site.emission_factor().region} "
         f"{site.emission_factor().year}, {site.emission_factor().document})",
     ]

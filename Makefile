@@ -1,0 +1,39 @@
+# Two-command set-up: `make demo` and `make test` each bootstrap .venv from pyproject.toml.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+SITE   ?= site_configs/putian_hitech
+OUT    ?= out/demo
+
+.PHONY: demo test lint bench venv clean help
+
+help:
+	@echo "make demo   - run the product's main job on the bundled reference park"
+	@echo "make test   - ruff + the whole pytest suite"
+	@echo "make bench  - benchmarks (results in docs/performance.md)"
+
+venv: $(STAMP)
+
+# Re-created when pyproject.toml changes; editable install with the dev extras.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (set PYTHON=...)")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/microgrid validate $(SITE)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: $(STAMP) lint
+	$(VENV)/bin/pytest -q
+
+bench: $(STAMP)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache *.egg-info
