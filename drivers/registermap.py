@@ -57,7 +57,18 @@ _DATATYPE = {
     "bits32": _DT.UINT32,
     "bool": _DT.UINT16,
 }
-_REGISTERS = {"u16": 1, "i16": 1, "u32": 2, "i32": 2, "u64": 4, "i64": 4, "f32": 2, "bits16": 1, "bits32": 2, "bool": 1}
+_REGISTERS = {
+    "u16": 1,
+    "i16": 1,
+    "u32": 2,
+    "i32": 2,
+    "u64": 4,
+    "i64": 4,
+    "f32": 2,
+    "bits16": 1,
+    "bits32": 2,
+    "bool": 1,
+}
 _INT_RANGE = {
     "u16": (0, 0xFFFF),
     "i16": (-0x8000, 0x7FFF),
@@ -239,6 +250,13 @@ class RegisterMap(_Strict):
     def has(self, point_id: str) -> bool:
         return point_id in self._by_id
 
+    def sunspec_point(self, model_id: int, name: str) -> Point:
+        """SunSpec maps: the point of model ``model_id`` named ``name`` in the model definition (``WMaxLimPct``)."""
+        for point in self.points:
+            if point.group == f"model_{model_id}" and point.sunspec_name == name:
+                return point
+        raise KeyError(f"map {self.name} has no SunSpec point {model_id}.{name}")
+
     def points_in(self, table: Table) -> list[Point]:
         """Points of one table sorted by address."""
         return sorted((p for p in self.points if p.table == table), key=lambda p: p.address or 0)
@@ -247,7 +265,9 @@ class RegisterMap(_Strict):
         """The scale-factor point of ``point`` or ``None``."""
         return self.point(point.scale_sf) if point.scale_sf else None
 
-    def read_blocks(self, points: Iterable[Point], max_gap: int = 0) -> list[tuple[Table, int, int, list[Point]]]:
+    def read_blocks(
+        self, points: Iterable[Point], max_gap: int = 0
+    ) -> list[tuple[Table, int, int, list[Point]]]:
         """Group points into contiguous reads ``(table, address, count, points)``.
 
         Points of the same table whose spans are at most ``max_gap`` registers apart are merged, as long
@@ -261,7 +281,11 @@ class RegisterMap(_Strict):
                 table, start, count, members = blocks[-1]
                 end = start + count
                 new_end = max(end, point.end)
-                if table == point.table and point.address <= end + max_gap and new_end - start <= self.max_registers_per_read:
+                if (
+                    table == point.table
+                    and point.address <= end + max_gap
+                    and new_end - start <= self.max_registers_per_read
+                ):
                     blocks[-1] = (table, start, new_end - start, [*members, point])
                     continue
             blocks.append((point.table, point.address, point.n_registers, [point]))
@@ -302,21 +326,27 @@ def encode(point: Point, value_eng: float | int | str, sf: int | None = None) ->
     if not isinstance(value_eng, int | float):
         raise ValueError(f"point {point.id}: expects a number, got {value_eng!r}")
     value = float(value_eng)
-    if math.isnan(value) and point.type != "f32":
-        raise ValueError(f"point {point.id}: NaN cannot be encoded as {point.type}")
+    if not math.isfinite(value) and point.type != "f32":
+        raise ValueError(f"point {point.id}: {value} (NaN/inf) cannot be encoded as {point.type}")
     raw_float = (value - point.offset) / _factor(point, sf)
     word_order = point.word_order or "big"
     if point.type == "f32":
         if math.isfinite(raw_float) and abs(raw_float) > 3.4028234663852886e38:
             raise ValueError(f"point {point.id}: {value_eng} does not fit float32")
         return list(ModbusClientMixin.convert_to_registers(raw_float, _DT.FLOAT32, word_order=word_order))
-    raw = round(raw_float)
+    raw = _round_half_away(raw_float)
     low, high = _INT_RANGE[point.type]
     if not low <= raw <= high:
         raise ValueError(
             f"point {point.id}: {value_eng} {point.unit} is raw {raw}, outside the {point.type} range {low}..{high}"
         )
     return list(ModbusClientMixin.convert_to_registers(raw, _DATATYPE[point.type], word_order=word_order))
+
+
+def _round_half_away(x: float) -> int:
+    """Nearest integer, halves away from zero, after removing float noise (55.55 / 0.1 -> 556, not 555)."""
+    y = round(x, 9)
+    return int(math.copysign(math.floor(abs(y) + 0.5), y))
 
 
 def decode_raw(point: Point, registers: Sequence[int]) -> int | float | str:
@@ -329,7 +359,9 @@ def decode_raw(point: Point, registers: Sequence[int]) -> int | float | str:
         return data.split(b"\0", 1)[0].decode("utf-8", errors="replace").rstrip()
     if point.type == "bool":
         return 1 if registers[0] else 0
-    value = ModbusClientMixin.convert_from_registers(list(registers), _DATATYPE[point.type], word_order=point.word_order or "big")
+    value = ModbusClientMixin.convert_from_registers(
+        list(registers), _DATATYPE[point.type], word_order=point.word_order or "big"
+    )
     assert isinstance(value, int | float)
     return value
 
@@ -433,7 +465,9 @@ def load_map_file(path: str | Path) -> RegisterMap:
     if not isinstance(data, dict):
         raise RegisterMapError(f"register map {path}: not a mapping")
     if data.get("name") != path.stem:
-        raise RegisterMapError(f"register map {path}: 'name' must equal the file stem '{path.stem}' (got {data.get('name')!r})")
+        raise RegisterMapError(
+            f"register map {path}: 'name' must equal the file stem '{path.stem}' (got {data.get('name')!r})"
+        )
     try:
         return RegisterMap.model_validate(data)
     except ValidationError as exc:
@@ -449,7 +483,9 @@ def load_map(name: str) -> RegisterMap:
     """The bundled map ``drivers/maps/<name>.yaml`` (validated once, then cached)."""
     path = MAPS_DIR / f"{name}.yaml"
     if not path.exists():
-        raise RegisterMapError(f"unknown register map '{name}'", [f"available maps: {', '.join(available_maps())}"])
+        raise RegisterMapError(
+            f"unknown register map '{name}'", [f"available maps: {', '.join(available_maps())}"]
+        )
     return load_map_file(path)
 
 

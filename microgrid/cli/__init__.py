@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from microgrid import __version__
 from microgrid.errors import UserError
 
-COMMANDS: tuple[str, ...] = ("validate",)
+COMMANDS: tuple[str, ...] = ("validate", "sim")
 """Sub-command modules in ``microgrid.cli``, in the order ``--help`` lists them."""
 
 

@@ -1,0 +1,152 @@
+"""``microgrid sim SITE``: serve every device of a site over Modbus TCP with physics and faults.
+
+Prints a table of endpoints (device, kind, host:port, unit id, map) and runs until Ctrl-C (or
+``--duration`` simulated seconds), then stops every server cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from microgrid.errors import UserError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "sim",
+        help="simulate a site's devices over Modbus TCP (physics, faults, clock)",
+        description=(
+            "Serve every device of SITE on its configured host:port:unit id with the shared register maps, "
+            "device physics and optional fault injection. Ctrl-C stops cleanly."
+        ),
+    )
+    parser.add_argument("site", help="site directory or its site.yaml")
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="simulated seconds per wall second (1 = real time)"
+    )
+    parser.add_argument(
+        "--faults", type=Path, default=None, help="fault scenario YAML (see docs/simulator.md)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same run)")
+    parser.add_argument("--start", default=None, help="simulated start, ISO 8601 local time (default: now)")
+    parser.add_argument("--duration", type=float, default=None, help="stop after this many simulated seconds")
+    parser.add_argument(
+        "--network", choices=("balance", "pandapower"), default="balance", help="how meters see the flows"
+    )
+    parser.add_argument(
+        "--step",
+        type=float,
+        default=None,
+        help="physics step, simulated s (default: 1 s, or speed/10 when faster)",
+    )
+    parser.add_argument(
+        "--auto-ports", action="store_true", help="listen on free ports instead of the site's ports"
+    )
+    parser.add_argument(
+        "--status-every", type=float, default=0.0, help="print the PCC power every N wall seconds (0 = off)"
+    )
+    parser.set_defaults(func=run)
+
+
+def _parse_start(text: str | None, tz: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        start = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"--start: {text!r} is not an ISO 8601 time (e.g. 2025-07-16T10:00)") from None
+    return start if start.tzinfo else start.replace(tzinfo=ZoneInfo(tz))
+
+
+def run(args: argparse.Namespace) -> int:
+    from microgrid.clock import RealClock, ScaledClock
+    from microgrid.site import load_site
+    from sim.faults import load_scenario
+
+    if not args.speed > 0:
+        raise UserError(f"--speed: must be > 0 (got {args.speed})")
+    if args.step is not None and args.step <= 0:
+        raise UserError(f"--step: must be > 0 simulated seconds (got {args.step})")
+    if args.duration is not None and args.duration <= 0:
+        raise UserError(f"--duration: must be > 0 simulated seconds (got {args.duration})")
+    site = load_site(args.site)
+    start = _parse_start(args.start, site.timezone)
+    tz = ZoneInfo(site.timezone)
+    clock = RealClock(tz) if args.speed == 1 and start is None else ScaledClock(args.speed, start, tz)
+    scenario = load_scenario(args.faults) if args.faults else None
+    return asyncio.run(_serve(args, site, clock, scenario, start))
+
+
+def format_table(rows: list[dict[str, object]]) -> str:
+    headers = ("device", "kind", "host:port", "unit", "map")
+    lines = [
+        (str(r["device"]), str(r["kind"]), f"{r['host']}:{r['port']}", str(r["unit_id"]), str(r["map"]))
+        for r in rows
+    ]
+    widths = [
+        max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(headers)
+    ]
+    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
+    return "\n".join(out)
+
+
+async def _serve(args, site, clock, scenario, start) -> int:
+    from sim.park import Park
+
+    park = Park.from_site(
+        site,
+        clock,
+        seed=args.seed,
+        faults=scenario,
+        bind="auto" if args.auto_ports else "site",
+        network=args.network,
+        start=start,
+        step_s=args.step,
+    )
+    await park.start()
+    speed = getattr(clock, "speed", 1.0)
+    print(f"simulating {site.id} at {speed:g}x from {park.now:%Y-%m-%d %H:%M:%S %Z}, seed {args.seed}")
+    if scenario is not None:
+        print(f"fault scenario {args.faults}: {len(scenario.faults)} fault(s)")
+    print(format_table(park.endpoint_rows()))
+    print("Ctrl-C to stop", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    waiters = [asyncio.create_task(stop.wait())]
+    if args.duration is not None:
+        waiters.append(asyncio.create_task(clock.sleep(args.duration)))
+    if args.status_every > 0:
+        waiters.append(asyncio.create_task(_status(park, args.status_every)))
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        await park.catch_up()
+    finally:
+        for task in waiters:
+            task.cancel()
+        await park.stop()
+    print(f"stopped at {park.now:%Y-%m-%d %H:%M:%S} after {park.t_s:.0f} simulated s", flush=True)
+    return 0
+
+
+async def _status(park, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        state = park.state()
+        socs = " ".join(f"{k}={v:.1f}%" for k, v in state.soc_pct.items())
+        print(
+            f"{state.time:%H:%M:%S} PCC {state.pcc_import_kw:8.1f} kW  PV {sum(state.pv_kw.values()):8.1f} kW  {socs}",
+            file=sys.stdout,
+            flush=True,
+        )
