@@ -1,0 +1,149 @@
+"""``microgrid check SITE --schedule schedule.csv``: AC power-flow check of a schedule.
+
+Prints a summary and a violation table (time, element, value, limit) and writes ``network.csv`` (one row
+per interval: convergence, losses, PCC power, every bus voltage and every line/transformer loading).
+Exit codes: 0 no violation; 1 limits violated (the check itself worked); 2 bad site file, schedule or
+argument; 3 some interval's power flow did not converge.
+
+Also home of :func:`network_pass`, the network step of ``microgrid optimize`` (AC check of the plan and,
+when it violates, the network-constrained re-planning loop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from microgrid.errors import UserError
+from microgrid.network import CheckLimits, NetOptions, ParkNetwork, check_schedule
+from microgrid.site import Site, load_site
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a power factor in (0, 1]")
+    return value
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 1 <= value <= 200:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a loading limit in percent between 1 and 200")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="AC power-flow check of a schedule (voltages, loadings, losses)",
+        description="Run an AC power flow for every interval of a schedule (schedule.csv as written by "
+        "'microgrid optimize') on the site's pandapower network. Limits: 10 kV buses ±7 %, 0.4 kV buses "
+        "+7/-10 %, lines and transformers up to their max_loading_pct (default 100 %). Prints a violation "
+        "table and writes network.csv. Exit 0 when clean, 1 when limits are violated, 2 on bad input, "
+        "3 when an interval does not converge.",
+    )
+    parser.add_argument("site", metavar="SITE", help="site directory or site.yaml")
+    parser.add_argument("--schedule", required=True, metavar="CSV", help="schedule CSV (first column: timestamps)")
+    parser.add_argument("--out", type=Path, metavar="CSV",
+                        help="where to write the per-interval results (default: network.csv next to the schedule)")
+    parser.add_argument("--load-pf", type=_fraction, default=NetOptions.load_cos_phi, metavar="COS_PHI",
+                        help="power factor of loads, lagging (default 0.95; PV and batteries at 1)")
+    parser.add_argument("--max-loading", type=_percent, metavar="PCT",
+                        help="loading limit for every line and transformer, percent (default: each element's "
+                        "max_loading_pct from the site file)")
+    parser.add_argument("--max-rows", type=int, default=50, help="violation rows to print (default 50)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    site = load_site(args.site)
+    network = ParkNetwork.from_site(site, NetOptions(load_cos_phi=args.load_pf))
+    limits = CheckLimits(max_loading_pct=args.max_loading)
+    check = check_schedule(network, args.schedule, limits)
+    out = args.out or Path(args.schedule).resolve().parent / "network.csv"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        check.write_csv(out)
+    except OSError as exc:
+        raise UserError(f"--out: cannot write {out}: {exc.strerror or exc}") from None
+    for line in check_lines(site, check):
+        print(line)
+    if not check.ok:
+        print(check.violation_table(max(args.max_rows, 0)))
+    print(f"Wrote {out}")
+    if check.failures:
+        return 3
+    return 0 if check.ok else 1
+
+
+def check_lines(site: Site, check) -> list[str]:
+    """Summary of an AC check in a few lines."""
+    s = check.summary()
+    head = (f"AC check of {site.id}: {s['intervals']} intervals from {check.index[0].isoformat()}, "
+            f"{s['converged']} converged, {s['failed']} failed, in {s['elapsed_s']:.3f} s")
+    return [
+        head,
+        f"Max line loading {s['max_line_loading_pct']} %, max transformer loading {s['max_trafo_loading_pct']} %, "
+        f"voltages {s['min_vm_pu']}–{s['max_vm_pu']} pu, losses {s['losses_kwh']} kWh",
+        (f"{s['violations']} violation(s) on " + ", ".join(s["violated_elements"])) if s["violations"]
+        else "No limit violated" + ("" if not s["failed"] else " in the converged intervals"),
+    ]
+
+
+@dataclass
+class NetworkPass:
+    """What :func:`network_pass` did for ``microgrid optimize``."""
+
+    plan: object
+    """The (possibly re-planned) ``microgrid.planning.Plan``."""
+    network_plan: object
+    """The :class:`microgrid.network.constrained.NetworkPlan`."""
+
+    @property
+    def ok(self) -> bool:
+        return self.network_plan.ok
+
+    def lines(self) -> list[str]:
+        np_ = self.network_plan
+        s = np_.summary()
+        first = s["history"][0]
+        if np_.iterations == 0 and np_.ok:
+            return [f"AC network check: clean (max line {first['max_line_loading_pct']} %, max transformer "
+                    f"{first['max_trafo_loading_pct']} %)"]
+        out = [f"AC network check of the unconstrained plan: {first['violations']} violation(s) on "
+               + ", ".join(first["violated_elements"] or ["(none)"])]
+        if np_.iterations:
+            out.append(f"Network-constrained re-plan: {np_.iterations} iteration(s), {s['network_rows']} linearised "
+                       f"rows, cost {s['cost_unconstrained_cny']:,.2f} → {s['cost_final_cny']:,.2f} CNY, "
+                       f"{s['violations_remaining']} violation(s) remain ({np_.elapsed_s:.2f} s)")
+        out.append(f"Network status: {np_.status}: {np_.message}")
+        return out
+
+    def write(self, out_dir: Path) -> list[Path]:
+        """Write ``network.csv`` (AC check of the final plan) and ``network.json`` (loop summary)."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        csv_path, json_path = out_dir / "network.csv", out_dir / "network.json"
+        self.network_plan.check.write_csv(csv_path)
+        text = json.dumps(self.network_plan.summary(), indent=2, ensure_ascii=False, default=str)
+        json_path.write_text(text + "\n", encoding="utf-8")
+        return [csv_path, json_path]
+
+
+def network_pass(site: Site, plan, solver_options=None, max_iterations: int = 5) -> NetworkPass:
+    """AC check of ``plan`` (a ``microgrid.planning.Plan``) and, when needed, the network-constrained loop."""
+    from microgrid.network.constrained import plan_with_network  # imports the optimizer
+
+    network = ParkNetwork.from_site(site)
+    result = plan_with_network(plan.inputs, network, solver_options=solver_options, first=plan.result,
+                               max_iterations=max_iterations)
+    new_plan = replace(plan, inputs=replace(plan.inputs, network_limits=result.limits), result=result.result)
+    return NetworkPass(new_plan, result)

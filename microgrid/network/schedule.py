@@ -1,0 +1,146 @@
+"""Schedules to check: the optimizer's ``Schedule``, a DataFrame with the same columns, or its CSV file.
+
+Columns read per asset (DESIGN.md §3; the optimizer's ``optimizer.results`` table):
+
+==========================  ============================================  ==============================
+asset                       column                                        net injection into its bus
+==========================  ============================================  ==============================
+PV plant                    ``<id>_kw`` (output > 0)                      ``+<id>_kw``
+battery                     ``<id>_kw`` (discharge > 0, charge < 0)       ``+<id>_kw``
+heat pump                   ``<id>_p_el_kw`` (consumption > 0)            ``-<id>_p_el_kw``
+flexible load, EV depot     ``<id>_load_kw`` (consumption > 0)            ``-<id>_load_kw``
+tenant base load            ``<tenant>_load_kw`` (consumption > 0)        ``-<tenant>_load_kw``
+==========================  ============================================  ==============================
+
+Tenant base loads missing from the schedule are taken from the site's day profiles
+(``load_<tenant>_kw`` of :func:`microgrid.profiles.load_day_profile`). Any other missing column is an error.
+Timestamps must be timezone-aware; a CSV without UTC offsets is read in the site's time zone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from microgrid.errors import UserError
+from microgrid.profiles import load_day_profile
+from microgrid.site.models import Site
+
+
+class ScheduleError(UserError):
+    """A schedule that cannot be checked (missing columns, bad timestamps, unreadable file)."""
+
+    exit_code = 2
+
+
+def power_column(asset_id: str, kind: str) -> str:
+    """Schedule column holding the main power of an asset of ``kind`` (see the module table)."""
+    if kind in ("pv", "battery"):
+        return f"{asset_id}_kw"
+    if kind == "heat_pump":
+        return f"{asset_id}_p_el_kw"
+    return f"{asset_id}_load_kw"
+
+
+def is_consumer(kind: str) -> bool:
+    """True for assets whose schedule column is a consumption (> 0 = drawing power)."""
+    return kind not in ("pv", "battery")
+
+
+def read_schedule_csv(path: str | Path, timezone: str = "Asia/Shanghai") -> pd.DataFrame:
+    """Read a schedule CSV (first column ISO-8601 timestamps, as written by ``microgrid optimize``)."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, index_col=0)
+    except FileNotFoundError:
+        raise ScheduleError(f"schedule file not found: {path}", [f"{path}: no such file; pass --schedule PATH"]) from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise ScheduleError(f"cannot read schedule {path}", [f"{path}: {exc}"]) from None
+    if frame.empty:
+        raise ScheduleError(f"schedule {path} has no rows", [f"{path}: needs one row per interval"])
+    try:
+        index = pd.to_datetime(frame.index.astype(str), utc=False, format="ISO8601")
+    except (ValueError, TypeError) as exc:
+        raise ScheduleError(f"schedule {path}: first column must hold ISO-8601 timestamps",
+                            [f"{path}: column '{frame.index.name}': {exc}"]) from None
+    tz = ZoneInfo(timezone)  # the same tz implementation as the profiles, so indexes align
+    if index.tz is None:
+        index = index.tz_localize(tz)
+    frame.index = index.tz_convert(tz)
+    return frame
+
+
+def schedule_frame(schedule: object, timezone: str = "Asia/Shanghai") -> pd.DataFrame:
+    """The DataFrame of ``schedule``: an object with a ``frame`` attribute (``optimizer.Schedule``), a
+    DataFrame, or a CSV path."""
+    if isinstance(schedule, str | Path):
+        return read_schedule_csv(schedule, timezone)
+    frame = getattr(schedule, "frame", schedule)
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"expected a Schedule, a DataFrame or a CSV path, got {type(schedule).__name__}")
+    return frame
+
+
+def _validate_index(index: pd.Index) -> None:
+    if not isinstance(index, pd.DatetimeIndex) or index.tz is None:
+        raise ScheduleError("schedule index must hold timezone-aware timestamps",
+                            ["index: use interval starts with a UTC offset (e.g. 2025-07-15T00:00:00+08:00)"])
+    if len(index) > 1:
+        steps = np.diff(index.asi8)
+        if np.any(steps <= 0):
+            raise ScheduleError("schedule timestamps must increase", ["index: sort the rows by time, no duplicates"])
+
+
+def profile_loads(site: Site, index: pd.DatetimeIndex, tenants: list[str]) -> pd.DataFrame:
+    """Tenant base loads (consumption > 0, kW) from the site's day profiles at the timestamps of ``index``."""
+    local = index.tz_convert(ZoneInfo(site.timezone))
+    step_min = int(round((local[1] - local[0]).total_seconds() / 60)) if len(local) > 1 else site.site.resolution_min
+    out = pd.DataFrame(index=index, columns=tenants, dtype=float)
+    for day in sorted(set(local.date)):
+        profile = load_day_profile(site, day, step_min)
+        mask = local.date == day
+        rows = profile.reindex(local[mask])
+        if rows.isna().any().any():
+            raise ScheduleError("schedule timestamps are not on the site's interval grid",
+                                [f"index: intervals must start at multiples of {step_min} min to take tenant base "
+                                 "loads from the profiles (or give <tenant>_load_kw columns)"])
+        for tenant in tenants:
+            out.loc[mask, tenant] = rows[f"load_{tenant}_kw"].to_numpy()
+    return out
+
+
+def schedule_injections(schedule: object, assets: pd.DataFrame, site: Site | None = None) -> pd.DataFrame:
+    """Net injection of every asset into its bus (kW, park convention), one column per asset id.
+
+    ``assets`` is :func:`microgrid.network.builder.asset_elements` of the net (its ``kind`` says which
+    column to read). Tenant base loads absent from the schedule come from ``site``'s profiles.
+    """
+    timezone = site.timezone if site is not None else "Asia/Shanghai"
+    frame = schedule_frame(schedule, timezone)
+    _validate_index(frame.index)
+    out: dict[str, np.ndarray] = {}
+    missing: list[str] = []
+    from_profile: list[str] = []
+    for asset_id, kind in assets["kind"].items():
+        column = power_column(asset_id, kind)
+        if column in frame.columns:
+            values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+            out[asset_id] = -values if is_consumer(kind) else values
+        elif kind == "tenant_load" and site is not None:
+            from_profile.append(asset_id)
+        else:
+            missing.append(column)
+    if missing:
+        hint = "; tenant base loads can come from the site profiles" if any(
+            c.endswith("_load_kw") for c in missing) else ""
+        raise ScheduleError(f"schedule lacks {len(missing)} column(s) the network needs",
+                            [f"column '{c}' is missing (kW, see docs/network.md){hint}" for c in missing])
+    if from_profile:
+        loads = profile_loads(site, frame.index, from_profile)
+        for tenant in from_profile:
+            out[tenant] = -loads[tenant].to_numpy(dtype=float)
+    result = pd.DataFrame(out, index=frame.index)
+    return result[list(assets.index)]

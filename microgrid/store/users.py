@@ -1,0 +1,131 @@
+"""API users and their tokens.
+
+A token looks like ``mgs_<key>_<secret>``: ``key`` (12 url-safe characters) is stored in clear to find the
+row; ``secret`` (256 bits) is stored only as ``scrypt(secret, salt)``. The full token is returned once, when
+it is issued; issuing a new one replaces the old.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+
+import sqlalchemy as sa
+
+from microgrid.errors import UserError
+from microgrid.store import schema as s
+from microgrid.store.models import Role, User, from_ms, to_ms, utcnow
+
+TOKEN_PREFIX = "mgs"
+KEY_LEN = 12
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hash_secret(secret: str, salt: str) -> str:
+    digest = hashlib.scrypt(secret.encode(), salt=salt.encode(), n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    return digest.hex()
+
+
+def _new_token() -> tuple[str, str, str, str]:
+    """``(token, key, salt, hash)``."""
+    key = _b64(secrets.token_bytes(9))[:KEY_LEN]
+    secret = _b64(secrets.token_bytes(32))
+    salt = secrets.token_hex(16)
+    return f"{TOKEN_PREFIX}_{key}_{secret}", key, salt, hash_secret(secret, salt)
+
+
+def split_token(token: str) -> tuple[str, str] | None:
+    """``(key, secret)`` of a token, by position (the url-safe key may itself contain ``_``)."""
+    head = f"{TOKEN_PREFIX}_"
+    sep = len(head) + KEY_LEN
+    if not token.startswith(head) or len(token) <= sep + 1 or token[sep] != "_":
+        return None
+    return token[len(head):sep], token[sep + 1:]
+
+
+class UsersMixin:
+    """Methods of :class:`Store` for API users."""
+
+    engine: sa.Engine
+
+    @staticmethod
+    def _user(r: sa.Row) -> User:
+        return User(id=r.id, name=r.name, role=Role(r.role), created_at=from_ms(r.created_ms), disabled=r.disabled)
+
+    def create_user(self, name: str, role: Role | str = Role.VIEWER) -> tuple[User, str]:
+        """Create a user with a token; returns the user and the token (shown once, never stored)."""
+        if not _NAME.match(name):
+            raise UserError(f"user name '{name}' is not valid: use 1-64 letters, digits, '_', '.', '@' or '-'")
+        try:
+            role = Role(role)
+        except ValueError:
+            raise UserError(f"role '{role}' is not valid: use viewer, operator or admin") from None
+        token, key, salt, digest = _new_token()
+        t = s.users
+        with self.engine.begin() as conn:
+            if conn.execute(sa.select(t.c.id).where(t.c.name == name)).first():
+                raise UserError(f"user '{name}' already exists: rotate its token or pick another name")
+            conn.execute(t.insert().values(name=name, role=role.value, token_key=key, token_salt=salt,
+                                           token_hash=digest, created_ms=to_ms(utcnow()), disabled=False))
+        return self.user(name), token
+
+    def user(self, name: str) -> User:
+        with self.engine.connect() as conn:
+            r = conn.execute(sa.select(s.users).where(s.users.c.name == name)).first()
+        if r is None:
+            raise UserError(f"no user named '{name}'")
+        return self._user(r)
+
+    def users(self) -> list[User]:
+        with self.engine.connect() as conn:
+            return [self._user(r) for r in conn.execute(sa.select(s.users).order_by(s.users.c.name))]
+
+    def authenticate(self, token: str) -> User | None:
+        """The enabled user holding ``token``, else ``None`` (constant-time hash comparison)."""
+        parts = split_token(token or "")
+        if parts is None:
+            return None
+        key, secret = parts
+        with self.engine.connect() as conn:
+            r = conn.execute(sa.select(s.users).where(s.users.c.token_key == key)).first()
+        if r is None or r.disabled or not r.token_hash:
+            return None
+        if not hmac.compare_digest(hash_secret(secret, r.token_salt), r.token_hash):
+            return None
+        return self._user(r)
+
+    def rotate_token(self, name: str) -> str:
+        """Issue a new token for ``name``; the old one stops working. Returns the new token."""
+        token, key, salt, digest = _new_token()
+        with self.engine.begin() as conn:
+            done = conn.execute(s.users.update().where(s.users.c.name == name).values(
+                token_key=key, token_salt=salt, token_hash=digest)).rowcount
+        if not done:
+            raise UserError(f"no user named '{name}'")
+        return token
+
+    def set_user_disabled(self, name: str, disabled: bool = True) -> User:
+        with self.engine.begin() as conn:
+            done = conn.execute(s.users.update().where(s.users.c.name == name).values(disabled=disabled)).rowcount
+        if not done:
+            raise UserError(f"no user named '{name}'")
+        return self.user(name)
+
+    def set_user_role(self, name: str, role: Role | str) -> User:
+        try:
+            role = Role(role)
+        except ValueError:
+            raise UserError(f"role '{role}' is not valid: use viewer, operator or admin") from None
+        with self.engine.begin() as conn:
+            done = conn.execute(s.users.update().where(s.users.c.name == name).values(role=role.value)).rowcount
+        if not done:
+            raise UserError(f"no user named '{name}'")
+        return self.user(name)
