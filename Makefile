@@ -23,13 +23,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
+DAY    ?= 2026-07-15
+
 demo: $(STAMP)
 	$(VENV)/bin/microgrid validate $(SITE)
+	$(VENV)/bin/microgrid optimize $(SITE) --day $(DAY) --out $(OUT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 test: $(STAMP) lint
+	@scripts/ensure-chromium.sh
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -106,6 +106,8 @@ def build_report(site: Site, table: IntervalTable, *, tenant: str | None = None,
                  options: ReportOptions | None = None) -> Report:
     """Accounts per day, month, year and for the whole period, park and tenants (or one ``tenant``)."""
     options = options or ReportOptions()
+    if options.grid_renewable_share_pct is None and site.green_power.grid_renewable_share_pct is not None:
+        options = replace(options, grid_renewable_share_pct=site.green_power.grid_renewable_share_pct)
     if tenant is not None and tenant not in table.tenants:
         raise ReportError(f"--tenant: '{tenant}' is not a tenant of site '{site.id}' "
                           f"(tenants: {', '.join(table.tenants) or 'none'})")

@@ -384,6 +384,10 @@ class GreenPower(Strict):
     unbundled_certificates_accepted: bool = False
     direct_green_supply_mwh_per_month: NonNegFloat = 0.0
     target_ratio_pct: Pct | None = None
+    grid_renewable_share_pct: Pct | None = None
+    """Renewable share of the grid's electricity, for the separate location-based share (never mixed into
+    the green-power ratio); ``None`` when no published figure is at hand."""
+    grid_renewable_share_source: str | None = None
 
 
 class ProfileFiles(Strict):
