@@ -1,0 +1,321 @@
+"""SunSpec devices (IEEE 1547-2018 information models): PV inverter and storage.
+
+Model chain at 40000 checked against the map (marker ``SunS``, model ids and lengths at their addresses):
+a device whose chain differs is not controlled (its setpoint writes are refused) because every address
+after the first difference would be wrong.
+
+- PV (``sunspec_inverter``): output = 701 ``W`` (positive for generation = park sign). Limit via 704
+  ``WMaxLimPct`` (% of 702 ``WMax``) with its reversion timer ``WMaxLimPctRvrtTms`` (revert to
+  ``options.pv_fallback_limit_pct``); written value first, enable last.
+- Storage (``sunspec_battery``): 701 ``W`` is positive when discharging (= park sign). Power via 704
+  ``WSet`` in watts (``WSetMod`` = WATTS) with ``WSetRvrtTms`` reverting to 0 W; allowed charge/discharge
+  from 802 ``WChaRteMax``/``WDisChaRteMax`` and 702 ratings; SoC from 802.
+
+Both send the 715 ``ControllerHb`` heartbeat (and the battery the 802 ``CtrlHb``) once control has started
+and re-write the setpoint before its reversion timer expires.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from drivers.adapters.base import Adapter, enum_name, min_opt, quantize_down, result_value, soc_gate
+from drivers.capabilities import CapabilityKind, PVReading, StorageReading, StorageState
+from drivers.safewrite import Step, WriteResult
+
+_ENABLED = 1
+_WATTS = 1
+
+
+class _SunSpec(Adapter):
+    """Chain check and heartbeats shared by SunSpec adapters."""
+
+    HEARTBEATS: ClassVar[tuple[str, ...]] = ("m715_controller_hb",)
+
+    IDENTITY: ClassVar[tuple[str, ...]] = ("m1_mn", "m1_md", "m1_vr", "m1_sn")
+
+    @classmethod
+    def chain_points(cls, regmap) -> tuple[str, ...]:
+        """Marker, model ids and lengths, end marker, and the common model's identity strings."""
+        ids = ["sunspec_marker", "sunspec_end_id", *cls.IDENTITY]
+        for model in regmap.sunspec_models:
+            ids += [f"m{model}_id", f"m{model}_l"]
+        return tuple(i for i in ids if regmap.has(i))
+
+    def chain_problem(self) -> str | None:
+        """Why the device's model chain differs from the map (``None`` if it matches or is not read yet)."""
+        d = self.dev()
+        got_any = False
+        for pid in self.chain_points(d.regmap):
+            point = d.point(pid)
+            value = d.value(pid)
+            if d.sample(pid) is None:
+                continue
+            got_any = True
+            if pid in self.IDENTITY:
+                continue
+            if point.default is not None and value != point.default:
+                return (
+                    f"SunSpec chain differs from map {d.regmap.name}: {pid} at {point.address} is {value!r}, "
+                    f"expected {point.default!r}"
+                )
+        return None if got_any else None
+
+    def check_chain(self) -> str | None:
+        problem = self.chain_problem()
+        if problem:
+            self.dev().health.set_problem("config", problem)
+        else:
+            self.dev().health.clear_problem("config")
+        return problem
+
+    def start_heartbeats(self) -> None:
+        d = self.dev()
+        for pid in self.HEARTBEATS:
+            if d.has(pid):
+                point = d.point(pid)
+                self.writer().heartbeat(pid, self.refresh_period(point.revert_s, 30.0))
+
+
+class SunSpecPVInverter(_SunSpec):
+    """PV inverter on SunSpec 1 + 701/702/703/704/715."""
+
+    kind = CapabilityKind.PV_INVERTER
+    maps: ClassVar[dict[str, str]] = {"main": "sunspec_inverter"}
+    FAST: ClassVar[dict[str, tuple[str, ...]]] = {
+        "main": ("m701_w", "m701_inv_st", "m701_throt_pct", "m704_w_max_lim_pct", "m704_w_max_lim_pct_ena")
+    }
+    CONTROL: ClassVar[dict[str, tuple[str, ...]]] = {"main": ("m701_w",)}
+    SLOW: ClassVar[dict[str, tuple[str, ...]]] = {"main": ("m701_tot_wh_inj",)}
+
+    @classmethod
+    def static_points(cls, regmap) -> tuple[str, ...]:
+        return (*cls.chain_points(regmap), "m702_w_max_rtg", "m702_w_max")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.STATIC = {"main": self.static_points(self.dev().regmap)}
+
+    def rated_kw(self) -> float | None:
+        """The power ``WMaxLimPct`` refers to: 702 ``WMax`` (setting), else ``WMaxRtg``, kW."""
+        w = self.num("m702_w_max")
+        if w is None or w <= 0:
+            w = self.num("m702_w_max_rtg")
+        return None if w is None or w <= 0 else w / 1000.0
+
+    def available_kw(self, p_kw: float | None, limit_active: bool) -> float | None:
+        """Power available without the limit: 701 ``ThrotPct`` is the throttling in % of it."""
+        if p_kw is None:
+            return None
+        if not limit_active:
+            return p_kw
+        throt = self.num("m701_throt_pct")
+        if throt is None or not 0 <= throt < 100:
+            return None
+        return p_kw / (1.0 - throt / 100.0)
+
+    def reading(self) -> PVReading:
+        problem = self.check_chain()
+        w = self.num("m701_w")
+        self.check_response(None if w is None else w / 1000.0, point_id="m701_w")
+        meta = self.meta([problem] if problem else [])
+        rated = self.rated_kw()
+        pct = self.num("m704_w_max_lim_pct")
+        enabled = self.num("m704_w_max_lim_pct_ena") == _ENABLED
+        state = enum_name(self.dev(), "m701_inv_st")
+        limit_pct = pct if enabled and pct is not None else None
+        limit_active = (limit_pct is not None and limit_pct < 100.0) or state == "THROTTLED"
+        p_kw = None if w is None else w / 1000.0
+        wh = self.num("m701_tot_wh_inj")
+        return PVReading(
+            **meta,
+            p_kw=p_kw,
+            p_rated_kw=rated,
+            p_limit_pct=limit_pct,
+            p_limit_kw=None if limit_pct is None or rated is None else rated * limit_pct / 100.0,
+            limit_active=limit_active,
+            p_available_kw=self.available_kw(p_kw, limit_active),
+            state=state,
+            e_total_kwh=None if wh is None else wh / 1000.0,
+        )
+
+    def _steps(self, pct: float, hi_pct: float, rated: float) -> list[Step]:
+        o = self.options
+        return [
+            Step("m704_w_max_lim_pct_rvrt_tms", round(o.revert_timer_s)),
+            Step("m704_w_max_lim_pct_rvrt", min(o.pv_fallback_limit_pct, hi_pct)),
+            Step("m704_w_max_lim_pct_ena_rvrt", _ENABLED),
+            Step("m704_w_max_lim_pct", pct, lo=0.0, hi=hi_pct, deadband=o.deadband_pct),
+            Step("m704_w_max_lim_pct_ena", _ENABLED),
+        ]
+
+    async def set_limit(self, p_limit_kw: float | None) -> list[WriteResult]:
+        """Limit the AC output to ``p_limit_kw`` (≥ 0; ``None`` = 100 % of the rating)."""
+        if problem := self.check_chain():
+            return [self.refuse(problem, "m704_w_max_lim_pct", requested=p_limit_kw)]
+        rated = self.rated_kw()
+        if rated is None:
+            return [self.refuse("device rating (702 WMax/WMaxRtg) unknown: not read yet", "m704_w_max_lim_pct")]
+        if p_limit_kw is not None and p_limit_kw < 0:
+            return [self.refuse(f"a PV limit cannot be negative ({p_limit_kw} kW)", "m704_w_max_lim_pct", requested=p_limit_kw)]
+        hi_kw = min_opt(rated, self.limits.p_max_kw) or rated
+        hi_pct = 100.0 * hi_kw / rated
+        pct = 100.0 if p_limit_kw is None else quantize_down(self.dev(), "m704_w_max_lim_pct", 100.0 * p_limit_kw / rated)
+        results = await self.writer().write_sequence("pv_limit", self._steps(pct, hi_pct, rated))
+        if all(r.ok for r in results):
+            held = result_value(results, "m704_w_max_lim_pct")
+            if held is not None:
+                self.expect(rated * held / 100.0, at_most=True, rating_kw=rated, from_kw=None)
+            self.writer().keep_alive("m704_w_max_lim_pct", self.refresh_period(self.options.revert_timer_s, 60.0))
+            self.start_heartbeats()
+            self.control_started = True
+        return results
+
+
+    def raw_write_plan(self, role: str, point_id: str, value: Any) -> Any:
+        if point_id == "m704_w_max_lim_pct" and _is_number(value) and value >= 0:
+            rated = self.rated_kw()
+            if rated is not None:
+                return self.set_limit(rated * float(value) / 100.0)
+        return None
+
+
+class SunSpecStorage(_SunSpec):
+    """Battery on SunSpec 1 + 701/702/704/713/715/802."""
+
+    kind = CapabilityKind.STORAGE
+    maps: ClassVar[dict[str, str]] = {"main": "sunspec_battery"}
+    HEARTBEATS: ClassVar[tuple[str, ...]] = ("m715_controller_hb", "m802_ctrl_hb")
+    FAST: ClassVar[dict[str, tuple[str, ...]]] = {
+        "main": (
+            "m701_w",
+            "m701_inv_st",
+            "m704_w_set",
+            "m704_w_set_ena",
+            "m802_soc",
+            "m802_state",
+            "m802_w_cha_rte_max",
+            "m802_w_dis_cha_rte_max",
+            "m802_a_cha_max",
+            "m802_a_dis_cha_max",
+        )
+    }
+    CONTROL: ClassVar[dict[str, tuple[str, ...]]] = {"main": ("m701_w", "m802_soc")}
+    SLOW: ClassVar[dict[str, tuple[str, ...]]] = {"main": ("m802_soh", "m802_cha_st", "m802_evt1")}
+
+    @classmethod
+    def static_points(cls, regmap) -> tuple[str, ...]:
+        return (
+            *cls.chain_points(regmap),
+            "m702_w_max_rtg",
+            "m702_w_cha_rte_max_rtg",
+            "m702_w_dis_cha_rte_max_rtg",
+            "m802_wh_rtg",
+        )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.STATIC = {"main": self.static_points(self.dev().regmap)}
+
+    def allowed_kw(self) -> tuple[float, float, list[str]]:
+        """(charge, discharge) power allowed now, kW ≥ 0, and why they are reduced.
+
+        Minimum of the site limits, the 702 ratings and the live 802 limits; a direction whose live limit
+        or SoC is stale is blocked (0), as is charging at or above the site's maximum SoC and discharging
+        at or below its minimum.
+        """
+        notes: list[str] = []
+        lim = self.limits
+        cha_live = self.fresh_num("m802_w_cha_rte_max")
+        dis_live = self.fresh_num("m802_w_dis_cha_rte_max")
+        soc = self.fresh_num("m802_soc")
+        cha = min_opt(lim.p_charge_max_kw, _kw(self.num("m702_w_cha_rte_max_rtg")), _kw(cha_live))
+        dis = min_opt(lim.p_discharge_max_kw, _kw(self.num("m702_w_dis_cha_rte_max_rtg")), _kw(dis_live))
+        if cha_live is None:
+            cha = 0.0
+            notes.append("charge blocked: live charge limit stale")
+        if dis_live is None:
+            dis = 0.0
+            notes.append("discharge blocked: live discharge limit stale")
+        if self.fresh_num("m802_a_cha_max") == 0:
+            cha = 0.0
+            notes.append("charge blocked: battery allows 0 A charge")
+        if self.fresh_num("m802_a_dis_cha_max") == 0:
+            dis = 0.0
+            notes.append("discharge blocked: battery allows 0 A discharge")
+        cha, dis = soc_gate(cha, dis, soc, self.limits.soc_min_pct, self.limits.soc_max_pct, notes)
+        return cha, dis, notes
+
+    def state(self) -> StorageState:
+        st = enum_name(self.dev(), "m802_state")
+        inv = enum_name(self.dev(), "m701_inv_st")
+        if st == "FAULT" or inv == "FAULT":
+            return StorageState.FAULT
+        if inv in ("RUNNING", "THROTTLED", "STARTING"):
+            return StorageState.RUNNING
+        if inv in ("STANDBY", "SLEEPING") or st == "STANDBY":
+            return StorageState.STANDBY
+        if inv in ("OFF", "SHUTTING_DOWN") or st == "DISCONNECTED":
+            return StorageState.STOPPED
+        return StorageState.UNKNOWN
+
+    def reading(self) -> StorageReading:
+        problem = self.check_chain()
+        self.check_response(_kw(self.num("m701_w")), point_id="m701_w")
+        meta = self.meta([problem] if problem else [])
+        cha, dis, _notes = self.allowed_kw()
+        w_set = self.num("m704_w_set")
+        wh = self.num("m802_wh_rtg")
+        return StorageReading(
+            **meta,
+            p_kw=_kw(self.num("m701_w")),
+            soc_pct=self.num("m802_soc"),
+            p_setpoint_kw=_kw(w_set) if self.num("m704_w_set_ena") == _ENABLED else None,
+            p_charge_max_kw=cha,
+            p_discharge_max_kw=dis,
+            state=self.state(),
+            soh_pct=self.num("m802_soh"),
+            e_capacity_kwh=_kw(wh),
+        )
+
+    async def set_power(self, p_kw: float) -> list[WriteResult]:
+        """Discharge (> 0) or charge (< 0) at ``p_kw`` kW, clamped to what is allowed now."""
+        if problem := self.check_chain():
+            return [self.refuse(problem, "m704_w_set", requested=p_kw)]
+        cha, dis, _notes = self.allowed_kw()
+        o = self.options
+        rating = max(cha, dis, self.limits.p_discharge_max_kw or 0.0)
+        deadband_w = 1000.0 * self.deadband_kw(rating)
+        steps = [
+            Step("m704_w_set_rvrt_tms", round(o.revert_timer_s)),
+            Step("m704_w_set_rvrt", 0),
+            Step("m704_w_set_ena_rvrt", _ENABLED),
+            Step("m704_w_set_mod", _WATTS),
+            Step("m704_w_set", 1000.0 * p_kw, lo=-1000.0 * cha, hi=1000.0 * dis, deadband=deadband_w),
+            Step("m704_w_set_ena", _ENABLED),
+        ]
+        results = await self.writer().write_sequence("p_set", steps)
+        if all(r.ok for r in results):
+            held = result_value(results, "m704_w_set")
+            if held is not None:
+                self.expect(held / 1000.0, at_most=False, rating_kw=rating, from_kw=_kw(self.num("m701_w")))
+            self.writer().keep_alive("m704_w_set", self.refresh_period(o.revert_timer_s, 60.0))
+            self.start_heartbeats()
+            self.control_started = True
+        return results
+
+    def raw_write_plan(self, role: str, point_id: str, value: Any) -> Any:
+        if point_id == "m704_w_set" and _is_number(value):
+            return self.set_power(float(value) / 1000.0)
+        return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _kw(w: float | None) -> float | None:
+    return None if w is None else w / 1000.0
+
+
+__all__ = ["SunSpecPVInverter", "SunSpecStorage"]

@@ -1,0 +1,114 @@
+"""Convert a site (``microgrid.site.Site``) into the drivers' own typed inputs (:class:`FleetConfig`).
+
+- Endpoints from ``devices[].host/port/framer``; devices with the same ``host:port`` share a link.
+- Assets from ``devices[].serves``: every device serving the same asset or meter belongs to one
+  capability; roles ``pcs`` + ``bms`` make one storage, any other role is the ``main`` device.
+- Limits from the asset's ratings (PV inverter AC rating, battery charge/discharge power and SoC window,
+  heat-pump and flexible-load power range, EV-depot charger total) and the meters' PT/CT ratios.
+- Stale limits: ``control.meter_stale_s`` for meters, ``max(3 × poll_s, 3 s)`` for other devices.
+- PV fallback: at a zero-export site (``grid.export_limit_kw == 0``) a PV inverter with a revert timer
+  falls back to 0 % when the controller goes silent, otherwise to 100 %.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from drivers.adapters import AssetLimits, ControlOptions
+from drivers.capabilities import CapabilityKind
+from drivers.errors import DriverConfigError
+from drivers.fleet import AssetConfig, DeviceConfig, FleetConfig
+from drivers.transport import Endpoint
+
+if TYPE_CHECKING:
+    from microgrid.site import Site
+
+_ROLE_KIND = {
+    "meter": CapabilityKind.METER,
+    "pv_inverter": CapabilityKind.PV_INVERTER,
+    "storage": CapabilityKind.STORAGE,
+    "pcs": CapabilityKind.STORAGE,
+    "bms": CapabilityKind.STORAGE,
+    "heat_pump": CapabilityKind.HEAT_PUMP,
+    "flexible_load": CapabilityKind.FLEXIBLE_LOAD,
+}
+
+
+def _limits(site: Site, target: str) -> AssetLimits:
+    meter = next((m for m in site.meters if m.id == target), None)
+    if meter is not None:
+        return AssetLimits(pt_ratio=meter.pt_ratio, ct_ratio=meter.ct_ratio)
+    try:
+        asset = site.asset(target)
+    except KeyError:
+        return AssetLimits()
+    kind = type(asset).__name__
+    if kind == "PVPlant":
+        return AssetLimits(p_max_kw=asset.inverter_ac_kw)  # type: ignore[union-attr]
+    if kind == "Battery":
+        return AssetLimits(
+            p_charge_max_kw=asset.p_charge_max_kw,  # type: ignore[union-attr]
+            p_discharge_max_kw=asset.p_discharge_max_kw,  # type: ignore[union-attr]
+            soc_min_pct=asset.soc_min_pct,  # type: ignore[union-attr]
+            soc_max_pct=asset.soc_max_pct,  # type: ignore[union-attr]
+            ramp_kw_per_s=asset.ramp_kw_per_s,  # type: ignore[union-attr]
+        )
+    if kind == "HeatPump":
+        return AssetLimits(p_max_kw=asset.p_el_max_kw, p_min_kw=asset.p_el_min_kw)  # type: ignore[union-attr]
+    if kind == "FlexibleLoad":
+        return AssetLimits(p_max_kw=asset.p_max_kw, p_min_kw=asset.p_min_kw)  # type: ignore[union-attr]
+    if kind == "EVDepot":
+        return AssetLimits(p_max_kw=asset.p_max_kw)  # type: ignore[union-attr]
+    return AssetLimits()
+
+
+def fleet_config_from_site(site: Site, *, options: ControlOptions | None = None) -> FleetConfig:
+    """The :class:`FleetConfig` of ``site.devices``; :class:`DriverConfigError` lists what cannot be driven."""
+    devices: list[DeviceConfig] = []
+    by_target: dict[str, list] = defaultdict(list)
+    meter_ids = {m.id for m in site.meters}
+    for d in site.devices:
+        stale = site.control.meter_stale_s if d.role == "meter" else None
+        devices.append(
+            DeviceConfig(
+                device_id=d.id,
+                map_name=d.map,
+                endpoint=Endpoint(host=d.host, port=d.port, framer=d.framer),
+                unit_id=d.unit_id,
+                poll_s=d.poll_s,
+                timeout_s=d.timeout_s,
+                retries=d.retries,
+                stale_after_s=stale,
+            )
+        )
+        by_target[d.serves].append(d)
+    problems: list[str] = []
+    assets: list[AssetConfig] = []
+    for target, devs in by_target.items():
+        kinds = {_ROLE_KIND[d.role] for d in devs}
+        if len(kinds) != 1:
+            problems.append(f"{target}: devices {[d.id for d in devs]} have roles of different kinds")
+            continue
+        kind = kinds.pop()
+        roles: dict[str, str] = {}
+        for d in devs:
+            role = d.role if d.role in ("pcs", "bms") else "main"
+            if role in roles:
+                problems.append(
+                    f"{target}: more than one {role} device ({roles[role]}, {d.id}); one device per role is supported"
+                )
+            roles[role] = d.id
+        if kind is CapabilityKind.METER and target not in meter_ids:
+            problems.append(f"{target}: a meter device must serve a meter id")
+        assets.append(AssetConfig(target, kind, roles, _limits(site, target)))
+    if problems:
+        raise DriverConfigError("the site's devices cannot be driven", problems)
+    opts = options or ControlOptions()
+    if options is None and site.grid.export_limit_kw == 0:
+        opts = replace(opts, pv_fallback_limit_pct=0.0)
+    return FleetConfig(tuple(devices), tuple(assets), opts)
+
+
+__all__ = ["fleet_config_from_site"]

@@ -1,0 +1,159 @@
+"""``microgrid devices SITE``: read every device once and print a point table; ``--write`` one setpoint.
+
+Commissioning tool. Reads every device of the site (or ``--device`` ones) through the same drivers the
+controller uses and prints, per device, its link, unit id, health and a table of points (value, unit,
+age, status). ``--write DEVICE.POINT=VALUE`` writes one point with every safety rule (representable,
+clamped to the device's and the site's limits, the device's write sequence, EEPROM budget) and prints
+the readback. Exit codes: 0 ok, 2 bad input or refused write, 4 a device offline / write failed or not
+confirmed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import re
+
+from drivers.fleet import Fleet
+from drivers.health import Health
+from drivers.inspect import device_rows, point_rows, points_of_interest
+from drivers.safewrite import WriteResult, WriteStatus
+from microgrid.errors import UserError
+from microgrid.site import load_site
+
+_WRITE_RE = re.compile(r"^(?P<device>[a-z][a-z0-9_]*)\.(?P<point>[a-z][a-z0-9_]*)=(?P<value>.+)$")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "devices",
+        help="read every device once (point table) or write one setpoint",
+        description="Read every Modbus device of a site once and print a point table (value, unit, age, "
+        "status), or write one point with all safety checks and show its readback.",
+    )
+    parser.add_argument("site", metavar="SITE", help="site directory or site.yaml")
+    parser.add_argument("--device", action="append", default=[], metavar="ID", help="only this device (repeatable)")
+    parser.add_argument("--all", action="store_true", help="every readable point of the map, not only those the drivers use")
+    parser.add_argument(
+        "--write",
+        metavar="DEVICE.POINT=VALUE",
+        help="write one point (number, enum meaning or 0x.. raw value) and show the readback",
+    )
+    parser.add_argument("--connect-delay", type=float, default=None, metavar="S", help="override the wait after connect (s)")
+    parser.set_defaults(func=run)
+
+
+def parse_write(text: str) -> tuple[str, str, object]:
+    """``DEVICE.POINT=VALUE`` -> (device, point, value); numbers become int/float, other text stays a string."""
+    m = _WRITE_RE.match(text.strip())
+    if not m:
+        raise UserError(
+            f"--write {text!r}: expected DEVICE.POINT=VALUE, e.g. dev_pv_food.m704_w_max_lim_pct=50",
+        )
+    raw = m["value"].strip()
+    value: object
+    try:
+        value = int(raw, 0)
+    except ValueError:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = raw
+    return m["device"], m["point"], value
+
+
+def _fmt_age(age: float | None) -> str:
+    return "-" if age is None else f"{age:.1f} s"
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  " + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  " + "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    site = load_site(args.site)
+    fleet = Fleet.from_site(site, connect_delay_s=args.connect_delay)
+    write = parse_write(args.write) if args.write else None
+    wanted = list(args.device) or list(fleet.devices)
+    if write is not None:
+        wanted = [write[0]]
+    for did in wanted:
+        fleet.device(did)
+    try:
+        assets = {fleet.asset_of(d)[0].asset_id for d in wanted}
+        await fleet.read_all(force_all=True, assets=assets)
+        if args.all:
+            await asyncio.gather(
+                *(fleet.device(d).poll(points_of_interest(fleet, fleet.device(d), all_points=True)) for d in wanted)
+            )
+        if write is not None:
+            return await _write(fleet, *write)
+        return _print_points(fleet, wanted, all_points=args.all, site_id=site.id)
+    finally:
+        await fleet.close()
+
+
+def _print_points(fleet: Fleet, device_ids: list[str], *, all_points: bool, site_id: str) -> int:
+    offline = 0
+    print(f"site {site_id}: {len(device_ids)} device(s)")
+    for row in device_rows(fleet, device_ids):
+        device = fleet.device(row.device_id)
+        print()
+        print(
+            f"{row.device_id}  [{row.health}]  {row.map_name} unit {row.unit_id} @ {row.link}  "
+            f"serves {row.asset_id} ({row.role}), {row.requests} requests"
+        )
+        if row.health != Health.ONLINE.value:
+            print(f"  {row.detail}")
+        if row.health == Health.OFFLINE.value:
+            offline += 1
+        ids = points_of_interest(fleet, device, all_points=all_points)
+        table = [
+            [p.point_id, p.value, p.unit, _fmt_age(p.age_s), p.status, f"{p.table[:4]} {p.address}"]
+            for p in point_rows(device, ids)
+        ]
+        print(_table(table, ["point", "value", "unit", "age", "status", "register"]))
+    print()
+    if offline:
+        print(f"{offline} device(s) offline")
+        return 4
+    print("all devices answered")
+    return 0
+
+
+async def _write(fleet: Fleet, device_id: str, point_id: str, value: object) -> int:
+    device = fleet.device(device_id)
+    point = device.point(point_id)
+    if device.health_state() is Health.OFFLINE:
+        print(f"error: {device_id} is offline: {device.health.last_error}")
+        return 4
+    results = await fleet.write_point(device_id, point_id, value)
+    _print_results(results)
+    if any(r.status in (WriteStatus.REFUSED, WriteStatus.RATE_LIMITED) for r in results):
+        return 2
+    if any(r.status in (WriteStatus.FAILED, WriteStatus.MISMATCH) for r in results):
+        return 4
+    back = device.value(point_id) if point.access != "w" else None
+    if back is not None:
+        print(f"{device_id}.{point_id} now reads {back!r} {point.unit}".rstrip())
+    kept = [k for w in fleet.writers.values() for k in w.kept_alive if w.device.device_id == device_id]
+    if kept:
+        print(
+            f"note: the device expects these to be re-written ({', '.join(kept)}); after this command exits "
+            "it falls back to its revert/watchdog value unless a controller keeps them alive"
+        )
+    return 0
+
+
+def _print_results(results: list[WriteResult]) -> None:
+    for r in results:
+        print(r.describe())
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    return asyncio.run(_run(args))
