@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from microgrid import __version__
 from microgrid.errors import UserError
 
-COMMANDS: tuple[str, ...] = ("validate", "optimize", "check", "sim", "devices", "report")
+COMMANDS: tuple[str, ...] = ("validate", "optimize", "check", "sim", "run", "devices", "users", "report")
 """Sub-command modules in ``microgrid.cli``, in the order ``--help`` lists them."""
 
 

@@ -1,0 +1,176 @@
+"""Server settings from ``MICROGRID_*`` environment variables; insecure values are refused.
+
+Outside the explicit dev mode (``MICROGRID_DEV=1``) the server refuses to start when
+``MICROGRID_SECRET`` is missing, short or a well-known default, or when CORS is opened to any origin.
+In dev mode a missing secret is replaced by a random one for this process (sessions then end with it)
+and a warning names every relaxed rule.
+
+=================================  =========================================================================
+``MICROGRID_SECRET``               signs dashboard session cookies and CSRF tokens; >= 32 characters
+``MICROGRID_DEV``                  ``1`` enables dev mode (random secret if missing, non-secure cookies)
+``MICROGRID_CORS_ORIGINS``         comma-separated origins allowed by CORS; empty (default) = CORS closed
+``MICROGRID_COOKIE_SECURE``        ``1``/``0``: send the session cookie over HTTPS only (default: on, off in dev)
+``MICROGRID_SESSION_TTL_S``        lifetime of a dashboard session, seconds (default 28800 = 8 h)
+``MICROGRID_AUTH_RATE_PER_MIN``    login/token requests and failed authentications per client per minute
+``MICROGRID_AUTH_BURST``           bucket size of that limit (default 5)
+``MICROGRID_TRUST_PROXY``          ``1``: take the client address from ``X-Forwarded-For`` (behind a proxy)
+=================================  =========================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
+
+from microgrid.errors import UserError
+
+log = logging.getLogger(__name__)
+
+MIN_SECRET_LEN = 32
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {
+        "changethis",
+        "changeme",
+        "change-me",
+        "secret",
+        "secretkey",
+        "secret-key",
+        "password",
+        "admin",
+        "dev",
+        "development",
+        "test",
+        "microgrid",
+        "default",
+        "insecure",
+    }
+)
+"""Values (compared case-insensitively, ignoring repetition) that are refused as secrets."""
+
+GENERATE_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+class InsecureSettingsError(UserError):
+    """A setting would make the server insecure; raised before it starts listening (exit code 2)."""
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _looks_default(secret: str) -> bool:
+    low = secret.strip().lower()
+    if low in KNOWN_DEFAULT_SECRETS or len(set(low)) <= 2:
+        return True
+    return any(low == word * (len(low) // len(word)) for word in KNOWN_DEFAULT_SECRETS if len(low) % len(word) == 0)
+
+
+class Settings(BaseModel):
+    """Validated server settings. Build with :meth:`from_env` (or directly in tests)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    secret: SecretStr
+    """Key for HMAC-signed session cookies and CSRF tokens (not for API tokens: those are hashed)."""
+    dev: bool = False
+    """Explicit development mode: relaxed checks, logged at start-up."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins allowed to call the API from a browser; empty = no CORS headers (closed)."""
+    cookie_secure: bool = True
+    session_ttl_s: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 8 * 3600
+    auth_rate_per_min: Annotated[float, Field(gt=0, le=10_000)] = 10.0
+    auth_burst: Annotated[int, Field(ge=1, le=1000)] = 5
+    trust_proxy: bool = False
+    generated_secret: bool = False
+    """True when dev mode made up the secret because none was given."""
+    _warned: bool = PrivateAttr(default=False)
+
+    def check(self) -> Settings:
+        """Raise :class:`InsecureSettingsError` listing every insecure value (nothing is relaxed outside dev)."""
+        problems = insecure_problems(self)
+        if problems and not self.dev:
+            raise InsecureSettingsError(
+                "refusing to start with insecure settings (set MICROGRID_DEV=1 only on a development machine)",
+                problems,
+            )
+        if not self._warned:  # once per settings object (from_env and create_app both check)
+            for problem in problems:
+                log.warning("dev mode: %s", problem)
+            self._warned = True
+        return self
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``env`` (default ``os.environ``), checked with :meth:`check`."""
+        env = os.environ if env is None else env
+        dev = _truthy(env.get("MICROGRID_DEV"))
+        secret = env.get("MICROGRID_SECRET", "")
+        generated = False
+        if not secret and dev:
+            secret, generated = secrets.token_urlsafe(32), True
+        origins = tuple(o.strip() for o in env.get("MICROGRID_CORS_ORIGINS", "").split(",") if o.strip())
+        raw: dict[str, object] = {
+            "secret": secret,
+            "dev": dev,
+            "cors_origins": origins,
+            "cookie_secure": _truthy(env["MICROGRID_COOKIE_SECURE"]) if "MICROGRID_COOKIE_SECURE" in env else not dev,
+            "trust_proxy": _truthy(env.get("MICROGRID_TRUST_PROXY")),
+            "generated_secret": generated,
+        }
+        for key, name in (
+            ("session_ttl_s", "MICROGRID_SESSION_TTL_S"),
+            ("auth_rate_per_min", "MICROGRID_AUTH_RATE_PER_MIN"),
+            ("auth_burst", "MICROGRID_AUTH_BURST"),
+        ):
+            if env.get(name):
+                raw[key] = env[name]
+        try:
+            settings = cls.model_validate(raw)
+        except ValidationError as exc:
+            problems = [
+                f"MICROGRID_{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+            ]
+            raise InsecureSettingsError("invalid server settings", problems) from None
+        return settings.check()
+
+    @classmethod
+    def for_dev(cls, **overrides: object) -> Settings:
+        """Dev-mode settings with a fresh random secret (tests, demos)."""
+        values: dict[str, object] = {
+            "secret": secrets.token_urlsafe(32),
+            "dev": True,
+            "cookie_secure": False,
+            "generated_secret": True,
+        }
+        values.update(overrides)
+        return cls.model_validate(values)
+
+
+def insecure_problems(settings: Settings) -> list[str]:
+    """One line per insecure setting (empty when the settings are fit for production)."""
+    problems = []
+    secret = settings.secret.get_secret_value()
+    if not secret:
+        problems.append(f"MICROGRID_SECRET is not set: set it to a random string of at least "
+                        f"{MIN_SECRET_LEN} characters, e.g. from `{GENERATE_HINT}`")
+    elif settings.generated_secret:
+        problems.append("MICROGRID_SECRET is not set: using a random secret for this process "
+                        "(dashboard sessions end when it stops)")
+    elif _looks_default(secret):
+        problems.append(f"MICROGRID_SECRET is a well-known default value: replace it with `{GENERATE_HINT}`")
+    elif len(secret) < MIN_SECRET_LEN:
+        problems.append(f"MICROGRID_SECRET is {len(secret)} characters long: use at least {MIN_SECRET_LEN}, "
+                        f"e.g. from `{GENERATE_HINT}`")
+    if "*" in settings.cors_origins:
+        problems.append("MICROGRID_CORS_ORIGINS contains '*': list the dashboard origins explicitly")
+    for origin in settings.cors_origins:
+        if origin != "*" and not origin.startswith(("https://", "http://")):
+            problems.append(f"MICROGRID_CORS_ORIGINS: '{origin}' is not an origin (scheme://host[:port])")
+    if not settings.cookie_secure:
+        problems.append("MICROGRID_COOKIE_SECURE is off: session cookies are sent over plain HTTP")
+    return problems

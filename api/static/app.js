@@ -1,0 +1,125 @@
+/* Shared dashboard code: session, API calls (with the CSRF header on writes), header, formatting. */
+(function () {
+  "use strict";
+  var MG = window.MG = window.MG || {};
+  var state = { me: null, site: null, csrf: null };
+  MG.state = state;
+
+  function ApiError(status, detail, problems) {
+    this.status = status; this.detail = detail; this.problems = problems || [];
+    this.message = detail;
+  }
+  ApiError.prototype = Object.create(Error.prototype);
+  MG.ApiError = ApiError;
+
+  MG.api = function (path, options) {
+    options = options || {};
+    var method = (options.method || "GET").toUpperCase();
+    var headers = { "Accept": "application/json" };
+    if (options.body !== undefined) headers["Content-Type"] = "application/json";
+    if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
+    return fetch(path, {
+      method: method, headers: headers, credentials: "same-origin",
+      body: options.body !== undefined ? JSON.stringify(options.body) : undefined
+    }).then(function (res) {
+      if (res.status === 204) return null;
+      return res.json().catch(function () { return {}; }).then(function (data) {
+        if (res.status === 401 && !options.noRedirect) {
+          window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname);
+        }
+        if (!res.ok) throw new ApiError(res.status, data.detail || res.statusText, data.problems);
+        return data;
+      });
+    }, function () { throw new ApiError(0, MG.t("err.network")); });
+  };
+
+  MG.banner = function (text) {
+    var b = document.getElementById("banner");
+    if (!b) return;
+    if (text) { b.textContent = text; b.classList.remove("hidden"); } else { b.classList.add("hidden"); }
+  };
+
+  MG.fmtKw = function (v) { return v === null || v === undefined ? "–" : MGChart.fmt(v, Math.abs(v) >= 100 ? 0 : 1) + " kW"; };
+  MG.fmtNum = function (v, d) { return MGChart.fmt(v, d); };
+  MG.fmtPct = function (ratio) { return ratio === null || ratio === undefined ? "–" : (ratio * 100).toFixed(1) + " %"; };
+  MG.siteTz = function () { return state.site ? state.site.timezone : "Asia/Shanghai"; };
+  MG.fmtTime = function (iso, withDate) {
+    if (!iso) return "–";
+    var opts = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZone: MG.siteTz() };
+    if (withDate) { opts.year = "numeric"; opts.month = "2-digit"; opts.day = "2-digit"; }
+    try { return new Intl.DateTimeFormat(MG.lang() === "zh" ? "zh-CN" : "en-GB", opts).format(new Date(iso)); }
+    catch (e) { return iso; }
+  };
+  MG.localDay = function (iso) {
+    var d = iso ? new Date(iso) : new Date();
+    var parts = new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit", timeZone: MG.siteTz() }).format(d);
+    return parts; /* YYYY-MM-DD */
+  };
+  MG.label = function (obj) { return MG.lang() === "zh" && obj.name_zh ? obj.name_zh : obj.name; };
+  MG.tenantName = function (id) {
+    if (!state.site) return id || "";
+    var t = state.site.tenants.filter(function (x) { return x.id === id; })[0];
+    return t ? MG.label(t) : (id || (MG.lang() === "zh" ? "园区共享" : "shared"));
+  };
+  MG.badge = function (text, cls) {
+    var span = document.createElement("span");
+    span.className = "badge " + (cls || text);
+    span.textContent = text;
+    return span;
+  };
+  MG.cell = function (tr, content, cls) {
+    var td = document.createElement("td");
+    if (cls) td.className = cls;
+    if (content instanceof Node) td.appendChild(content); else td.textContent = content === null || content === undefined ? "" : content;
+    tr.appendChild(td);
+    return td;
+  };
+  MG.isOperator = function () { return state.me && (state.me.role === "operator" || state.me.role === "admin"); };
+
+  var refreshers = [];
+  /* Call fn now, on language change and every `seconds` (paused while the tab is hidden). */
+  MG.every = function (seconds, fn) {
+    refreshers.push(fn);
+    fn();
+    if (seconds) setInterval(function () { if (!document.hidden) fn(); }, seconds * 1000);
+  };
+  document.addEventListener("mg:lang", function () { refreshers.forEach(function (fn) { fn(); }); header(); });
+
+  function header() {
+    var site = document.getElementById("site-name");
+    if (site && state.site) site.textContent = MG.label(state.site);
+    var user = document.getElementById("user-badge");
+    if (user && state.me) user.textContent = state.me.user + " · " + state.me.role;
+    document.querySelectorAll(".operator-only").forEach(function (n) { n.classList.toggle("hidden", !MG.isOperator()); });
+  }
+
+  function live() {
+    return MG.api("/api/v1/live").then(function (l) {
+      MG.lastLive = l;
+      var clock = document.getElementById("clock");
+      if (clock) clock.textContent = MG.fmtTime(l.at, true);
+      var badge = document.getElementById("mode-badge");
+      if (badge) { badge.className = "badge " + l.mode; badge.textContent = MG.t("mode." + l.mode, l.mode); badge.id = "mode-badge"; }
+      document.dispatchEvent(new CustomEvent("mg:live", { detail: l }));
+      return l;
+    }).catch(function (e) { if (e.status !== 401) MG.banner(e.detail); });
+  }
+
+  MG.ready = new Promise(function (resolve) {
+    document.addEventListener("DOMContentLoaded", function () {
+      var page = document.body.getAttribute("data-page");
+      document.querySelectorAll("[data-nav]").forEach(function (a) { a.classList.toggle("active", a.getAttribute("data-nav") === page); });
+      var logout = document.getElementById("logout");
+      if (logout) logout.addEventListener("click", function () {
+        MG.api("/api/v1/auth/logout", { method: "POST", noRedirect: true }).catch(function () {}).then(function () { window.location.href = "/login"; });
+      });
+      if (page === "login") { resolve(null); return; }
+      Promise.all([MG.api("/api/v1/auth/me"), MG.api("/api/v1/site")]).then(function (r) {
+        state.me = r[0]; state.site = r[1]; state.csrf = r[0].csrf_token;
+        header();
+        MG.every(5, live);
+        resolve(state);
+      }).catch(function (e) { MG.banner(e.detail || String(e)); });
+    });
+  });
+})();

@@ -1,0 +1,1 @@
+/* Forbidden page: nothing to load beyond the header. */

@@ -1,0 +1,82 @@
+/* Overview: PCC, PV, storage, consumption, alarms, flows per tenant and the asset table (refresh 5 s). */
+(function () {
+  "use strict";
+  var COLORS = { meter: "#6b7280", pv: "#f2b705", storage: "#2f80ed", flexible: "#9c36b5" };
+
+  function set(id, text) { var n = document.getElementById(id); if (n) n.textContent = text; }
+
+  function tiles(l) {
+    var pcc = l.pcc_p_kw;
+    set("t-pcc", MG.fmtKw(pcc === null ? null : Math.abs(pcc)));
+    set("t-pcc-sub", pcc === null ? "" : (pcc >= 0 ? MG.t("tile.import") : MG.t("tile.export")) + " · " + MG.t("tile.limit") + " " + MG.fmtNum(l.import_cap_kw, 0) + " kW");
+    set("t-pv", MG.fmtKw(l.pv_kw));
+    var kwp = MG.state.site ? MG.state.site.pv_kwp : null;
+    set("t-pv-sub", kwp ? MG.fmtNum(kwp, 0) + " kWp" : "");
+    set("t-storage", MG.fmtKw(Math.abs(l.storage_kw)));
+    var dir = l.storage_kw > 1 ? MG.t("tile.discharge") : l.storage_kw < -1 ? MG.t("tile.charge") : MG.t("tile.idle");
+    set("t-soc", dir + (l.soc_pct !== null ? " · SoC " + l.soc_pct.toFixed(1) + " %" : ""));
+    set("t-cons", MG.fmtKw(l.consumption_kw));
+    set("t-cons-sub", "");
+    set("t-alarms", String(l.active_alarms));
+    set("t-plan", l.plan_version ? MG.t("plan.version") + " " + l.plan_version : "–");
+    set("t-cycle", l.cycle_time_ms !== null ? MG.t("tile.cycle") + " " + MG.fmtNum(l.cycle_time_ms, 0) + " ms" : "");
+  }
+
+  function flows(l) {
+    var cats = l.tenants.map(function (t) { return MG.tenantName(t.tenant); });
+    MGChart.bars(document.getElementById("flow-chart"), {
+      categories: cats, yUnit: "kW",
+      series: [
+        { label: MG.t("flow.meter"), color: COLORS.meter, values: l.tenants.map(function (t) { return t.meter_kw; }) },
+        { label: MG.t("flow.pv"), color: COLORS.pv, values: l.tenants.map(function (t) { return t.pv_kw; }) },
+        { label: MG.t("flow.storage"), color: COLORS.storage, values: l.tenants.map(function (t) { return t.storage_kw; }) },
+        { label: MG.t("flow.flexible"), color: COLORS.flexible, values: l.tenants.map(function (t) { return t.flexible_kw; }) }
+      ]
+    });
+  }
+
+  function assets(l) {
+    var body = document.querySelector("#asset-table tbody");
+    body.textContent = "";
+    l.assets.forEach(function (a) {
+      var tr = document.createElement("tr");
+      tr.setAttribute("data-asset", a.id);
+      MG.cell(tr, a.name !== a.id ? a.id + " – " + a.name : a.id);
+      MG.cell(tr, MG.t("kind." + a.kind, a.kind));
+      MG.cell(tr, MG.tenantName(a.tenant));
+      MG.cell(tr, MG.fmtNum(a.p_kw, 1), "num");
+      MG.cell(tr, MG.fmtNum(a.planned_kw, 1), "num");
+      MG.cell(tr, MG.fmtNum(a.setpoint_kw, 1), "num");
+      var st = a.soc_pct !== null && a.soc_pct !== undefined ? a.soc_pct.toFixed(1) + " %" :
+               a.tank_temp_c !== null && a.tank_temp_c !== undefined ? a.tank_temp_c.toFixed(1) + " °C" :
+               a.tank_kwh_th !== null && a.tank_kwh_th !== undefined ? MG.fmtNum(a.tank_kwh_th, 0) + " kWh" : "";
+      MG.cell(tr, st, "num");
+      MG.cell(tr, MG.badge(MG.t("health." + a.health, a.health), a.health));
+      MG.cell(tr, a.override ? MG.fmtNum(a.override.value_kw, 1) + " kW → " + MG.fmtTime(a.override.expires_at) : "");
+      body.appendChild(tr);
+    });
+  }
+
+  function alarms() {
+    return MG.api("/api/v1/alarms?active=true&unacknowledged=true&limit=10").then(function (page) {
+      var list = document.getElementById("alarm-list");
+      list.textContent = "";
+      if (!page.items.length) {
+        var li = document.createElement("li"); li.className = "muted"; li.textContent = MG.t("overview.no_alarms"); list.appendChild(li);
+      }
+      page.items.forEach(function (e) {
+        var li = document.createElement("li");
+        var when = document.createElement("span"); when.className = "when"; when.textContent = MG.fmtTime(e.raised_at);
+        li.setAttribute("data-alarm", e.id);
+        li.appendChild(when); li.appendChild(MG.badge(e.severity));
+        li.appendChild(document.createTextNode(" " + e.source_id + ": " + (e.message || e.code)));
+        list.appendChild(li);
+      });
+    }).catch(function () {});
+  }
+
+  var last = null;
+  function render() { if (last) { tiles(last); flows(last); assets(last); } alarms(); }
+  document.addEventListener("mg:live", function (ev) { last = ev.detail; render(); });
+  document.addEventListener("mg:lang", render);
+})();

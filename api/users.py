@@ -1,0 +1,38 @@
+"""The store's API users as the API checks them on every request (role, disabled, current token key).
+
+:meth:`microgrid.store.Store.authenticate` verifies a token (one scrypt); what the API also needs on every
+request is cheap: the user's role, whether it is disabled and the key of its current token (a rotated
+token must stop working at once, even when cached). The store's ``User`` model does not carry the key,
+so :func:`user_state` reads it from the store's ``users`` table (read-only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from api.security import Role
+
+
+@dataclass(frozen=True)
+class UserState:
+    name: str
+    role: Role
+    disabled: bool
+    token_key: str | None
+
+
+def user_state(store, name: str) -> UserState | None:
+    """Role, disabled flag and current token key of ``name``, or ``None`` when there is no such user."""
+    custom = getattr(store, "user_state", None)
+    if callable(custom):
+        return custom(name)
+    from microgrid.store import schema
+
+    t = schema.users
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(t.c.name, t.c.role, t.c.disabled, t.c.token_key).where(t.c.name == name)).first()
+    if row is None:
+        return None
+    return UserState(name=row.name, role=Role(row.role), disabled=bool(row.disabled), token_key=row.token_key)

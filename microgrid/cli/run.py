@@ -1,0 +1,297 @@
+"""``microgrid run SITE [--sim [--speed N]] [--until DURATION] [--port PORT]``: the controller.
+
+Without ``--sim`` it drives the devices of the site file in real time (real clock, APScheduler jobs). With
+``--sim`` it first starts the simulator (every device of the site over Modbus TCP, physics, optional
+faults) and runs simulator and controller on one stepped clock: each control cycle advances simulated time
+by ``control.cycle_s``, paced to at most ``--speed`` times the wall clock (``--speed max``: as fast as the
+machine goes). ``--until`` stops after that much site time and prints the KPI summary; ``--port`` serves
+the operator API in the same event loop. Ctrl-C stops cleanly (summary included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import re
+import signal
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from microgrid.errors import UserError
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|min|m|s)")
+_UNIT_S = {"d": 86400.0, "h": 3600.0, "min": 60.0, "m": 60.0, "s": 1.0}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``15m``, ``2h``, ``1d``, ``1h30m`` → a timedelta; :class:`UserError` otherwise."""
+    compact = text.strip().lower().replace(" ", "")
+    parts = _DURATION.findall(compact)
+    if not compact or not parts or "".join(n + u for n, u in parts) != compact:
+        raise UserError(f"--until: {text!r} is not a duration; use e.g. 90s, 15m, 2h, 1d or 1h30m")
+    seconds = sum(float(n) * _UNIT_S[u] for n, u in parts)
+    if seconds <= 0:
+        raise UserError(f"--until: {text!r} must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the controller on a site (real devices, or the simulator with --sim)",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("site", metavar="SITE", help="site directory or site.yaml")
+    parser.add_argument("--sim", action="store_true", help="start the simulator and control it")
+    parser.add_argument("--speed", default=None,
+                        help="with --sim: at most N simulated seconds per wall second (default 1; 'max' = no pacing)")
+    parser.add_argument("--until", default=None, metavar="DURATION",
+                        help="stop after this much site time (90s, 15m, 2h, 1d, 1h30m) and print the KPI summary")
+    parser.add_argument("--port", type=int, default=None, help="serve the operator API on this port")
+    parser.add_argument("--host", default="127.0.0.1", help="API host (default 127.0.0.1)")
+    parser.add_argument("--store", default=None,
+                        help="store URL (sqlite:///file.db, postgresql://...), or 'memory'; default: the site's "
+                             "SQLite file, with --sim a fresh file under out/sim/")
+    parser.add_argument("--start", default=None,
+                        help="with --sim: simulated start, local ISO time (default: today 00:00)")
+    parser.add_argument("--seed", type=int, default=0, help="with --sim: random seed of the simulator")
+    parser.add_argument("--faults", type=Path, default=None, help="with --sim: fault scenario YAML")
+    parser.add_argument("--auto-ports", action="store_true",
+                        help="with --sim: serve the devices on free ports instead of the site's ports")
+    parser.add_argument("--cycle-s", type=float, default=None, help="control cycle, s (default: control.cycle_s)")
+    parser.add_argument("--progress-min", type=float, default=None,
+                        help="print a progress line every N site minutes (default 60 with --sim, 15 otherwise)")
+    parser.add_argument("--quiet", action="store_true", help="only the summary and alarms")
+    parser.set_defaults(func=run)
+
+
+def _speed(args: argparse.Namespace) -> float | None:
+    """Pacing factor for --sim (None = as fast as possible)."""
+    if args.speed is None:
+        return 1.0
+    if str(args.speed).lower() in ("max", "inf", "0"):
+        return None
+    try:
+        value = float(args.speed)
+    except ValueError:
+        raise UserError(f"--speed: {args.speed!r} is not a number (or 'max')") from None
+    if value <= 0:
+        raise UserError(f"--speed: must be > 0 (got {args.speed})")
+    return value
+
+
+def _start(args: argparse.Namespace, tz: ZoneInfo) -> datetime:
+    if args.start is None:
+        return datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        start = datetime.fromisoformat(args.start)
+    except ValueError:
+        raise UserError(f"--start: {args.start!r} is not an ISO 8601 time (e.g. 2025-07-16 or 2025-07-16T06:00)") from None
+    return start if start.tzinfo else start.replace(tzinfo=tz)
+
+
+def run(args: argparse.Namespace) -> int:
+    from microgrid.site import load_site
+
+    if not args.sim:
+        for flag, value in (("--speed", args.speed), ("--start", args.start), ("--faults", args.faults),
+                            ("--auto-ports", args.auto_ports or None)):
+            if value is not None:
+                raise UserError(f"{flag} only applies with --sim")
+    if args.cycle_s is not None and not 0.2 <= args.cycle_s <= 60:
+        raise UserError(f"--cycle-s: {args.cycle_s:g} is outside 0.2–60 s")
+    if args.port is not None and not 1 <= args.port <= 65535:
+        raise UserError(f"--port: {args.port} is not a TCP port (1–65535)")
+    until = parse_duration(args.until) if args.until else None
+    speed = _speed(args) if args.sim else 1.0
+    site = load_site(args.site)
+    return asyncio.run(_main(args, site, until, speed))
+
+
+def _open_store(args: argparse.Namespace, site, started: datetime):
+    """(StorePort, Store or None, description)."""
+    from microgrid.control.storeport import MemoryStore
+    from microgrid.store import Store, energy_sources_from_site
+
+    url = args.store
+    if url == "memory":
+        return MemoryStore(), None, "memory (nothing kept)"
+    if url is None and args.sim:
+        directory = Path("out") / "sim"
+        directory.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{directory / f'{site.id}-{started:%Y%m%dT%H%M%S}.db'}"
+    store = Store.open(url, site_id=site.id, timezone=site.timezone, energy_sources=energy_sources_from_site(site))
+    return store, store, store.url
+
+
+async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: float | None) -> int:
+    from drivers.fleet import Fleet
+    from microgrid.clock import RealClock, SteppedClock
+    from microgrid.control.driver_fleet import DriverFleet, relax_pacing
+    from microgrid.control.runtime import Runtime, RuntimeOptions
+    from microgrid.control.store_adapter import StoreAdapter
+
+    tz = ZoneInfo(site.timezone)
+    cycle_s = args.cycle_s or site.control.cycle_s
+    park = None
+    if args.sim:
+        from sim.faults import load_scenario
+        from sim.park import Park
+
+        clock = SteppedClock(_start(args, tz), tz)
+        scenario = load_scenario(args.faults) if args.faults else None
+        park = Park.from_site(site, clock, seed=args.seed, faults=scenario,
+                              bind="auto" if args.auto_ports else "site", step_s=cycle_s)
+        await park.start()
+        site = park.client_site()
+    else:
+        clock = RealClock(tz)
+    wall_started = datetime.now(tz)
+    store_port, store, store_text = _open_store(args, site, wall_started)
+    fleet = Fleet.from_site(site, clock=clock, **({"connect_delay_s": 0.0} if args.sim else {}))
+    if args.sim:
+        relax_pacing(fleet)
+    drivers = DriverFleet(fleet)
+    server = None
+    runtime = None
+    try:
+        await drivers.start()
+        port_store = StoreAdapter(store, site) if store is not None else store_port
+        options = RuntimeOptions.from_site(site, cycle_s=cycle_s, pace_speed=speed if args.sim else None)
+        runtime = Runtime(site, drivers, port_store, clock, options=options)
+        printer = Printer(runtime, args, speed)
+        runtime.events.subscribe(printer.event)
+        printer.header(store_text, park)
+        if args.port is not None:
+            server = await _serve_api(runtime, store, site, args)
+        await runtime.start()
+        end = runtime.clock.now() + until if until is not None else None
+        _install_signals(runtime)
+        await runtime.run(until=end, progress=printer.progress)
+    finally:
+        if runtime is not None:
+            await runtime.stop()
+            runtime.store.close()
+            Printer.summary(runtime)
+        if server is not None:
+            from api.serve import stop_server
+
+            await stop_server(server)
+        await drivers.close()
+        if park is not None:
+            await park.stop()
+        if store is not None:
+            store.close()
+    return 0
+
+
+def _install_signals(runtime) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, runtime.request_stop)
+
+
+async def _serve_api(runtime, store, site, args):
+    try:
+        from api.serve import app_for_runtime, start_server
+    except ImportError:
+        print("warning: the operator API is not installed; --port ignored", file=sys.stderr)
+        return None
+    if store is None:
+        raise UserError("--port needs a database store (not --store memory): the API serves users and records from it")
+    app = app_for_runtime(runtime, store, site)
+    try:
+        server = await start_server(app, host=args.host, port=args.port)
+    except RuntimeError as exc:
+        raise UserError(str(exc), ["is another program using the port? choose another with --port"], exit_code=4) from None
+    print(f"Dashboard and API on {server.url}/ (OpenAPI schema at {server.url}/api/v1/openapi.json)", flush=True)
+    if args.sim:  # a simulated run has its own store: give the demo operator a token to try the API with
+        from api.serve import DEMO_USER, ensure_demo_user
+
+        token = ensure_demo_user(store)
+        print(f"  demo operator '{DEMO_USER}': Authorization: Bearer {token}", flush=True)
+    return server
+
+
+class Printer:
+    """Terminal output of ``microgrid run``: header, progress lines, alarms, closing summary."""
+
+    def __init__(self, runtime, args: argparse.Namespace, speed: float | None) -> None:
+        self.runtime = runtime
+        self.quiet = args.quiet
+        minutes = args.progress_min if args.progress_min is not None else (60.0 if args.sim else 15.0)
+        self.every = timedelta(minutes=minutes)
+        self.next_at: datetime | None = None
+        self.speed = speed
+        self.sim = args.sim
+        self.wall0 = time.perf_counter()
+
+    def header(self, store_text: str, park) -> None:
+        rt = self.runtime
+        site = rt.site
+        mode = "simulator" if park is not None else "real devices"
+        pace = "" if not self.sim else (f", at most {self.speed:g}x real time" if self.speed else ", as fast as possible")
+        print(f"microgrid run {site.id}: {mode}{pace}, cycle {rt.options.cycle_s:g} s, "
+              f"start {rt.clock.now():%Y-%m-%d %H:%M %Z}", flush=True)
+        print(f"  store: {store_text}", flush=True)
+        print(f"  limits: export {site.grid.export_limit_kw:g} kW (margin {rt.options.controller.export_margin_kw:g}), "
+              f"import cap {site.grid.import_cap_kw:g} kW; plans: day-ahead at {rt.options.day_ahead_at}, "
+              f"intraday every {rt.options.intraday_every_min} min", flush=True)
+
+    def event(self, event) -> None:
+        if str(event.severity) in ("alarm", "warning") or (not self.quiet and event.kind in ("mode_change",)):
+            print(f"  {event.ts:%H:%M:%S} [{event.severity}] {event.kind}: {event.message}", flush=True)
+
+    def progress(self, rt) -> None:
+        now = rt.clock.now()
+        if self.next_at is None:
+            self.next_at = now
+        if now < self.next_at or self.quiet:
+            return
+        self.next_at = now + self.every
+        last = rt.last
+        readings = rt.readings
+        pv = sum(r.p_kw or 0.0 for r in readings.pv.values() if r.valid)
+        st = sum(r.p_kw or 0.0 for r in readings.storage.values() if r.valid)
+        socs = " ".join(f"{k} {r.soc_pct:.0f}%" for k, r in readings.storage.items() if r.soc_pct is not None)
+        pcc = "   n/a" if last is None or last.pcc_kw is None else f"{last.pcc_kw:8.0f}"
+        wall = time.perf_counter() - self.wall0
+        print(f"{now:%m-%d %H:%M} {str(rt.mode):8s} PCC {pcc} kW  PV {pv:7.0f} kW  storage {st:7.0f} kW  "
+              f"{socs}  plan {last.plan_id if last else '-'}  [{wall:5.0f} s wall]", flush=True)
+
+    @staticmethod
+    def summary(rt) -> None:
+        k = rt.kpis()
+        c = k["compliance"]
+        site = rt.site
+        target = site.green_power.target_ratio_pct
+        ratio = "n/a" if k["green_power_ratio"] is None else f"{100 * k['green_power_ratio']:.1f} %"
+        target_text = "" if target is None else f" (target {target:g} %)"
+        mae = "n/a" if k["tracking_mae_kw"] is None else f"{k['tracking_mae_kw']:,.1f} kW"
+        lines = [
+            "",
+            f"KPI summary, {k['hours']:.2f} h of site time ({k['cycles']} cycles, {k['writes_sent']} writes, "
+            f"mode now {k['mode']})",
+            f"  cost          {k['cost_total_cny']:,.2f} CNY (energy {k['energy_cost_cny']:,.2f} + demand-charge "
+            f"increase {k['demand_charge_increase_cny']:,.2f})",
+            f"  plan vs real  {k['plan_energy_cost_cny']:,.2f} CNY planned "
+            f"({k['plan_energy_cost_with_margin_cny']:,.2f} with the export margin) vs "
+            f"{k['realised_energy_cost_tracked_cny']:,.2f} CNY realised over the same intervals",
+            f"  peak          {k['peak_import_kw']:,.1f} kW (month to date {k['month_peak_kw']:,.1f} kW, "
+            f"declared {site.grid.declared_demand_kw:,.0f} kW)",
+            f"  green power   {ratio}{target_text}: PV {k['pv_generation_kwh']:,.0f} kWh, consumption "
+            f"{k['consumption_kwh']:,.0f} kWh",
+            f"  CO2           {k['co2_kg']:,.1f} kg ({k['emission_factor']})",
+            f"  curtailment   {k['pv_curtailed_kwh']:,.1f} kWh",
+            f"  tracking      {mae} mean |PCC - plan| per interval (max {k['tracking_max_kw']} kW)",
+            f"  limits        export max {c['max_export_kw']:,.1f} kW (longest above {c['export_threshold_kw']:,.1f} kW: "
+            f"{c['longest_export_over_threshold_s']:.0f} s); import max {c['max_import_kw']:,.0f} kW "
+            f"(cap {c['import_cap_kw']:,.0f} kW, {c['import_over_cap_s']:.0f} s above)",
+        ]
+        print("\n".join(lines), flush=True)

@@ -1,0 +1,120 @@
+"""``microgrid users``: API users and their tokens (stored hashed in the store; a token is printed once).
+
+Examples::
+
+    microgrid users --site site_configs/putian_hitech add li.wei --role operator
+    microgrid users --store sqlite:///var/putian_hitech.sqlite list
+    microgrid users --site site_configs/putian_hitech disable li.wei
+    microgrid users --site site_configs/putian_hitech rotate li.wei     # new token; the old one stops working
+
+The store is ``--store URL``, else ``$MICROGRID_STORE_URL``, else the default SQLite store of ``--site``
+(``$MICROGRID_DATA_DIR/<site id>.sqlite``, the one ``microgrid run`` uses by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from microgrid.errors import UserError
+
+ROLES = ("viewer", "operator", "admin")
+STORE_ENV = "MICROGRID_STORE_URL"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "users",
+        help="manage API users and tokens (viewer / operator / admin)",
+        description="Create, list, disable and re-issue API users. Tokens are stored only as salted hashes "
+        "and printed once, when issued.",
+    )
+    parser.add_argument("--store", metavar="URL", help=f"store database URL (default: ${STORE_ENV}, else the "
+                        "default SQLite store of --site)")
+    parser.add_argument("--site", metavar="PATH", help="site directory or site.yaml (for its default store)")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = sub.add_parser("add", help="create a user and print its token (once)")
+    add.add_argument("name")
+    add.add_argument("--role", choices=ROLES, default="viewer", help="default: viewer")
+    actions = [add, sub.add_parser("list", help="list users and roles")]
+    for action, text in (("disable", "disable a user (its token stops working)"), ("enable", "enable a user again"),
+                         ("rotate", "issue a new token for a user and print it (the old one stops working)")):
+        p = sub.add_parser(action, help=text)
+        p.add_argument("name")
+        actions.append(p)
+    role = sub.add_parser("role", help="change a user's role")
+    role.add_argument("name")
+    role.add_argument("role", choices=ROLES)
+    actions.append(role)
+    for p in actions:  # --store / --site also after the action: `microgrid users add NAME --site PATH`
+        p.add_argument("--store", metavar="URL", default=argparse.SUPPRESS, help="store database URL")
+        p.add_argument("--site", metavar="PATH", default=argparse.SUPPRESS, help="site directory or site.yaml")
+    parser.set_defaults(func=run)
+
+
+def store_url(args: argparse.Namespace) -> str:
+    """The store URL from the arguments and environment (see module docstring)."""
+    if args.store:
+        return args.store
+    if os.environ.get(STORE_ENV):
+        return os.environ[STORE_ENV]
+    if args.site:
+        from microgrid.site import load_site
+        from microgrid.store import default_url
+
+        return default_url(load_site(args.site).id)
+    raise UserError(f"no store given: pass --store URL, set {STORE_ENV}, or pass --site PATH for the site's "
+                    "default store")
+
+
+def open_users(url: str):
+    """Only the users part of :class:`microgrid.store.Store` on ``url`` (managing users needs no site id)."""
+    from microgrid.store import schema
+    from microgrid.store.engine import make_engine
+    from microgrid.store.users import UsersMixin
+
+    class UsersStore(UsersMixin):
+        def __init__(self, engine) -> None:
+            self.engine = engine
+
+        def close(self) -> None:
+            self.engine.dispose()
+
+    engine = make_engine(url)
+    schema.migrate(engine)
+    return UsersStore(engine)
+
+
+def _print_token(name: str, role: str, token: str) -> None:
+    print(f"user '{name}' ({role}); token (shown once, keep it secret):")
+    print(token)
+    if sys.stdout.isatty():
+        print("use it as 'Authorization: Bearer <token>' or paste it on the dashboard's sign-in page")
+
+
+def run(args: argparse.Namespace) -> int:
+    users = open_users(store_url(args))
+    try:
+        if args.action == "add":
+            user, token = users.create_user(args.name, args.role)
+            _print_token(user.name, str(user.role), token)
+        elif args.action == "list":
+            rows = users.users()
+            if not rows:
+                print("no users yet: add one with `microgrid users add NAME --role operator`")
+            for u in rows:
+                state = "disabled" if u.disabled else "active"
+                print(f"{u.name:<24} {u.role!s:<9} {state:<9} created {u.created_at:%Y-%m-%d %H:%M} UTC")
+        elif args.action in ("disable", "enable"):
+            user = users.set_user_disabled(args.name, args.action == "disable")
+            print(f"user '{user.name}' {'disabled' if user.disabled else 'enabled'}")
+        elif args.action == "rotate":
+            token = users.rotate_token(args.name)
+            _print_token(args.name, str(users.user(args.name).role), token)
+        elif args.action == "role":
+            user = users.set_user_role(args.name, args.role)
+            print(f"user '{user.name}' is now {user.role}")
+    finally:
+        users.close()
+    return 0

@@ -1,0 +1,126 @@
+"""The dashboard in headless Chromium (Debian's /usr/bin/chromium driven by Playwright): the pages show charts
+with data, labels switch between English and 中文, and an operator's override round-trips through the UI."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.api.browser import CHROMIUM, login, new_page
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed at {CHROMIUM}"),
+]
+
+
+@pytest.fixture
+def page(browser, write_env):
+    with new_page(browser) as pg:
+        yield pg
+
+
+def test_overview_plan_and_green_pages_show_data(page, write_env):
+    url = write_env["url"]
+    live = write_env["clients"]["viewer"].get("/api/v1/live").json()
+    login(page, url, write_env["tokens"]["viewer"])
+    expect(page.locator("#t-pcc")).to_contain_text("kW")
+    assert page.inner_text("#t-pcc") == f"{round(live['pcc_p_kw'])} kW"
+    expect(page.locator("#t-alarms")).to_have_text("2")
+    assert page.inner_text("#clock").startswith("16/07/2025, 14:07:30")  # site time, browser in UTC
+    assert page.locator("#flow-chart svg rect.bar").count() >= 2
+    expect(page.locator("#asset-table tbody tr")).to_have_count(2)
+    expect(page.locator("#alarm-list li[data-alarm]")).to_have_count(2)
+    assert page.locator("a[data-nav=control]").is_hidden()  # viewers cannot override
+
+    page.click("a[data-nav=plan]")
+    page.wait_for_selector("#power-chart[data-series]:not([data-series='0'])")
+    power = page.locator("#power-chart")
+    assert power.locator("path.area").count() >= 4  # PV, discharge, import above; loads, charge below
+    assert power.locator("path.line").count() == 3  # grid plan, grid measured, PV measured
+    assert power.locator("rect.band").count() == 11  # July TOU periods incl. two critical-peak hours
+    assert power.locator("rect.band-critical").count() == 2
+    ticks = power.locator(".axis.x text").all_text_contents()
+    assert "08:00" in ticks and "12:00" in ticks
+    expect(page.locator("#soc-chart path.line")).to_have_count(2)
+    assert page.inner_text("#plan-version") == "version 1"
+    expect(page.locator("#plan-kpis div")).to_have_count(10)
+    assert "Cost (CNY)" in page.inner_text("#plan-kpis")
+    box = power.locator("svg").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.4)
+    assert "Grid, measured" in page.inner_text("#power-chart .chart-tip") or "Grid, plan" in page.inner_text(
+        "#power-chart .chart-tip")
+
+    green = write_env["clients"]["viewer"].get("/api/v1/green").json()
+    page.click("a[data-nav=green]")
+    page.wait_for_selector("#tiles-today-ratio")
+    ratio = page.inner_text("#tiles-today-ratio .tile-value")
+    assert ratio == f"{green['today']['green_power_ratio'] * 100:.1f} %"
+    expect(page.locator("#green-chart rect.bar")).to_have_count(4)
+    href = page.get_attribute("#report-csv", "href")
+    assert href == "/api/v1/reports?from=2025-07-01&to=2025-07-16&format=csv"
+
+    page.click("#lang-toggle")
+    expect(page.locator("a[data-nav=overview]")).to_have_text("总览")
+    expect(page.locator("#tiles-today-ratio .tile-label")).to_have_text("绿电占比")
+    page.click("#lang-toggle")
+    expect(page.locator("a[data-nav=overview]")).to_have_text("Overview")
+
+
+def test_operator_override_round_trip_through_the_ui(page, write_env):
+    url, api = write_env["url"], write_env["clients"]["viewer"]
+    login(page, url, write_env["tokens"]["operator"], "/control")
+    expect(page.locator("#o-asset option")).to_have_count(2)
+    page.select_option("#o-asset", "bat_factory")
+    assert "-200 … 200 kW" in page.inner_text("#o-range")
+    page.fill("#o-value", "-300")
+    page.fill("#o-duration", "20")
+    page.click("#o-submit")
+    expect(page.locator("#o-result")).to_contain_text("outside the range")
+    assert "outside the range of battery 'bat_factory' [-200, 200] kW" in page.inner_text("#o-result")
+    assert api.get("/api/v1/overrides").json()["items"] == []
+
+    page.fill("#o-value", "-120")
+    page.fill("#o-reason", "UI test")
+    page.click("#o-submit")
+    page.wait_for_selector("#override-table tr[data-override=bat_factory]")
+    expect(page.locator("#o-result")).to_contain_text("bat_factory -120 kW")
+    items = api.get("/api/v1/overrides").json()["items"]
+    assert [(o["asset_id"], o["value_kw"], o["user"], o["reason"]) for o in items] == [
+        ("bat_factory", -120.0, "operator_user", "UI test")]
+    page.click("#override-table tr[data-override=bat_factory] button")
+    expect(page.locator("#o-result")).to_contain_text("cleared")
+    assert api.get("/api/v1/overrides").json()["items"] == []
+    actions = [e["data"]["action"] for e in api.get("/api/v1/events", params={"category": "api"}).json()["items"]]
+    assert actions[:2] == ["override_clear", "override_set"]
+
+    page.click("a[data-nav=events]")
+    page.wait_for_selector("#alarm-table tr[data-alarm] button[data-ack]")
+    first = page.locator("#alarm-table button[data-ack]").first
+    alarm_id = first.get_attribute("data-ack")
+    first.click()
+    expect(page.locator(f"#alarm-table button[data-ack='{alarm_id}']")).to_have_count(0)
+    alarm = next(a for a in api.get("/api/v1/alarms").json()["items"] if str(a["id"]) == alarm_id)
+    assert alarm["acked_by"] == "operator_user"
+
+
+def test_viewer_cannot_open_the_override_page(page, write_env):
+    login(page, write_env["url"], write_env["tokens"]["viewer"], "/")
+    response = page.goto(write_env["url"] + "/control")
+    assert response.status == 403
+    assert page.inner_text("h1") == "Operators only"
+
+
+def test_login_never_redirects_off_site(page, write_env):
+    url = write_env["url"]
+    for evil in ("//evil.example/x", "/%5Cevil.example", "https://evil.example"):
+        page.goto(f"{url}/login?next={evil}")
+        page.fill("#token", write_env["tokens"]["viewer"])
+        page.click("#login-form button[type=submit]")
+        page.wait_for_url(url + "/")
+    page.goto(f"{url}/login")
+    page.fill("#token", "mgs_AAAAAAAAAAAA_" + "B" * 43)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#login-error")).to_contain_text("Sign-in failed: unknown, rotated or disabled token")
