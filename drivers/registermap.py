@@ -295,7 +295,8 @@ class RegisterMap(_Strict):
 # ----------------------------------------------------------------------------------------------- codec
 
 
-def _raw_range(point: Point) -> tuple[int, int] | None:
+def raw_range(point: Point) -> tuple[int, int] | None:
+    """Smallest and largest raw integer the point's register type holds (``None`` for float/string)."""
     return _INT_RANGE.get(point.type)
 
 

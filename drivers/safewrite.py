@@ -506,9 +506,9 @@ class SafeWriter:
 
 def register_range(point: Point, sf: int | None) -> tuple[float, float]:
     """Engineering values a numeric point's register can hold (``±inf`` for float32)."""
-    from drivers.registermap import _INT_RANGE  # the codec's raw ranges (one definition)
+    from drivers.registermap import raw_range  # the codec's raw ranges (one definition)
 
-    raw = _INT_RANGE.get(point.type)
+    raw = raw_range(point)
     if raw is None:
         return -math.inf, math.inf
     factor = point.scale * (10.0**sf if (point.scale_sf and sf is not None) else 1.0)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymodbus.constants import ExcCodes
 
-from drivers.registermap import Point, RegisterMap, check_range, decode, encode
+from drivers.registermap import Point, RegisterMap, check_range, decode, encode, raw_range
 from microgrid.site.models import Device
 
 if TYPE_CHECKING:
@@ -35,17 +35,6 @@ POWER_UNITS = frozenset({"W", "kW", "var", "kvar", "VA", "kVA", "A"})
 NOISY_UNITS = POWER_UNITS | {"V"}
 ENERGY_UNITS = frozenset({"Wh", "kWh"})
 
-_INT_BOUNDS = {
-    "u16": (0, 0xFFFF),
-    "i16": (-0x8000, 0x7FFF),
-    "u32": (0, 0xFFFFFFFF),
-    "i32": (-0x80000000, 0x7FFFFFFF),
-    "u64": (0, 0xFFFFFFFFFFFFFFFF),
-    "i64": (-0x8000000000000000, 0x7FFFFFFFFFFFFFFF),
-    "bits16": (0, 0xFFFF),
-    "bits32": (0, 0xFFFFFFFF),
-    "bool": (0, 1),
-}
 
 
 @dataclass
@@ -258,7 +247,7 @@ def encode_saturating(point: Point, value: Any, sf: int | None) -> list[int]:
     try:
         return encode(point, value, sf)
     except ValueError:
-        bounds = _INT_BOUNDS.get(point.type)
+        bounds = raw_range(point)
         if bounds is None:
             raise
         factor = point.scale * (10.0 ** (sf or 0))
