@@ -117,9 +117,12 @@ def sim_env(tmp_path_factory, small_site):
     stack.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture()
 def browser():
-    """Debian's headless chromium through Playwright (the test is skipped, saying why, when it is missing)."""
+    """Debian's headless chromium through Playwright (the test is skipped, saying why, when it is missing).
+
+    Function-scoped on purpose: Playwright's sync API keeps an asyncio loop running in this thread while it
+    is open, so a longer-lived browser would break every later ``asyncio.run`` in the session."""
     import os
 
     from tests.api.browser import ARGS, CHROMIUM
