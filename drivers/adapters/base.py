@@ -276,6 +276,31 @@ class Adapter:
         )
         return w.emit(result)
 
+    def pv_limit_pct(
+        self, p_limit_kw: float | None, point_id: str, rating: str
+    ) -> tuple[float, float, float] | WriteResult:
+        """A PV limit in kW as (percent to write, highest percent allowed, rated kW), or the refusal.
+
+        ``None`` means 100 %; the percent is quantised down to the register's step so the plant never
+        exceeds the limit; the highest percent is the rating ∩ the site/device limit. ``rating`` names the
+        rating register in the refusal message when it has not been read yet.
+        """
+        rated = self.rated_kw()
+        if rated is None:
+            return self.refuse(f"{rating} unknown: not read yet", point_id, requested=p_limit_kw)
+        if p_limit_kw is not None and p_limit_kw < 0:
+            return self.refuse(f"a PV limit cannot be negative ({p_limit_kw} kW)", point_id, requested=p_limit_kw)
+        hi_kw = min_opt(rated, self.limits.p_max_kw) or rated
+        pct = 100.0 if p_limit_kw is None else quantize_down(self.dev(), point_id, 100.0 * p_limit_kw / rated)
+        return pct, 100.0 * hi_kw / rated, rated
+
+    def expect_pv_limit(self, results: list[WriteResult], point_id: str, rated_kw: float) -> bool:
+        """After a limit write: expect the plant at or below the held limit; True when every write succeeded."""
+        ok = all(r.ok for r in results)
+        if ok and (held := result_value(results, point_id)) is not None:
+            self.expect(rated_kw * held / 100.0, at_most=True, rating_kw=rated_kw, from_kw=None)
+        return ok
+
     async def refresh(self) -> list[WriteResult]:
         """Due heartbeats and keep-alive re-writes of all devices of this asset."""
         out: list[WriteResult] = []

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from drivers.adapters.base import Adapter, enum_name, min_opt, neg, quantize_down, result_value, soc_gate
+from drivers.adapters.base import Adapter, enum_name, min_opt, neg, result_value, soc_gate
 from drivers.capabilities import CapabilityKind, PVReading, StorageReading, StorageState
 from drivers.safewrite import Step, WriteResult
 
@@ -66,19 +66,12 @@ class HuaweiPVInverter(Adapter):
 
     async def set_limit(self, p_limit_kw: float | None) -> list[WriteResult]:
         """Limit the plant's AC output to ``p_limit_kw`` (≥ 0; ``None`` = 100 % of Pmax)."""
-        rated = self.rated_kw()
-        if rated is None:
-            return [self.refuse("plant Pmax (30075) unknown: not read yet", "p_derate_pct", requested=p_limit_kw)]
-        if p_limit_kw is not None and p_limit_kw < 0:
-            return [self.refuse(f"a PV limit cannot be negative ({p_limit_kw} kW)", "p_derate_pct", requested=p_limit_kw)]
-        hi_kw = min_opt(rated, self.limits.p_max_kw) or rated
-        pct = 100.0 if p_limit_kw is None else quantize_down(self.dev(), "p_derate_pct", 100.0 * p_limit_kw / rated)
-        result = await self.writer().write(
-            "p_derate_pct", pct, lo=0.0, hi=100.0 * hi_kw / rated, deadband=self.options.deadband_pct
-        )
-        if result.ok and (held := result_value([result], "p_derate_pct")) is not None:
-            self.expect(rated * held / 100.0, at_most=True, rating_kw=rated, from_kw=None)
-        self.control_started = self.control_started or result.ok
+        planned = self.pv_limit_pct(p_limit_kw, "p_derate_pct", "plant Pmax (30075)")
+        if isinstance(planned, WriteResult):
+            return [planned]
+        pct, hi_pct, rated = planned
+        result = await self.writer().write("p_derate_pct", pct, lo=0.0, hi=hi_pct, deadband=self.options.deadband_pct)
+        self.control_started = self.expect_pv_limit([result], "p_derate_pct", rated) or self.control_started
         return [result]
 
     def feed_in_steps(self, *, pct: float | None = None, watts: float | None = None) -> list[Step]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from drivers.adapters.base import Adapter, enum_name, min_opt, quantize_down, result_value, soc_gate
+from drivers.adapters.base import Adapter, enum_name, min_opt, result_value, soc_gate
 from drivers.capabilities import CapabilityKind, PVReading, StorageReading, StorageState
 from drivers.safewrite import Step, WriteResult
 
@@ -62,21 +62,16 @@ class SungrowSGInverter(Adapter):
 
     async def set_limit(self, p_limit_kw: float | None) -> list[WriteResult]:
         """Limit the AC output to ``p_limit_kw`` (≥ 0; ``None`` = 100 % of nominal power)."""
-        rated = self.rated_kw()
-        if rated is None:
-            return [self.refuse("nominal power (5001) unknown: not read yet", "p_limit_pct", requested=p_limit_kw)]
-        if p_limit_kw is not None and p_limit_kw < 0:
-            return [self.refuse(f"a PV limit cannot be negative ({p_limit_kw} kW)", "p_limit_pct", requested=p_limit_kw)]
-        hi_kw = min_opt(rated, self.limits.p_max_kw) or rated
-        pct = 100.0 if p_limit_kw is None else quantize_down(self.dev(), "p_limit_pct", 100.0 * p_limit_kw / rated)
+        planned = self.pv_limit_pct(p_limit_kw, "p_limit_pct", "nominal power (5001)")
+        if isinstance(planned, WriteResult):
+            return [planned]
+        pct, hi_pct, rated = planned
         steps = [
             Step("p_limit_switch", _ENABLE),
-            Step("p_limit_pct", pct, lo=0.0, hi=100.0 * hi_kw / rated, deadband=self.options.deadband_pct),
+            Step("p_limit_pct", pct, lo=0.0, hi=hi_pct, deadband=self.options.deadband_pct),
         ]
         results = await self.writer().write_sequence("p_limit", steps)
-        if all(r.ok for r in results) and (held := result_value(results, "p_limit_pct")) is not None:
-            self.expect(rated * held / 100.0, at_most=True, rating_kw=rated, from_kw=None)
-        self.control_started = self.control_started or all(r.ok for r in results)
+        self.control_started = self.expect_pv_limit(results, "p_limit_pct", rated) or self.control_started
         return results
 
     def raw_write_plan(self, role: str, point_id: str, value: Any) -> Any:

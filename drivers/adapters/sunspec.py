@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from drivers.adapters.base import Adapter, enum_name, min_opt, quantize_down, result_value, soc_gate
+from drivers.adapters.base import Adapter, enum_name, min_opt, result_value, soc_gate
 from drivers.capabilities import CapabilityKind, PVReading, StorageReading, StorageState
 from drivers.safewrite import Step, WriteResult
 
@@ -153,19 +153,12 @@ class SunSpecPVInverter(_SunSpec):
         """Limit the AC output to ``p_limit_kw`` (≥ 0; ``None`` = 100 % of the rating)."""
         if problem := self.check_chain():
             return [self.refuse(problem, "m704_w_max_lim_pct", requested=p_limit_kw)]
-        rated = self.rated_kw()
-        if rated is None:
-            return [self.refuse("device rating (702 WMax/WMaxRtg) unknown: not read yet", "m704_w_max_lim_pct")]
-        if p_limit_kw is not None and p_limit_kw < 0:
-            return [self.refuse(f"a PV limit cannot be negative ({p_limit_kw} kW)", "m704_w_max_lim_pct", requested=p_limit_kw)]
-        hi_kw = min_opt(rated, self.limits.p_max_kw) or rated
-        hi_pct = 100.0 * hi_kw / rated
-        pct = 100.0 if p_limit_kw is None else quantize_down(self.dev(), "m704_w_max_lim_pct", 100.0 * p_limit_kw / rated)
+        planned = self.pv_limit_pct(p_limit_kw, "m704_w_max_lim_pct", "device rating (702 WMax/WMaxRtg)")
+        if isinstance(planned, WriteResult):
+            return [planned]
+        pct, hi_pct, rated = planned
         results = await self.writer().write_sequence("pv_limit", self._steps(pct, hi_pct, rated))
-        if all(r.ok for r in results):
-            held = result_value(results, "m704_w_max_lim_pct")
-            if held is not None:
-                self.expect(rated * held / 100.0, at_most=True, rating_kw=rated, from_kw=None)
+        if self.expect_pv_limit(results, "m704_w_max_lim_pct", rated):
             self.writer().keep_alive("m704_w_max_lim_pct", self.refresh_period(self.options.revert_timer_s, 60.0))
             self.start_heartbeats()
             self.control_started = True
