@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from drivers.capabilities import CapabilityKind, Reading
+from drivers.capabilities import CapabilityKind, PVReading, Reading
 from drivers.device import ModbusDevice
 from drivers.health import Health, worst
 from drivers.safewrite import SafeWriter, Step, WriteResult, WriteStatus
@@ -275,6 +275,34 @@ class Adapter:
             reason="setpoint", message=message,
         )
         return w.emit(result)
+
+    def pv_reading(
+        self,
+        meta: Mapping[str, Any],
+        *,
+        p_kw: float | None,
+        limit_pct: float | None,
+        limit_active: bool,
+        state: str | None,
+        e_total_kwh: float | None,
+        p_available_kw: float | None = None,
+    ) -> PVReading:
+        """A PV reading from the plant's power and active limit; while a limit is active the available power
+        is unknown (``None``) unless the device reports it (``p_available_kw``)."""
+        rated = self.rated_kw()
+        if p_available_kw is None and not limit_active:
+            p_available_kw = p_kw
+        return PVReading(
+            **meta,
+            p_kw=p_kw,
+            p_rated_kw=rated,
+            p_limit_pct=limit_pct,
+            p_limit_kw=None if limit_pct is None or rated is None else rated * limit_pct / 100.0,
+            limit_active=limit_active,
+            p_available_kw=p_available_kw,
+            state=state,
+            e_total_kwh=e_total_kwh,
+        )
 
     def pv_limit_pct(
         self, p_limit_kw: float | None, point_id: str, rating: str

@@ -45,23 +45,16 @@ class HuaweiPVInverter(Adapter):
     def reading(self) -> PVReading:
         w = self.num("p_ac_w")
         self.check_response(None if w is None else w / 1000.0, point_id="p_ac_w")
-        meta = self.meta()
-        rated = self.rated_kw()
         pct = self.num("p_derate_pct")
         status = self.num("device_status")
         limit_active = status == _STATUS_LIMITED or (pct is not None and pct < 100.0)
-        p_kw = None if w is None else w / 1000.0
-        e = self.num("e_total_kwh")
-        return PVReading(
-            **meta,
-            p_kw=p_kw,
-            p_rated_kw=rated,
-            p_limit_pct=pct,
-            p_limit_kw=None if pct is None or rated is None else rated * pct / 100.0,
+        return self.pv_reading(
+            self.meta(),
+            p_kw=None if w is None else w / 1000.0,
+            limit_pct=pct,
             limit_active=limit_active,
-            p_available_kw=None if limit_active else p_kw,
             state=enum_name(self.dev(), "device_status"),
-            e_total_kwh=e,
+            e_total_kwh=self.num("e_total_kwh"),
         )
 
     async def set_limit(self, p_limit_kw: float | None) -> list[WriteResult]:

@@ -41,21 +41,15 @@ class SungrowSGInverter(Adapter):
     def reading(self) -> PVReading:
         w = self.num("p_ac_w")
         self.check_response(None if w is None else w / 1000.0, point_id="p_ac_w")
-        meta = self.meta()
-        rated = self.rated_kw()
         enabled = self.num("p_limit_switch") == _ENABLE
         pct = self.num("p_limit_pct") if enabled else None
         state = enum_name(self.dev(), "work_state")
         limit_active = (pct is not None and pct < 100.0) or state in ("dispatch run", "derating run")
-        p_kw = None if w is None else w / 1000.0
-        return PVReading(
-            **meta,
-            p_kw=p_kw,
-            p_rated_kw=rated,
-            p_limit_pct=pct,
-            p_limit_kw=None if pct is None or rated is None else rated * pct / 100.0,
+        return self.pv_reading(
+            self.meta(),
+            p_kw=None if w is None else w / 1000.0,
+            limit_pct=pct,
             limit_active=limit_active,
-            p_available_kw=None if limit_active else p_kw,
             state=state,
             e_total_kwh=self.num("e_total_kwh"),
         )
