@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from microgrid.site.study import StudySettings
+
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
 Pct = Annotated[float, Field(ge=0, le=100)]
@@ -424,6 +426,8 @@ class Site(Strict):
     green_power: GreenPower = GreenPower()
     profiles: ProfileFiles
     control: ControlSettings = ControlSettings()
+    study: StudySettings = StudySettings()
+    """Annual study and target-planner options (docs/study.md)."""
 
     # Filled by the loader: the directory of the site file, for resolving profile paths.
     base_dir: str = Field(default="", exclude=True)
