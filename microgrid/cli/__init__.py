@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from microgrid import __version__
 from microgrid.errors import UserError
 
-COMMANDS: tuple[str, ...] = ("validate", "optimize", "check", "sim", "run", "devices", "users", "report", "study")
+COMMANDS: tuple[str, ...] = ("validate", "optimize", "check", "sim", "run", "devices", "users", "report", "study",
+                             "plan-target")
 """Sub-command modules in ``microgrid.cli``, in the order ``--help`` lists them."""
 
 
