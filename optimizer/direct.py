@@ -129,8 +129,10 @@ class DirectHighs:
 
     interface = "direct"
 
-    def __init__(self, options: SolverOptions | None = None) -> None:
+    def __init__(self, options: SolverOptions | None = None, highs_options: dict | None = None) -> None:
         self.options = options or SolverOptions()
+        self.highs_options = dict(highs_options or {})
+        """Extra HiGHS options set before every run (e.g. ``{"solver": "ipm"}`` for a year-long LP)."""
         self.name = f"HiGHS {_highs_version()} (pyomo standard form → highspy)"
         self._highs: highspy.Highs | None = None
         self._model = None
@@ -171,6 +173,8 @@ class DirectHighs:
             highs.setOptionValue("threads", opts.threads)
             highs.setOptionValue("time_limit", float(opts.time_limit_s))
             highs.setOptionValue("mip_rel_gap", float(opts.mip_rel_gap))
+            for name, value in self.highs_options.items():
+                highs.setOptionValue(name, value)
             run_before = highs.getRunTime()
             highs.run()
         except Exception as exc:  # noqa: BLE001 - any engine failure becomes an ERROR outcome

@@ -36,6 +36,9 @@ from optimizer.model.capacity import (
 from optimizer.results import Schedule, extract_schedule
 from optimizer.solver import SolveInfo
 
+IPM_ABOVE_DAYS = 60
+"""Models with more days than this are solved by HiGHS' interior-point method (with crossover)."""
+
 
 @dataclass(frozen=True)
 class PVCandidate:
@@ -120,7 +123,8 @@ class SizingResult:
 class SizingModel:
     """The parent model (see the module docstring); build once, :meth:`solve` for any target."""
 
-    def __init__(self, problem: SizingProblem, options: SolverOptions | None = None) -> None:
+    def __init__(self, problem: SizingProblem, options: SolverOptions | None = None,
+                 highs_options: dict | None = None) -> None:
         start = time.perf_counter()
         self.problem = problem
         self.options = options or SolverOptions(time_limit_s=600)
@@ -128,7 +132,9 @@ class SizingModel:
             self.day_models = [DispatchModel(d, switches=False) for d in problem.days]
             self.m = self._build()
         self.build_time_s = time.perf_counter() - start
-        self.solver = DirectHighs(self.options)
+        if highs_options is None:  # interior point is much faster than simplex on a year of days (docs/performance.md)
+            highs_options = {"solver": "ipm"} if len(problem.days) > IPM_ABOVE_DAYS else {}
+        self.solver = DirectHighs(self.options, highs_options)
 
     def _build(self) -> pyo.ConcreteModel:
         pb = self.problem

@@ -13,18 +13,10 @@ import json
 from pathlib import Path
 
 from microgrid.cli.optimize import _bounded, _step
-from microgrid.cli.study import _year
+from microgrid.cli.study import _year, int_between
 from microgrid.errors import UserError
 
-
-def _per_month(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 31:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of days per month between 1 and 31")
-    return value
+_per_month = int_between(1, 31, "a number of days per month")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -15,14 +15,22 @@ from microgrid.cli.optimize import _bounded, _step
 from microgrid.errors import UserError
 
 
-def _year(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 2000 <= value <= 2100:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a year between 2000 and 2100")
-    return value
+def int_between(lo: int, hi: int, what: str):
+    """argparse type: an integer in ``[lo, hi]``, else one clear message naming ``what``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = lo - 1
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"'{text}' is not {what} between {lo} and {hi}")
+        return value
+
+    return parse
+
+
+_year = int_between(2000, 2100, "a year")
 
 
 def progress_bar(quiet: bool):

@@ -99,7 +99,7 @@ def write_xlsx(result: StudyResult, path: str | Path) -> None:
     with pd.ExcelWriter(path, engine="openpyxl") as xl:
         pd.DataFrame(about(result), columns=["item", "value"]).to_excel(xl, sheet_name="About", index=False)
         table.to_excel(xl, sheet_name="Monthly", index=False)
-        for name, rows in (("Report monthly", report.monthly), ("Report daily", report.daily)):
+        for name, rows in (("Report monthly", report.monthly), ("Report daily", report.rows("day", PARK))):
             accounts_frame(rows, report.meta.data_source).to_excel(xl, sheet_name=name, index=False)
         pd.DataFrame({"definition": report.meta.notes}).to_excel(xl, sheet_name="Definitions", index=False)
         xl.sheets["About"].column_dimensions["B"].width = 120

@@ -20,8 +20,8 @@ SUMMED = ("consumption_kwh", "grid_import_kwh", "pv_generated_kwh", "pv_curtaile
 
 
 @pytest.fixture(scope="module")
-def study(reference_site):
-    return run_study(reference_site, 2026, step_min=60)
+def study(reference_site, reference_year):
+    return run_study(reference_site, 2026, inputs=reference_year)
 
 
 def test_every_day_planned_by_the_optimizer(study):

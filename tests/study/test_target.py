@@ -12,6 +12,8 @@ from microgrid.study.repdays import k_medoids
 from microgrid.study.target import CURVE_TARGETS, Costs, build_target_plan, crf, curve, sized_site
 from tests.paths import SMALL_SITE
 
+pytestmark = pytest.mark.slow
+
 STUDY_BLOCK = """
 study:
   shutdowns:

@@ -14,7 +14,6 @@ from microgrid.study.weather import (
     to_step,
     year_index,
 )
-from microgrid.study.year import year_inputs
 
 LAT, LON, TZ = 25.43, 119.01, "Asia/Shanghai"
 
@@ -50,11 +49,10 @@ def test_hourly_is_the_mean_of_the_15_min_weather(weather):
     np.testing.assert_allclose(hourly["ghi_w_m2"].iloc[12], weather["ghi_w_m2"].iloc[48:52].mean())
 
 
-def test_reference_park_yield_is_realistic_for_putian(reference_site):
+def test_reference_park_yield_is_realistic_for_putian(reference_year):
     # DESIGN.md §4: realistic PV yield in Putian about 1,000-1,200 kWh/kWp·a (pvlib PV model, independent
     # of the calibration, which only fixes horizontal irradiation)
-    yi = year_inputs(reference_site, 2026, step_min=60)
-    assert 1000 <= yi.pv_yield_kwh_per_kwp() <= 1200
+    assert 1000 <= reference_year.pv_yield_kwh_per_kwp() <= 1200
 
 
 def test_weather_csv_with_ghi_and_temperature_only(tmp_path):

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 
 from microgrid.profiles import load_day_profile
-from microgrid.study.year import year_inputs
 
 
 @pytest.fixture(scope="module")
-def year(reference_site):
-    return year_inputs(reference_site, 2026, step_min=60)
+def year(reference_year):
+    return reference_year
 
 
 def _day(year, d: date, col: str) -> np.ndarray:
