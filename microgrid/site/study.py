@@ -58,24 +58,6 @@ class StorageOption(_Strict):
     soc_max_pct: Pct = 95.0
 
 
-class FuelBaseline(_Strict):
-    """A process heat demand served by fuel today, which a heat pump could take over (electrification)."""
-
-    id: Ident
-    tenant: Ident
-    bus: Ident
-    heat_profile: str
-    """Profile column with the heat demand, kW_th (like a heat pump's ``heat_demand_profile``)."""
-    fuel: str = "natural gas"
-    fuel_cost_cny_per_kwh_th: NonNeg
-    """Fuel cost per kWh of useful heat (fuel price / boiler efficiency), CNY."""
-    fuel_kg_co2_per_kwh_th: NonNeg = 0.2
-    supply_temp_c: float = 70.0
-    eta_carnot: Annotated[float, Field(gt=0, le=1)] = 0.45
-    max_heat_pump_kw: NonNeg
-    """Largest electric rating of a heat pump that could be installed, kW_e."""
-
-
 class StudySettings(_Strict):
     """The ``study:`` block of a site file."""
 
@@ -85,4 +67,3 @@ class StudySettings(_Strict):
     representative-day profile (a summer profile in June and a winter one in January already differ)."""
     roofs: list[Roof] = []
     storage: list[StorageOption] = []
-    fuel_baselines: list[FuelBaseline] = []

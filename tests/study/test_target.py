@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
 import pytest
 
+from microgrid.cli import main
 from microgrid.site import load_site
 from microgrid.study.repdays import k_medoids
 from microgrid.study.target import CURVE_TARGETS, Costs, build_target_plan, crf, curve, sized_site
@@ -79,3 +81,26 @@ def test_sized_site_carries_the_design(plan, site):
     assert sized.green_power.green_trading_mwh_per_month == pytest.approx(res.purchases_mwh["trading"] / 12)
     assert res.cost_breakdown_cny["green_purchases"] == pytest.approx(
         res.purchases_mwh["trading"] * Costs.load().trading_cny_per_mwh, rel=1e-6)
+
+
+def test_plan_target_cli_writes_sizing_and_curve(site, tmp_path, capsys):
+    out = tmp_path / "target"
+    code = main(["plan-target", site.base_dir, "--target", "45", "--year", "2026", "--days-per-month", "1",
+                 "--curve", "--out", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "target 45 % -> annualised cost" in text and "costs ILLUSTRATIVE" in text
+    report = json.loads((out / "sizing.json").read_text(encoding="utf-8"))
+    assert report["days_in_model"] == 12 and report["result"]["green_ratio_pct"] >= 45 - 1e-6
+    curve = (out / "curve.csv").read_text(encoding="utf-8").splitlines()
+    assert len(curve) == 1 + 13
+
+
+def test_plan_target_cli_bad_input(site, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["plan-target", site.base_dir, "--target", "45", "--year", "2026", "--days-per-month", "0"])
+    assert exc.value.code == 2 and "number of days per month" in capsys.readouterr().err
+    bad = tmp_path / "costs.yaml"
+    bad.write_text("pv: {}\n", encoding="utf-8")
+    assert main(["plan-target", site.base_dir, "--target", "45", "--year", "2026", "--costs", str(bad)]) == 2
+    assert "not a valid cost file" in capsys.readouterr().err
