@@ -9,7 +9,8 @@ the month peaks, the purchases and the annual ratio. The objective is
     \min \sum_d w_d\, C_d + c^{dem} \sum_\mu P^{peak}_\mu + \sum_c a^{pv}_c K_c
     + \sum_s (a^{P}_s P_s + a^{E}_s E_s) + \sum_g \pi_g G_g
 
-with :math:`C_d` the day model's own cost (TOU energy, throughput, curtailment penalties), :math:`a` the
+plus :math:`\sum_h a^{H}_h H_h` for heat pumps electrifying a fuel-fired heat demand, with :math:`C_d` the
+day model's own cost (TOU energy, throughput, curtailment penalties, fuel for unelectrified heat), :math:`a` the
 annualised capital cost plus O&M per unit and :math:`\pi_g` the price of green purchases per kWh. The ratio
 target is a mutable Param: :meth:`SizingModel.solve` re-solves the same model for each target (the
 cost–green-ratio curve), pushing only the changed coefficients to HiGHS.
@@ -29,6 +30,7 @@ from optimizer.model import DispatchModel
 from optimizer.model.capacity import (
     define_annual_green_ratio,
     define_green_purchases,
+    define_heat_pump_capacity,
     define_month_peaks,
     define_pv_capacity,
     define_storage_capacity,
@@ -64,6 +66,16 @@ class StorageCandidate:
 
 
 @dataclass(frozen=True)
+class HeatPumpCandidate:
+    """Electrification: a curtailable load of every day's inputs (see
+    :func:`optimizer.model.capacity.define_heat_pump_capacity`) whose shed energy is served by fuel."""
+
+    id: str
+    max_kw: float
+    cost_cny_per_kw_year: float
+
+
+@dataclass(frozen=True)
 class GreenPurchase:
     """Green energy bought per year: ``trading`` (bundled with electricity) or ``certificates`` (unbundled)."""
 
@@ -88,6 +100,7 @@ class SizingProblem:
     """Green energy already contracted for the year (kWh), counted towards the ratio at no extra cost."""
     pv: list[PVCandidate] = field(default_factory=list)
     storage: list[StorageCandidate] = field(default_factory=list)
+    heat_pumps: list[HeatPumpCandidate] = field(default_factory=list)
     purchases: list[GreenPurchase] = field(default_factory=list)
 
 
@@ -103,6 +116,7 @@ class SizingResult:
     pv_kwp: dict[str, float]
     storage_kw: dict[str, float]
     storage_kwh: dict[str, float]
+    heat_pump_kw: dict[str, float]
     purchases_mwh: dict[str, float]
     green_ratio: float | None
     """Annual ratio by the model's definition (weighted days)."""
@@ -115,9 +129,14 @@ class SizingResult:
                 "pv_kwp": {k: round(v, 2) for k, v in self.pv_kwp.items()},
                 "storage_kw": {k: round(v, 2) for k, v in self.storage_kw.items()},
                 "storage_kwh": {k: round(v, 2) for k, v in self.storage_kwh.items()},
+                "heat_pump_kw": {k: round(v, 2) for k, v in self.heat_pump_kw.items()},
                 "purchases_mwh": {k: round(v, 3) for k, v in self.purchases_mwh.items()},
                 "green_ratio_pct": None if self.green_ratio is None else round(self.green_ratio * 100, 3),
                 "solve_s": round(self.solve.wall_time_s, 3)}
+
+
+def _penalty(day: DispatchInputs, load_id: str) -> float:
+    return next(c.penalty_cny_per_kwh for c in day.curtailable if c.id == load_id)
 
 
 class SizingModel:
@@ -146,6 +165,7 @@ class SizingModel:
             days.append(dm.m)
         define_pv_capacity(p, days, pb.pv)
         define_storage_capacity(p, days, pb.storage)
+        define_heat_pump_capacity(p, days, pb.heat_pumps)
         define_month_peaks(p, days, pb.months)
         define_green_purchases(p, pb.purchases)
         define_annual_green_ratio(p, days, pb.weights, pb.onsite_certificate_share, pb.fixed_green_kwh,
@@ -159,9 +179,15 @@ class SizingModel:
         p.cost_pv = pyo.Expression(expr=pyo.quicksum(pv_cost[c] * p.kwp[c] for c in p.PV_ADD))
         p.cost_storage = pyo.Expression(expr=pyo.quicksum(st[c].cost_cny_per_kw_year * p.p_cap[c]
                                                           + st[c].cost_cny_per_kwh_year * p.e_cap[c] for c in p.ST_ADD))
+        hp = {c.id: c.cost_cny_per_kw_year for c in pb.heat_pumps}
+        p.cost_heat_pumps = pyo.Expression(expr=pyo.quicksum(hp[c] * p.hp_cap[c] for c in p.HP_ADD))
+        # fuel for the heat the added heat pumps do not serve: the shedding penalty of their loads
+        p.cost_fuel = pyo.Expression(expr=pyo.quicksum(
+            w * m._dt * _penalty(day, c) * m.p_shed[c, t]
+            for w, m, day in zip(pb.weights, days, pb.days, strict=True) for c in p.HP_ADD for t in m.T))
         p.cost_purchases = pyo.Expression(expr=pyo.quicksum(price[g] * p.g_buy[g] for g in p.BUY))
-        p.objective = pyo.Objective(expr=p.cost_operation + p.cost_demand + p.cost_pv + p.cost_storage + p.cost_purchases,
-                                    sense=pyo.minimize)
+        p.objective = pyo.Objective(expr=p.cost_operation + p.cost_demand + p.cost_pv + p.cost_storage
+                                    + p.cost_heat_pumps + p.cost_purchases, sense=pyo.minimize)
         return p
 
     def solve(self, target: float) -> SizingResult:
@@ -173,9 +199,10 @@ class SizingModel:
         val = (lambda e: float(pyo.value(e))) if ok else (lambda e: 0.0)
         breakdown = {}
         if ok:
-            breakdown = {"operation": val(p.cost_operation), "demand_charge": val(p.cost_demand),
+            fuel = val(p.cost_fuel)
+            breakdown = {"operation": val(p.cost_operation) - fuel, "fuel": fuel, "demand_charge": val(p.cost_demand),
                          "pv_capital": val(p.cost_pv), "storage_capital": val(p.cost_storage),
-                         "green_purchases": val(p.cost_purchases)}
+                         "heat_pump_capital": val(p.cost_heat_pumps), "green_purchases": val(p.cost_purchases)}
         cons = val(p.annual_consumption) if ok else 0.0
         share = self.problem.onsite_certificate_share
         green = (share * val(p.annual_onsite_green) + sum(val(p.g_buy[g]) for g in p.BUY) + self.problem.fixed_green_kwh)
@@ -183,7 +210,7 @@ class SizingModel:
             target=float(target), status=str(info.status), ok=ok,
             annual_cost_cny=sum(breakdown.values()) if ok else None, cost_breakdown_cny=breakdown,
             pv_kwp={c: val(p.kwp[c]) for c in p.PV_ADD}, storage_kw={c: val(p.p_cap[c]) for c in p.ST_ADD},
-            storage_kwh={c: val(p.e_cap[c]) for c in p.ST_ADD},
+            storage_kwh={c: val(p.e_cap[c]) for c in p.ST_ADD}, heat_pump_kw={c: val(p.hp_cap[c]) for c in p.HP_ADD},
             purchases_mwh={g: val(p.g_buy[g]) / 1000 for g in p.BUY},
             green_ratio=green / cons if ok and cons > 0 else None, solve=info)
 

@@ -90,7 +90,8 @@ def _write(out: Path, report: dict) -> list[Path]:
         if report.get("curve"):
             rows = [{"target_pct": r["target_pct"], "status": r["status"], "annual_cost_cny": r["annual_cost_cny"],
                      "pv_kwp": sum(r["pv_kwp"].values()), "storage_kw": sum(r["storage_kw"].values()),
-                     "storage_kwh": sum(r["storage_kwh"].values()), **{f"{k}_mwh": v for k, v in r["purchases_mwh"].items()},
+                     "storage_kwh": sum(r["storage_kwh"].values()), "heat_pump_kw": sum(r["heat_pump_kw"].values()),
+                     **{f"{k}_mwh": v for k, v in r["purchases_mwh"].items()},
                      **{f"cost_{k}_cny": v for k, v in r["cost_breakdown_cny"].items()}} for r in report["curve"]]
             paths.append(out / "curve.csv")
             pd.DataFrame(rows).to_csv(paths[-1], index=False, float_format="%.3f")
@@ -107,6 +108,8 @@ def _print(report: dict) -> None:
     print("  added PV kWp: " + ", ".join(f"{k} {v:,.0f}" for k, v in r["pv_kwp"].items()) if r["pv_kwp"] else "  no roofs")
     for k in r["storage_kw"]:
         print(f"  storage {k}: {r['storage_kw'][k]:,.0f} kW / {r['storage_kwh'][k]:,.0f} kWh")
+    for k, v in r["heat_pump_kw"].items():
+        print(f"  heat pump {k}: {v:,.0f} kW_e (electrifying a fuel-fired heat demand)")
     print("  green purchases MWh/a: " + ", ".join(f"{k} {v:,.0f}" for k, v in r["purchases_mwh"].items()))
     print("  cost split CNY/a: " + ", ".join(f"{k} {v:,.0f}" for k, v in r["cost_breakdown_cny"].items()))
     if "full_year" in report:

@@ -355,6 +355,8 @@ def required_profile_columns(site: Site) -> dict[str, str]:
     for i, fl in enumerate(site.assets.flexible_loads):
         if fl.baseline_profile:
             needed[fl.baseline_profile] = f"assets.flexible_loads[{i}].baseline_profile"
+    for i, fb in enumerate(site.study.fuel_baselines):
+        needed[fb.heat_profile] = f"study.fuel_baselines[{i}].heat_profile"
     return needed
 
 
@@ -384,7 +386,8 @@ def check_study(site: Site) -> list[str]:
     tenants = {t.id for t in site.tenants}
     buses = {b.id for b in site.network.buses}
     problems = []
-    groups = {"shutdowns": study.shutdowns, "roofs": study.roofs, "storage": study.storage}
+    groups = {"shutdowns": study.shutdowns, "roofs": study.roofs, "storage": study.storage,
+              "fuel_baselines": study.fuel_baselines}
     for name, items in groups.items():
         for i, item in enumerate(items):
             tenant = getattr(item, "tenant", None)

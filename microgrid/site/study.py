@@ -58,6 +58,25 @@ class StorageOption(_Strict):
     soc_max_pct: Pct = 95.0
 
 
+class FuelBaseline(_Strict):
+    """A process heat demand served by fuel today, which an added heat pump could take over (electrification)."""
+
+    id: Ident
+    tenant: Ident
+    bus: Ident
+    heat_profile: str
+    """Profile column with the heat demand, kW_th."""
+    fuel: str = "natural gas"
+    fuel_cost_cny_per_kwh_th: NonNeg
+    """Fuel cost per kWh of useful heat (fuel price ÷ boiler efficiency), CNY."""
+    max_heat_pump_kw: NonNeg
+    """Largest electric rating of a heat pump that could be installed, kW_e."""
+    supply_temp_c: float = 80.0
+    eta_carnot: Annotated[float, Field(gt=0, le=1)] = 0.45
+    cop_min: Annotated[float, Field(gt=0)] = 1.5
+    cop_max: Annotated[float, Field(gt=0)] = 5.0
+
+
 class StudySettings(_Strict):
     """The ``study:`` block of a site file."""
 
@@ -67,3 +86,4 @@ class StudySettings(_Strict):
     representative-day profile (a summer profile in June and a winter one in January already differ)."""
     roofs: list[Roof] = []
     storage: list[StorageOption] = []
+    fuel_baselines: list[FuelBaseline] = []

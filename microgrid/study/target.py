@@ -23,17 +23,22 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import yaml
 
 from microgrid.errors import UserError
 from microgrid.planning.adapter import PlanOptions, build_dispatch_inputs
 from microgrid.planning.tariff import demand_charge_cny_per_kw_month
-from microgrid.site.models import Battery, PVPlant, Site
+from microgrid.site.models import Battery, FlexibleLoad, PVPlant, Site
+from microgrid.site.study import FuelBaseline
 from microgrid.study.repdays import RepresentativeDays, day_features, representative_days
 from microgrid.study.year import YearInputs, year_inputs
 from optimizer import EndRule, SolverOptions
+from optimizer.forecast import cop_carnot
 from optimizer.sizing import (
     GreenPurchase,
+    HeatPumpCandidate,
     PVCandidate,
     SizingModel,
     SizingProblem,
@@ -61,6 +66,7 @@ class Costs:
     pv_cny_per_kwp_year: float
     storage_cny_per_kw_year: float
     storage_cny_per_kwh_year: float
+    heat_pump_cny_per_kw_year: float
     trading_cny_per_mwh: float
     certificate_cny_per_mwh: float
     illustrative: bool
@@ -81,6 +87,7 @@ class Costs:
                 pv_cny_per_kwp_year=annual(float(pv["capex_cny_per_kwp"]), pv),
                 storage_cny_per_kw_year=annual(float(st["capex_cny_per_kw"]), st),
                 storage_cny_per_kwh_year=annual(float(st["capex_cny_per_kwh"]), st),
+                heat_pump_cny_per_kw_year=annual(float(spec["heat_pump"]["capex_cny_per_kw"]), spec["heat_pump"]),
                 trading_cny_per_mwh=float(spec["green_trading"]["premium_cny_per_mwh"]),
                 certificate_cny_per_mwh=float(spec["certificates"]["price_cny_per_certificate"]),
                 illustrative=bool(spec.get("illustrative", False)), source=spec)
@@ -111,8 +118,41 @@ def candidate_site(site: Site) -> Site:
                                      p_discharge_max_kw=s.max_power_kw, e_kwh=s.max_energy_kwh, soc_min_pct=0,
                                      soc_max_pct=100, soc_initial_pct=0, eta_charge=s.eta_charge,
                                      eta_discharge=s.eta_discharge))
-    assets = site.assets.model_copy(update={"pv": pv, "batteries": batteries})
+    flex = list(site.assets.flexible_loads)
+    for fb in study.fuel_baselines:
+        if fb.max_heat_pump_kw > 0:
+            flex.append(electrified_load(fb, fb.max_heat_pump_kw, 0.0))
+    assets = site.assets.model_copy(update={"pv": pv, "batteries": batteries, "flexible_loads": flex})
     return site.model_copy(update={"assets": assets})
+
+
+def hp_id(fb: FuelBaseline) -> str:
+    return f"hp_add_{fb.id}"
+
+
+def electrified_load(fb: FuelBaseline, p_max_kw: float, penalty: float) -> FlexibleLoad:
+    """A heat pump taking over a fuel-fired heat demand, as a curtailable load: its baseline is the heat
+    demand at the COP (column ``flex_hp_add_<id>_kw``), shedding means the fuel serves that heat and costs
+    ``penalty`` CNY per kWh_el-equivalent."""
+    return FlexibleLoad(id=hp_id(fb), tenant=fb.tenant, bus=fb.bus, kind="curtailable",
+                        name=f"heat pump replacing {fb.fuel} ({fb.id})", p_max_kw=p_max_kw,
+                        baseline_profile=f"flex_{hp_id(fb)}_kw", max_curtail_pct=100, penalty_cny_per_kwh=penalty)
+
+
+def add_electrification_columns(site: Site, frame: pd.DataFrame) -> None:
+    """``flex_hp_add_<id>_kw`` (heat demand ÷ COP, kW_el) and ``cop_hp_add_<id>`` for every fuel baseline."""
+    for fb in site.study.fuel_baselines:
+        cop = cop_carnot(frame["temp_air_c"].to_numpy(), fb.supply_temp_c, fb.eta_carnot, fb.cop_min, fb.cop_max)
+        frame[f"cop_{hp_id(fb)}"] = cop
+        frame[f"flex_{hp_id(fb)}_kw"] = frame[fb.heat_profile].to_numpy() / cop
+
+
+def _fuel_penalty(fb: FuelBaseline, frame: pd.DataFrame) -> float:
+    """Fuel cost per kWh_el-equivalent over ``frame``: fuel cost per kWh_th × the heat-weighted mean COP."""
+    heat = frame[fb.heat_profile].to_numpy()
+    cop = frame[f"cop_{hp_id(fb)}"].to_numpy()
+    mean_cop = float((heat * cop).sum() / heat.sum()) if heat.sum() > 0 else float(cop.mean())
+    return fb.fuel_cost_cny_per_kwh_th * mean_cop
 
 
 @dataclass
@@ -141,6 +181,7 @@ def build_target_plan(site: Site, year: int, *, step_min: int = 60, per_month: i
     costs = costs or Costs.load()
     cand = candidate_site(site)
     yi = inputs or year_inputs(cand, year, step_min=step_min, weather_csv=weather_csv)
+    add_electrification_columns(site, yi.frame)
     certificates = site.green_power.unbundled_certificates_accepted if certificates is None else certificates
     rep = None
     if per_month is None:
@@ -159,6 +200,9 @@ def build_target_plan(site: Site, year: int, *, step_min: int = 60, per_month: i
         d.green = None
         d.batteries = [dataclasses.replace(b, end_rule=EndRule.FREE) if b.id in added_batteries else b
                        for b in d.batteries]
+        penalties = {hp_id(fb): _fuel_penalty(fb, frame) for fb in site.study.fuel_baselines}
+        d.curtailable = [dataclasses.replace(c, penalty_cny_per_kwh=penalties[c.id]) if c.id in penalties else c
+                         for c in d.curtailable]
         day_inputs.append(d)
     gp = site.green_power
     fixed = (gp.green_trading_mwh_per_month + gp.direct_green_supply_mwh_per_month) * 12 * 1000
@@ -176,6 +220,8 @@ def build_target_plan(site: Site, year: int, *, step_min: int = 60, per_month: i
         storage=[StorageCandidate(s.id, s.max_power_kw, s.max_energy_kwh, costs.storage_cny_per_kw_year,
                                   costs.storage_cny_per_kwh_year, (s.soc_max_pct - s.soc_min_pct) / 100)
                  for s in site.study.storage if s.max_power_kw > 0 and s.max_energy_kwh > 0],
+        heat_pumps=[HeatPumpCandidate(hp_id(fb), fb.max_heat_pump_kw, costs.heat_pump_cny_per_kw_year)
+                    for fb in site.study.fuel_baselines if fb.max_heat_pump_kw > 0],
         purchases=purchases)
     model = SizingModel(problem, solver)
     return TargetPlan(site, cand, yi, rep, costs, model, certificates=certificates)
@@ -197,14 +243,33 @@ def sized_site(plan: TargetPlan, result: SizingResult) -> Site:
             batteries.append(Battery(id=s.id, tenant=s.tenant, bus=s.bus, p_charge_max_kw=p, p_discharge_max_kw=p,
                                      e_kwh=e, soc_min_pct=s.soc_min_pct, soc_max_pct=s.soc_max_pct,
                                      soc_initial_pct=s.soc_min_pct, eta_charge=s.eta_charge, eta_discharge=s.eta_discharge))
+    flex = list(site.assets.flexible_loads)
+    for fb in site.study.fuel_baselines:
+        kw = result.heat_pump_kw.get(hp_id(fb), 0.0)
+        if kw > 1e-3:
+            flex.append(electrified_load(fb, kw, _fuel_penalty(fb, plan.inputs.frame)))
     gp = site.green_power
     certs = result.purchases_mwh.get("certificates", 0.0)
     green = gp.model_copy(update={
         "green_trading_mwh_per_month": gp.green_trading_mwh_per_month + result.purchases_mwh.get("trading", 0.0) / 12,
         "certificates_retired_mwh_per_year": gp.certificates_retired_mwh_per_year + certs,
         "unbundled_certificates_accepted": gp.unbundled_certificates_accepted or certs > 0})
-    assets = site.assets.model_copy(update={"pv": pv, "batteries": batteries})
+    assets = site.assets.model_copy(update={"pv": pv, "batteries": batteries, "flexible_loads": flex})
     return site.model_copy(update={"assets": assets, "green_power": green})
+
+
+def sized_inputs(plan: TargetPlan, result: SizingResult) -> YearInputs:
+    """The planner's year of inputs for the sized site: added PV scaled to the chosen kWp (PV output is linear
+    in the rating at a fixed DC/AC ratio), heat-pump baselines capped at the chosen rating."""
+    frame = plan.inputs.frame.copy()
+    for i, roof in enumerate(plan.site.study.roofs):
+        col = f"pv_{roof_id(i, roof.tenant)}_kw"
+        if col in frame and roof.max_added_kwp > 0:
+            frame[col] = frame[col] * result.pv_kwp.get(roof_id(i, roof.tenant), 0.0) / roof.max_added_kwp
+    for fb in plan.site.study.fuel_baselines:
+        col = f"flex_{hp_id(fb)}_kw"
+        frame[col] = np.minimum(frame[col].to_numpy(), result.heat_pump_kw.get(hp_id(fb), 0.0))
+    return dataclasses.replace(plan.inputs, frame=frame)
 
 
 def curve(plan: TargetPlan, targets_pct: tuple[int, ...] = CURVE_TARGETS) -> list[SizingResult]:
@@ -231,11 +296,23 @@ def verify_design(plan: TargetPlan, result: SizingResult, *, progress=None) -> d
     from microgrid.study.run import run_study
 
     site = sized_site(plan, result)
-    study = run_study(site, plan.inputs.year, step_min=plan.inputs.step_min, progress=progress)
+    study = run_study(site, plan.inputs.year, inputs=dataclasses.replace(sized_inputs(plan, result), site=site),
+                      progress=progress)
     year = study.report.rows("year", "park")[0]
     b = result.cost_breakdown_cny
-    fixed = b.get("pv_capital", 0.0) + b.get("storage_capital", 0.0) + b.get("green_purchases", 0.0)
-    return {"green_ratio_pct": year.green_ratio_pct, "cost_total_cny": year.cost_total_cny,
-            "annualised_cost_cny": year.cost_total_cny + fixed,
+    fixed = sum(b.get(k, 0.0) for k in ("pv_capital", "storage_capital", "heat_pump_capital", "green_purchases"))
+    fuel = sum(c.penalty_cny_per_kwh * frame_shed for c, frame_shed in _shed_kwh(site, study))
+    return {"green_ratio_pct": year.green_ratio_pct, "cost_total_cny": year.cost_total_cny, "fuel_cny": fuel,
+            "annualised_cost_cny": year.cost_total_cny + fuel + fixed,
             "model_annual_cost_cny": result.annual_cost_cny, "fallback_days": len(study.fallback_days),
             "wall_s": round(study.wall_s, 1)}
+
+
+def _shed_kwh(site: Site, study) -> list[tuple[FlexibleLoad, float]]:
+    """Heat-pump loads of the sized site with the energy they shed (served by fuel) over the study, kWh_el."""
+    out = []
+    step_h = study.inputs.step_min / 60
+    for f in site.assets.flexible_loads:
+        if f.id.startswith("hp_add_") and f"{f.id}_shed_kw" in study.schedule:
+            out.append((f, float(study.schedule[f"{f.id}_shed_kw"].sum()) * step_h))
+    return out

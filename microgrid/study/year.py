@@ -70,6 +70,7 @@ def tenant_columns(site: Site, tenant: str) -> list[str]:
     cols = [f"load_{tenant}_kw"]
     cols += [h.heat_demand_profile for h in site.assets.heat_pumps if h.tenant == tenant]
     cols += [f.baseline_profile for f in site.assets.flexible_loads if f.tenant == tenant and f.baseline_profile]
+    cols += [fb.heat_profile for fb in site.study.fuel_baselines if fb.tenant == tenant]
     return cols
 
 

@@ -63,6 +63,26 @@ def define_storage_capacity(p: pyo.Block, days: Sequence[pyo.Block], candidates:
             idx, rule=lambda _, c, t, m=m: m.e_bat[c, t] <= by_id[c].usable_fraction * p.e_cap[c]))
 
 
+def define_heat_pump_capacity(p: pyo.Block, days: Sequence[pyo.Block], candidates: Sequence) -> None:
+    r"""Heat-pump electrification of a fuel-fired heat demand: electric rating :math:`H_h`, kW.
+
+    The candidate is a curtailable load of every day's inputs whose baseline is the heat demand at the
+    day's COP, :math:`b_{h,d,t} = \dot Q_{h,d,t} / \mathrm{COP}_{h,d,t}`; what the heat pump does not
+    serve is shed (up to 100 %) and served by fuel, whose cost per kWh_el-equivalent is the load's shedding
+    penalty (fuel cost per kWh_th × COP). The rating bounds what the heat pump takes:
+
+    .. math:: b_{h,d,t} - s_{h,d,t} \le H_h, \qquad 0 \le H_h \le \overline H_h
+    """
+    by_id = {c.id: c for c in candidates}
+    p.HP_ADD = pyo.Set(initialize=list(by_id), ordered=True)
+    p.hp_cap = pyo.Var(p.HP_ADD, bounds=lambda _, c: (0.0, by_id[c].max_kw))
+    for k, m in enumerate(days):
+        d = m._d
+        idx = [(c, t) for c in by_id for t in m.T]
+        p.add_component(f"c_hp_cap_{k}", pyo.Constraint(
+            idx, rule=lambda _, c, t, m=m, d=d: d.cu_base[c, t] - m.p_shed[c, t] <= p.hp_cap[c]))
+
+
 def define_month_peaks(p: pyo.Block, days: Sequence[pyo.Block], months: Sequence[int]) -> None:
     r"""Each month's peak import over the days that represent it, kW.
 

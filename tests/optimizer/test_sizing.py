@@ -10,8 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimizer import Battery, EndRule, FixedLoad, PVPlant
-from optimizer.sizing import GreenPurchase, PVCandidate, SizingModel, SizingProblem, StorageCandidate
+from optimizer import Battery, CurtailableLoad, EndRule, FixedLoad, PVPlant
+from optimizer.sizing import (
+    GreenPurchase,
+    HeatPumpCandidate,
+    PVCandidate,
+    SizingModel,
+    SizingProblem,
+    StorageCandidate,
+)
 from tests.optimizer.helpers import day_index, hours, inputs
 
 LOAD_KW = 100.0
@@ -88,3 +95,26 @@ def test_cost_curve_is_monotonic_and_reaches_the_targets():
     assert costs[-1] > costs[0]
     for t, r in zip(range(20, 85, 5), results, strict=True):
         assert r.green_ratio >= t / 100 - 1e-6
+
+
+def electrification_problem(hp_cost: float) -> tuple[SizingProblem, np.ndarray]:
+    """Heat demand 150 kW_th 08-20 h at COP 3 (baseline 50 kW_el); fuel 0.4 CNY/kWh_th = 1.2 CNY/kWh_el."""
+    index = day_index("2026-06-10", 24, "60min")
+    baseline = np.where((hours(index) >= 8) & (hours(index) < 20), 150.0 / 3, 0.0)
+    hp = CurtailableLoad("hp_add", baseline, max_curtail_pct=100, penalty_cny_per_kwh=0.4 * 3)
+    day = inputs(index, 0.5, loads=[FixedLoad("factory", np.full(24, LOAD_KW))], curtailable=[hp])
+    return SizingProblem(days=[day], weights=[365.0], months=[6], demand_charge_cny_per_kw_month=0.0,
+                         heat_pumps=[HeatPumpCandidate("hp_add", 80.0, hp_cost)],
+                         purchases=[GreenPurchase("certificates", 5.0)]), baseline
+
+
+def test_electrification_when_the_heat_pump_beats_fuel():
+    # running the heat pump costs 0.5 CNY/kWh_el against 1.2 for fuel: 0.7 CNY/kWh_el × 12 h × 365 saved per kW
+    cheap, baseline = electrification_problem(hp_cost=100.0)
+    res = SizingModel(cheap).solve(0.2)
+    assert res.heat_pump_kw["hp_add"] == pytest.approx(50.0, rel=1e-6)  # exactly the peak electric demand
+    assert res.cost_breakdown_cny["fuel"] == pytest.approx(0.0, abs=1e-6)
+    dear, _ = electrification_problem(hp_cost=1e6)
+    res = SizingModel(dear).solve(0.2)
+    assert res.heat_pump_kw["hp_add"] == pytest.approx(0.0, abs=1e-6)
+    assert res.cost_breakdown_cny["fuel"] == pytest.approx(1.2 * baseline.sum() * 365, rel=1e-6)
