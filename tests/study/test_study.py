@@ -13,7 +13,7 @@ from microgrid.reports import PARK
 from microgrid.study import monthly_table, run_study, write_study
 from tests.paths import REFERENCE_PARK
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # a year of days: ~1 min alone, more on a busy machine
 
 SUMMED = ("consumption_kwh", "grid_import_kwh", "pv_generated_kwh", "pv_curtailed_kwh", "storage_discharge_kwh",
           "green_total_kwh", "co2_location_kg", "cost_energy_cny", "cost_basic_charge_cny", "cost_total_cny")
