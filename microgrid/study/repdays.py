@@ -62,8 +62,14 @@ def k_medoids(x: np.ndarray, k: int, max_iter: int = 50) -> tuple[np.ndarray, np
     return medoids, np.argmin(dist[:, medoids], axis=1)
 
 
-def representative_days(features: pd.DataFrame, per_month: int) -> RepresentativeDays:
-    """``per_month`` medoid days in every month (all days when the month has no more)."""
+def representative_days(features: pd.DataFrame, per_month: int, peak: pd.Series | None = None) -> RepresentativeDays:
+    """``per_month`` medoid days in every month (all days when the month has no more).
+
+    With ``peak`` (a value per day, e.g. its highest hourly net load), each month's peak day is added as a
+    representative of its own with weight 1, taken out of its cluster: the demand charge is paid on the
+    month's highest interval, which a medoid (a typical day) understates (the "extreme period" of
+    time-series aggregation, e.g. Kotzur et al., Renewable Energy 117 (2018)).
+    """
     days: list[date] = []
     weights: list[float] = []
     assignment: dict[date, date] = {}
@@ -71,6 +77,12 @@ def representative_days(features: pd.DataFrame, per_month: int) -> Representativ
     months = sorted({(d.year, d.month) for d in index})
     for ym in months:
         members = [d for d in index if (d.year, d.month) == ym]
+        if peak is not None and len(members) > per_month + 1:
+            top = max(members, key=lambda d: float(peak[d]))
+            days.append(top)
+            weights.append(1.0)
+            assignment[top] = top
+            members = [d for d in members if d != top]
         x = features.loc[members].to_numpy(dtype=float)
         medoids, labels = k_medoids(x, per_month)
         for j, mi in enumerate(medoids):

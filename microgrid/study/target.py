@@ -10,7 +10,8 @@ Site → :class:`optimizer.sizing.SizingProblem`:
 2. A candidate site: the site plus the candidates as ordinary assets at their largest size, so each day's
    inputs come from the same adapter as every day-ahead plan (transformer limits included).
 3. A year of inputs (:func:`microgrid.study.year_inputs`) and either every day (weight 1) or
-   representative days (:mod:`microgrid.study.repdays`) with weights.
+   representative days (:mod:`microgrid.study.repdays`) with weights, plus each month's peak-net-load day
+   (weight 1) for the demand charge.
 4. :class:`optimizer.sizing.SizingModel` solved for the target, and for the curve over targets.
 
 The design is checked, when asked, by an annual study of the site with the chosen sizes and purchases
@@ -189,7 +190,10 @@ def build_target_plan(site: Site, year: int, *, step_min: int = 60, per_month: i
     else:
         loads = [c for c in yi.frame.columns if c.startswith(("load_", "heat_", "flex_"))]
         pvs = [f"pv_{p.id}_kw" for p in cand.assets.pv]
-        rep = representative_days(day_features(yi.frame, loads, pvs, site.timezone), per_month)
+        existing = [f"pv_{p.id}_kw" for p in site.assets.pv]
+        net = (yi.frame[loads].sum(axis=1) - yi.frame[existing].sum(axis=1)).tz_convert(site.timezone)
+        peak = net.groupby(net.index.date).max()
+        rep = representative_days(day_features(yi.frame, loads, pvs, site.timezone), per_month, peak=peak)
         days, weights = rep.days, rep.weights
     added_batteries = {s.id for s in site.study.storage}
     share = site.green_power.onsite_certificates_retained_pct / 100
