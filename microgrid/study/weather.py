@@ -32,7 +32,7 @@ from scipy.stats import beta as beta_dist
 
 from microgrid.errors import UserError
 from optimizer.errors import ForecastError
-from optimizer.forecast import align_forecast
+from optimizer.forecast import read_forecast_csv
 
 GEN_STEP_MIN = 15
 DEFAULT_SEED = 20260101
@@ -158,24 +158,17 @@ def to_step(frame: pd.DataFrame, step_min: int) -> pd.DataFrame:
 
 def read_weather_csv(path: str | Path, index: pd.DatetimeIndex, latitude_deg: float, longitude_deg: float) -> pd.DataFrame:
     """A user's weather CSV aligned to ``index``; DNI/DHI derived by Erbs when absent (see the module docstring)."""
-    path = Path(path)
     try:
-        raw = pd.read_csv(path)
-    except FileNotFoundError:
-        raise UserError(f"--weather: file not found: {path}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UserError(f"--weather: {path} is not a readable CSV file ({exc})") from None
-    missing = [c for c in ("timestamp", "ghi_w_m2", "temp_air_c") if c not in raw.columns]
+        frame = read_forecast_csv(path, index)
+    except ForecastError as exc:
+        raise UserError(f"--weather: {exc.message}", exc.problems) from None
+    missing = [c for c in ("ghi_w_m2", "temp_air_c") if c not in frame.columns]
     if missing:
         raise UserError(f"--weather: {path} lacks column(s) {missing} (needs timestamp, ghi_w_m2, temp_air_c; "
                         "optional dni_w_m2, dhi_w_m2)")
-    unknown = sorted(set(raw.columns) - {"timestamp", "ghi_w_m2", "dni_w_m2", "dhi_w_m2", "temp_air_c"})
+    unknown = sorted(set(frame.columns) - {"ghi_w_m2", "dni_w_m2", "dhi_w_m2", "temp_air_c"})
     if unknown:
         raise UserError(f"--weather: {path} has unknown column(s) {unknown}")
-    try:
-        frame = align_forecast(raw, index, source=str(path))
-    except ForecastError as exc:
-        raise UserError(f"--weather: {exc.message}", exc.problems) from None
     if "dni_w_m2" not in frame.columns or "dhi_w_m2" not in frame.columns:
         step = (index[1] - index[0]) / 2
         solpos = pvlib.solarposition.get_solarposition(index + step, latitude_deg, longitude_deg)

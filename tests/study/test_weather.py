@@ -71,7 +71,7 @@ def test_weather_csv_with_ghi_and_temperature_only(tmp_path):
 def test_weather_csv_errors_name_the_problem(tmp_path):
     index = year_index(2026, 60, TZ)
     path = tmp_path / "w.csv"
-    pd.DataFrame({"timestamp": [t.isoformat() for t in index[:10]], "ghi_w_m2": 0.0}).to_csv(path, index=False)
+    pd.DataFrame({"timestamp": [t.isoformat() for t in index], "ghi_w_m2": 0.0}).to_csv(path, index=False)
     with pytest.raises(UserError, match="temp_air_c"):
         read_weather_csv(path, index, LAT, LON)
     pd.DataFrame({"timestamp": [t.isoformat() for t in index[:10]], "ghi_w_m2": 0.0, "temp_air_c": 20.0}
