@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import re
 
 from drivers.fleet import Fleet
 from drivers.health import Health
 from drivers.inspect import device_rows, point_rows, points_of_interest
 from drivers.safewrite import WriteResult, WriteStatus
+from microgrid.cli import validators as valid
 from microgrid.errors import UserError
 from microgrid.site import load_site
 
@@ -40,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DEVICE.POINT=VALUE",
         help="write one point (number, enum meaning or 0x.. raw value) and show the readback",
     )
-    parser.add_argument("--connect-delay", type=float, default=None, metavar="S", help="override the wait after connect (s)")
+    parser.add_argument("--connect-delay", type=valid.bounded(0, 60, "delay in s"), default=None, metavar="S",
+                        help="override the wait after connect (s)")
     parser.set_defaults(func=run)
 
 
@@ -60,6 +63,9 @@ def parse_write(text: str) -> tuple[str, str, object]:
             value = float(raw)
         except ValueError:
             value = raw
+        else:
+            if not math.isfinite(value):
+                raise UserError(f"--write {text!r}: {raw} is not a finite number")
     return m["device"], m["point"], value
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from microgrid.cli import validators as valid
 from microgrid.errors import UserError
 
 
@@ -29,20 +30,22 @@ def register(subparsers) -> None:
     )
     parser.add_argument("site", help="site directory or its site.yaml")
     parser.add_argument(
-        "--speed", type=float, default=1.0, help="simulated seconds per wall second (1 = real time)"
+        "--speed", type=valid.positive("speed factor", 1e6), default=1.0,
+        help="simulated seconds per wall second (1 = real time)"
     )
     parser.add_argument(
         "--faults", type=Path, default=None, help="fault scenario YAML (see docs/simulator.md)"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same run)")
     parser.add_argument("--start", default=None, help="simulated start, ISO 8601 local time (default: now)")
-    parser.add_argument("--duration", type=float, default=None, help="stop after this many simulated seconds")
+    parser.add_argument("--duration", type=valid.positive("duration in simulated s", 1e9), default=None,
+                        help="stop after this many simulated seconds")
     parser.add_argument(
         "--network", choices=("balance", "pandapower"), default="balance", help="how meters see the flows"
     )
     parser.add_argument(
         "--step",
-        type=float,
+        type=valid.positive("physics step in simulated s", 3600),
         default=None,
         help="physics step, simulated s (default: 1 s, or speed/10 when faster)",
     )
@@ -50,7 +53,7 @@ def register(subparsers) -> None:
         "--auto-ports", action="store_true", help="listen on free ports instead of the site's ports"
     )
     parser.add_argument(
-        "--status-every", type=float, default=0.0, help="print the PCC power every N wall seconds (0 = off)"
+        "--status-every", type=valid.bounded(0, 86400, "interval in wall s"), default=0.0, help="print the PCC power every N wall seconds (0 = off)"
     )
     parser.set_defaults(func=run)
 
@@ -70,12 +73,6 @@ def run(args: argparse.Namespace) -> int:
     from microgrid.site import load_site
     from sim.faults import load_scenario
 
-    if not args.speed > 0:
-        raise UserError(f"--speed: must be > 0 (got {args.speed})")
-    if args.step is not None and args.step <= 0:
-        raise UserError(f"--step: must be > 0 simulated seconds (got {args.step})")
-    if args.duration is not None and args.duration <= 0:
-        raise UserError(f"--duration: must be > 0 simulated seconds (got {args.duration})")
     site = load_site(args.site)
     start = _parse_start(args.start, site.timezone)
     tz = ZoneInfo(site.timezone)
