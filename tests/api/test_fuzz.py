@@ -23,7 +23,9 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.api.conftest import make_env, serving
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+"""One test walks every operation of a running app (simulated reports, re-plans on the real runtime): on a
+shared 2-core machine it can pass the suite's 300 s per-test limit."""
 
 EXCLUDED = ("/api/v1/users/{name}/token",)
 """Rotating a token (the fuzzer would rotate its own admin token and go on with a dead one)."""
