@@ -104,7 +104,7 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def _print_points(fleet: Fleet, device_ids: list[str], *, all_points: bool, site_id: str) -> int:
-    offline = 0
+    offline = invalid = 0
     print(f"site {site_id}: {len(device_ids)} device(s)")
     for row in device_rows(fleet, device_ids):
         device = fleet.device(row.device_id)
@@ -118,14 +118,15 @@ def _print_points(fleet: Fleet, device_ids: list[str], *, all_points: bool, site
         if row.health == Health.OFFLINE.value:
             offline += 1
         ids = points_of_interest(fleet, device, all_points=all_points)
-        table = [
-            [p.point_id, p.value, p.unit, _fmt_age(p.age_s), p.status, f"{p.table[:4]} {p.address}"]
-            for p in point_rows(device, ids)
-        ]
+        rows = point_rows(device, ids)
+        invalid += sum(p.status == "invalid" for p in rows)
+        table = [[p.point_id, p.value, p.unit, _fmt_age(p.age_s), p.status, f"{p.table[:4]} {p.address}"]
+                 for p in rows]
         print(_table(table, ["point", "value", "unit", "age", "status", "register"]))
     print()
-    if offline:
-        print(f"{offline} device(s) offline")
+    if offline or invalid:
+        print("; ".join(([f"{offline} device(s) offline"] if offline else [])
+                        + ([f"{invalid} point(s) invalid (not a finite number)"] if invalid else [])))
         return 4
     print("all devices answered")
     return 0

@@ -250,3 +250,29 @@ def test_a_reply_that_does_not_fit_the_request_is_refused_at_once(damage, messag
     with caplog.at_level(logging.DEBUG):
         run(body())
     assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+def test_a_float_register_reading_inf_is_shown_invalid_not_ok():
+    """A float32 meter register carrying +inf (0x7F800000): the commissioning table marks it ``invalid``."""
+    from drivers.inspect import point_rows
+
+    chint = load_map("chint_dtsu666")
+
+    def inf_floats(pdu: bytes) -> bytes:
+        return pdu[:2] + bytes.fromhex("7f800000") * (pdu[1] // 4) if pdu[0] == 3 and pdu[1] % 4 == 0 else pdu
+
+    async def body():
+        srv = await MapServer({1: chint}).start()
+        proxy = await DamagingProxy(srv.port, inf_floats).start()
+        tr = ModbusTransport(Endpoint(port=proxy.port), FAST)
+        dev = ModbusDevice("meter", chint, tr, 1, clock=SteppedClock())
+        try:
+            await dev.poll(["p_w"])
+            [row] = point_rows(dev, ["p_w"])
+            assert row.value == "inf" and row.status == "invalid"
+        finally:
+            await tr.close()
+            await proxy.stop()
+            await srv.stop()
+
+    run(body())
