@@ -85,13 +85,8 @@ def _speed(args: argparse.Namespace) -> float | None:
 
 
 def _start(args: argparse.Namespace, tz: ZoneInfo) -> datetime:
-    if args.start is None:
-        return datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-    try:
-        start = datetime.fromisoformat(args.start)
-    except ValueError:
-        raise UserError(f"--start: {args.start!r} is not an ISO 8601 time (e.g. 2025-07-16 or 2025-07-16T06:00)") from None
-    return start if start.tzinfo else start.replace(tzinfo=tz)
+    start = valid.local_time(args.start, "--start", tz)
+    return start or datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def run(args: argparse.Namespace) -> int:

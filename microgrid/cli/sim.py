@@ -11,12 +11,10 @@ import asyncio
 import contextlib
 import signal
 import sys
-from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from microgrid.cli import validators as valid
-from microgrid.errors import UserError
 
 
 def register(subparsers) -> None:
@@ -58,23 +56,13 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _parse_start(text: str | None, tz: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        start = datetime.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"--start: {text!r} is not an ISO 8601 time (e.g. 2025-07-16T10:00)") from None
-    return start if start.tzinfo else start.replace(tzinfo=ZoneInfo(tz))
-
-
 def run(args: argparse.Namespace) -> int:
     from microgrid.clock import RealClock, ScaledClock
     from microgrid.site import load_site
     from sim.faults import load_scenario
 
     site = load_site(args.site)
-    start = _parse_start(args.start, site.timezone)
+    start = valid.local_time(args.start, "--start", ZoneInfo(site.timezone))
     tz = ZoneInfo(site.timezone)
     clock = RealClock(tz) if args.speed == 1 and start is None else ScaledClock(args.speed, start, tz)
     scenario = load_scenario(args.faults) if args.faults else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from datetime import date
+from datetime import date, datetime, tzinfo
 
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2099, 12, 31)
@@ -55,6 +55,22 @@ def day(text: str) -> date:
     if not FIRST_DAY <= value <= LAST_DAY:
         raise argparse.ArgumentTypeError(f"'{text}' is outside {FIRST_DAY} … {LAST_DAY}")
     return value
+
+
+def local_time(text: str | None, option: str, tz: tzinfo) -> datetime | None:
+    """``--start``: an ISO 8601 time (local ``tz`` when it has no offset) on a day :func:`day` accepts, else
+    :class:`microgrid.errors.UserError`; ``None`` passes through."""
+    from microgrid.errors import UserError
+
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{option}: {text!r} is not an ISO 8601 time (e.g. 2025-07-16 or 2025-07-16T06:00)") from None
+    if not FIRST_DAY <= value.date() <= LAST_DAY:
+        raise UserError(f"{option}: {text!r} is outside {FIRST_DAY} … {LAST_DAY}")
+    return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
 def store_url(text: str) -> str:
