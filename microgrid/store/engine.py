@@ -69,7 +69,12 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0, echo: bool = False) ->
         if is_memory_sqlite(parsed):
             kwargs["poolclass"] = StaticPool
         elif parsed.database and not parsed.database.startswith("file:"):
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            directory = Path(parsed.database).expanduser().parent
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"store URL '{url}': cannot create the directory {directory}: "
+                                 f"{exc.strerror or exc}") from None
     else:
         kwargs["pool_pre_ping"] = True
     try:

@@ -47,6 +47,8 @@ CASES = [
                           "--store", "ftp://x/y"], {}, "'ftp' is not a database"),
     ("users-store-ftp", ["users", "--store", "ftp://x/y", "add", "li.wei"], {}, "'ftp' is not a database"),
     ("users-env-store-ftp", ["users", "list"], {"MICROGRID_STORE_URL": "ftp://x/y"}, "'ftp' is not a database"),
+    ("users-store-dir-impossible", ["users", "--store", "sqlite:////proc/no/such/users.db", "list"], {},
+     "cannot create the directory /proc/no/such"),
     ("report-far-future", ["report", SITE, "--from", "9999-12-30", "--to", "9999-12-31", "--out", "r.html"], {},
      "'9999-12-30' is outside"),
     ("sim-faults-binary", ["sim", SITE, "--faults", "binary.yaml", "--auto-ports", "--duration", "1"], {},
