@@ -12,11 +12,12 @@ import argparse
 import json
 from pathlib import Path
 
-from microgrid.cli.optimize import _bounded, _step
-from microgrid.cli.study import _year, int_between
+from microgrid.cli import validators as valid
+from microgrid.cli.optimize import _step
+from microgrid.cli.study import _year
 from microgrid.errors import UserError
 
-_per_month = int_between(1, 31, "a number of days per month")
+_per_month = valid.integer(1, 31, "a number of days per month")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "purchases) subject to the annual green-power ratio >= TARGET, over representative days or the full "
         "year (docs/study.md).")
     parser.add_argument("site", metavar="SITE", help="site directory or site.yaml")
-    parser.add_argument("--target", type=_bounded(0, 100, "percentage"), required=True, metavar="PCT",
+    parser.add_argument("--target", type=valid.bounded(0, 100, "percentage"), required=True, metavar="PCT",
                         help="annual green-power ratio to reach, percent")
     parser.add_argument("--year", type=_year, required=True, help="year whose calendar and weather are used")
     parser.add_argument("--resolution", type=_step, default=60, metavar="MIN", help="interval length, min (default 60)")

@@ -11,26 +11,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from microgrid.cli.optimize import _bounded, _step
+from microgrid.cli import validators as valid
+from microgrid.cli.optimize import _step
 from microgrid.errors import UserError
 
-
-def int_between(lo: int, hi: int, what: str):
-    """argparse type: an integer in ``[lo, hi]``, else one clear message naming ``what``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = lo - 1
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"'{text}' is not {what} between {lo} and {hi}")
-        return value
-
-    return parse
-
-
-_year = int_between(2000, 2100, "a year")
+_year = valid.integer(2000, 2099, "a year")
 
 
 def progress_bar(quiet: bool):
@@ -65,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "temp_air_c[, dni_w_m2, dhi_w_m2]) instead of the typical-year generator")
     parser.add_argument("--seed", type=int, help="seed of the typical-year weather generator")
     parser.add_argument("--ac-check", action="store_true", help="AC power flow of every interval (summary in the outputs)")
-    parser.add_argument("--time-limit", type=_bounded(0.1, 3600, "time in seconds"), metavar="S",
+    parser.add_argument("--time-limit", type=valid.bounded(0.1, 3600, "time in seconds"), metavar="S",
                         help="solver time limit per day, s (default: control.solver_time_limit_s of the site)")
     parser.add_argument("--out", type=Path, help="output directory (default: studies/<site>/<year>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
