@@ -171,11 +171,13 @@ class DirectHighs:
                 self.last_changes = None
             highs = self._highs
             highs.setOptionValue("threads", opts.threads)
-            highs.setOptionValue("time_limit", float(opts.time_limit_s))
+            run_before = highs.getRunTime()
+            # time_limit counts the instance's accumulated run time (HiGHS): relative to it, or a persistent
+            # model re-solved often enough would stop at once with "time limit reached"
+            highs.setOptionValue("time_limit", float(run_before + opts.time_limit_s))
             highs.setOptionValue("mip_rel_gap", float(opts.mip_rel_gap))
             for name, value in self.highs_options.items():
                 highs.setOptionValue(name, value)
-            run_before = highs.getRunTime()
             highs.run()
         except Exception as exc:  # noqa: BLE001 - any engine failure becomes an ERROR outcome
             self._highs, self._loaded = None, None
