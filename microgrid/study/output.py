@@ -23,13 +23,14 @@ from microgrid.reports.periods import PERIODS
 from microgrid.reports.table import PARK
 from microgrid.study.run import StudyResult
 
+PERIOD_ZH = {"critical": "尖峰", "peak": "高峰", "flat": "平段", "valley": "低谷"}
+
 COLUMNS: list[tuple[str, str, str]] = [
     # (column, English, 中文)
     ("period", "month", "月份"),
     ("consumption_kwh", "consumption kWh", "用电量"),
     ("grid_import_kwh", "grid import kWh", "电网购电"),
-    *[(f"import_{p}_kwh", f"import {p} kWh", f"购电({z})") for p, z in
-      zip(PERIODS, ("尖峰", "高峰", "平段", "低谷"), strict=True)],
+    *[(f"import_{p}_kwh", f"import {p} kWh", f"购电({PERIOD_ZH[p]})") for p in PERIODS],
     ("grid_export_kwh", "export kWh", "上网电量"),
     ("pv_generated_kwh", "PV generated kWh", "光伏发电"),
     ("pv_self_consumed_kwh", "PV self-consumed kWh", "光伏自用"),
@@ -43,8 +44,7 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("green_total_kwh", "green total kWh", "绿电合计"),
     ("green_ratio_pct", "green-power ratio %", "绿电占比%"),
     ("co2_location_kg", "CO2 location-based kg", "排放(基于位置)kg"),
-    *[(f"cost_energy_{p}_cny", f"energy cost {p} CNY", f"电费({z})") for p, z in
-      zip(PERIODS, ("尖峰", "高峰", "平段", "低谷"), strict=True)],
+    *[(f"cost_energy_{p}_cny", f"energy cost {p} CNY", f"电费({PERIOD_ZH[p]})") for p in PERIODS],
     ("cost_energy_cny", "energy cost CNY", "电度电费"),
     ("cost_basic_charge_cny", "demand charge CNY", "基本电费(需量)"),
     ("cost_export_revenue_cny", "export revenue CNY", "上网收入"),
