@@ -27,7 +27,8 @@ FIGURE_DOCS: dict[str, str] = {
     "consumption_kwh": "import - export + PV generation (storage losses included)",
     "green_power_ratio": "0-1 (绿电占比): (on-site PV consumed, certificates kept + trading + certificates + "
                          "direct supply) / consumption; exported PV never counts",
-    "green_label": "what the ratio contains (PARTIAL when some parts are not known)",
+    "partial": "true when metered data cover less than 99 % of the period (every figure is then partial)",
+    "green_label": "what the ratio contains; starts with PARTIAL when the data do not cover the period",
     "location_renewable_share": "0-1, on-site PV + the grid's renewable share of grid energy; kept apart",
     "co2_kg": "location-based Scope 2 = import x emission factor",
     "cost_energy_cny": "import x TOU price (demand charge and export revenue not included)",
@@ -54,21 +55,26 @@ def figures_from_accounts(site: Site, a: Accounts, start: datetime, end: datetim
                           peak_before_kw: float = 0.0) -> dict:
     """The JSON-ready headline figures of one :class:`Accounts` row (see :data:`FIGURE_DOCS`)."""
     rule = DemandRule.from_tariff(site.tariff, site.grid.declared_demand_kw)
+    step_s = 60.0 * site.site.resolution_min
+    window = max(round((end - start).total_seconds() / step_s), 1)
+    coverage = a.coverage_pct * a.intervals_expected / window
     ef = site.emission_factor()
     month_peak = a.month_peak_kw if a.month_peak_kw is not None else max(peak_before_kw, a.peak_import_kw or 0.0)
-    partial = False
     label = ("green-power ratio (on-site PV kept + trading + certificates + direct supply; monthly and yearly "
              "volumes pro rata to the period)")
+    partial = coverage < 99.0
+    if partial:
+        label = f"PARTIAL: metered data cover {coverage:.1f} % of the period; " + label
     return {
         "start": start.isoformat(), "end": end.isoformat(),
-        "intervals": a.intervals_valid, "coverage_pct": round(a.coverage_pct, 2),
+        "intervals": a.intervals_valid, "coverage_pct": round(min(coverage, 100.0), 2),
         "consumption_kwh": round(a.consumption_kwh, 3), "import_kwh": round(a.grid_import_kwh, 3),
         "export_kwh": round(a.grid_export_kwh, 3), "pv_generation_kwh": round(a.pv_generated_kwh, 3),
         "pv_self_consumed_kwh": round(a.pv_self_consumed_kwh, 3), "pv_exported_kwh": round(a.pv_exported_kwh, 3),
         "pv_curtailed_kwh": round(a.pv_curtailed_kwh, 3),
         "green_energy_kwh": round(a.green_total_kwh, 3),
         "green_power_ratio": None if a.green_ratio_pct is None else round(a.green_ratio_pct / 100.0, 6),
-        "green_partial": partial, "green_label": label,
+        "partial": partial, "green_label": label,
         "green_parts_kwh": {"onsite_pv": round(a.green_onsite_kwh, 3), "trading": round(a.green_trading_kwh, 3),
                             "certificates": round(a.green_certificates_kwh, 3), "direct": round(a.green_direct_kwh, 3),
                             "unused": round(a.green_unused_kwh, 3)},

@@ -168,7 +168,8 @@ def summarize(values: pd.DataFrame, keys: pd.Series, *, level: Level, entity: st
             p_loss, p_throughput = park_losses.get(key, (0.0, 0.0))
             losses = p_loss * (charge + discharge) / p_throughput if p_throughput > 1e-9 else 0.0
         elif park_loss_sums is not None:
-            losses = float(park_loss_sums.get(key, 0.0))
+            # A loss is never negative; a few kWh below zero are the SoC registers' resolution.
+            losses = max(float(park_loss_sums.get(key, 0.0)), 0.0)
         else:
             losses = storage_losses_kwh(charge, discharge)
         imports = s["import_kwh"]

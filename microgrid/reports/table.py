@@ -87,7 +87,7 @@ class IntervalTable:
         grid = expected_index(self.first_day, self.last_day, self.interval_min, self.timezone)
         rows = rows[~rows.index.duplicated(keep="last")].reindex(grid)
         rows["coverage"] = rows["coverage"].fillna(0.0)
-        rows["estimated"] = rows["estimated"].fillna(False).astype(bool)
+        rows["estimated"] = rows["estimated"].map(lambda v: bool(v) if isinstance(v, bool) else False).astype(bool)
         return rows
 
 
