@@ -75,8 +75,29 @@ def _tx(tid: str, lv: str, kva: float) -> dict:
             "vk_percent": 6.0, "vkr_percent": 0.9}
 
 
-def generate(seed: int, directory: Path) -> tuple[Site, Truth, dict]:
-    """A valid multi-meter park written to ``directory`` (site.yaml + profiles), its truth and its mapping."""
+def add_devices(data: dict, base_port: int = 16000) -> None:
+    """Modbus devices for every meter (Acrel), PV plant (SunSpec inverter) and battery (SunSpec storage), one
+    endpoint each on 127.0.0.1 (``--auto-ports`` rebinds them to free ports)."""
+    devices = []
+    port = base_port
+    for m in data["meters"]:
+        m.setdefault("ct_ratio", 40.0 if m["scope"] == "pcc" else 400.0)
+        if m["scope"] == "pcc":
+            m.setdefault("pt_ratio", 100.0)
+        devices.append({"id": f"dev_{m['id']}", "serves": m["id"], "role": "meter", "map": "acrel_dtsd1352"})
+    devices += [{"id": f"dev_{p['id']}", "serves": p["id"], "role": "pv_inverter", "map": "sunspec_inverter"}
+                for p in data["assets"]["pv"]]
+    devices += [{"id": f"dev_{b['id']}", "serves": b["id"], "role": "storage", "map": "sunspec_battery"}
+                for b in data["assets"]["batteries"]]
+    for d in devices:
+        d.update(host="127.0.0.1", port=port, unit_id=1, poll_s=1)
+        port += 1
+    data["devices"] = devices
+
+
+def generate(seed: int, directory: Path, *, devices: bool = False) -> tuple[Site, Truth, dict]:
+    """A valid multi-meter park written to ``directory`` (site.yaml + profiles), its truth and its mapping;
+    with ``devices`` every meter and asset gets a simulated Modbus device (for closed-loop runs)."""
     rng = random.Random(seed)
     export_kw = rng.choice([0.0, 300.0])
     data = _base(f"mm_{seed}", export_kw, declared_kw=rng.choice([1500.0, 2500.0]))
@@ -146,6 +167,8 @@ def generate(seed: int, directory: Path) -> tuple[Site, Truth, dict]:
     if rng.random() < 0.5:
         assets["pv"].append({"id": "pv_carport", "bus": "ess_10kv", "kwp": 300, "inverter_ac_kw": 250})
         truth.owner["pv_carport"], truth.asset_bus["pv_carport"] = None, "ess_10kv"
+    if devices:
+        add_devices(data, 16000 + 100 * (seed % 50))
     _write(directory, data, loads)
     site = site_from_mapping(data, base_dir=directory, source=f"generated site {seed}")
     return site, truth, data
