@@ -125,7 +125,11 @@ def _open_store(args: argparse.Namespace, site, started: datetime):
         directory = Path("out") / "sim"
         directory.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{directory / f'{site.id}-{started:%Y%m%dT%H%M%S}.db'}"
-    store = Store.open(url, site_id=site.id, timezone=site.timezone, energy_sources=energy_sources_from_site(site))
+    # A sample holds until the next one for at most max_hold_s: at least two control cycles, or a slow cycle
+    # (e.g. --cycle-s 60) would leave most of every interval uncovered.
+    cycle_s = args.cycle_s or site.control.cycle_s
+    store = Store.open(url, site_id=site.id, timezone=site.timezone, energy_sources=energy_sources_from_site(site),
+                       max_hold_s=max(15.0, 2.5 * cycle_s))
     return store, store, store.url
 
 
