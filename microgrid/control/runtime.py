@@ -403,7 +403,11 @@ class Runtime:
         curtailed = sum(max((r.p_available_kw or 0.0) - (r.p_kw or 0.0), 0.0)
                         for r in readings.pv.values() if r.valid and r.p_available_kw is not None)
         st_kw = sum(r.p_kw or 0.0 for r in readings.storage.values() if r.valid)
-        closed = self.accounting.add(now, 0.0 if first else dt_s, pcc_kw, pv_kw, curtailed, st_kw, interval)
+        socs = {b: r.soc_pct for b, r in readings.storage.items() if r.valid and r.soc_pct is not None}
+        stored = (sum(socs[b.id] / 100.0 * b.e_kwh for b in self.site.assets.batteries)
+                  if len(socs) == len(self.site.assets.batteries) else None)
+        closed = self.accounting.add(now, 0.0 if first else dt_s, pcc_kw, pv_kw, curtailed, st_kw, interval,
+                                     stored_kwh=stored)
         self.store.add_writes(now, [w for w in writes if w.status != "unchanged"])
         samples = telemetry_samples(readings, self._commanded)
         samples[("controller", "mode_code")] = (float(list(Mode).index(mode)), GOOD)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from microgrid.control.plan import IntervalPlan
@@ -45,6 +46,9 @@ class IntervalTotals:
     """Storage net AC energy, discharge > 0."""
     charge_kwh: float = 0.0
     discharge_kwh: float = 0.0
+    stored_start_kwh: float | None = None
+    """Energy in all batteries at the interval's first sample and its last (from SoC), kWh."""
+    stored_end_kwh: float | None = None
     price_cny_per_kwh: float = 0.0
     plan_grid_kw: float | None = None
     plan_id: str | None = None
@@ -161,8 +165,9 @@ class RunTracker:
         self.current = None
 
     def add(self, t: datetime, dt_s: float, pcc_kw: float | None, pv_kw: float, pv_curtailed_kw: float,
-            storage_kw: float, plan: IntervalPlan | None) -> IntervalTotals | None:
-        """Integrate one cycle ending at ``t`` (``dt_s`` since the previous). Returns an interval if one closed."""
+            storage_kw: float, plan: IntervalPlan | None, *, stored_kwh: float | None = None) -> IntervalTotals | None:
+        """Integrate one cycle ending at ``t`` (``dt_s`` since the previous; ``stored_kwh`` the energy in all
+        batteries now, if known). Returns an interval if one closed."""
         # A sample ending exactly on a boundary belongs to the interval before it.
         start = self.interval_start(t - timedelta(microseconds=1) if dt_s > 0 else t)
         closed = None
@@ -171,6 +176,12 @@ class RunTracker:
             self._close()
         if self.current is None:
             self.current = self._open(start, plan)
+            # The energy held when the previous interval ended is where this one starts.
+            self.current.stored_start_kwh = closed.stored_end_kwh if closed is not None else stored_kwh
+        if stored_kwh is not None:
+            if self.current.stored_start_kwh is None:
+                self.current.stored_start_kwh = stored_kwh
+            self.current.stored_end_kwh = stored_kwh
         if dt_s <= 0 or pcc_kw is None:
             return closed
         h = dt_s / 3600
@@ -199,9 +210,11 @@ class RunTracker:
             "import_kwh": [r.import_kwh for r in rows], "export_kwh": [r.export_kwh for r in rows],
             "pv_kwh": [r.pv_kwh for r in rows], "pv_curtailed_kwh": [r.pv_curtailed_kwh for r in rows],
             "bat_charge_kwh": [r.charge_kwh for r in rows], "bat_discharge_kwh": [r.discharge_kwh for r in rows],
+            "bat_stored_start_kwh": [np.nan if r.stored_start_kwh is None else r.stored_start_kwh for r in rows],
+            "bat_stored_end_kwh": [np.nan if r.stored_end_kwh is None else r.stored_end_kwh for r in rows],
             "coverage": [min(r.covered_s / step_s, 1.0) for r in rows],
         }, columns=["ts", "entity", "import_kwh", "export_kwh", "pv_kwh", "pv_curtailed_kwh", "bat_charge_kwh",
-                    "bat_discharge_kwh", "coverage"])
+                    "bat_discharge_kwh", "bat_stored_start_kwh", "bat_stored_end_kwh", "coverage"])
 
     def kpis(self) -> dict:
         """Energies, tracking and compliance of the run (no priced figure: see :meth:`park_frame`)."""
