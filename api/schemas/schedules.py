@@ -96,6 +96,7 @@ class EnergyFigures(Out):
     demand_charge_month_to_date_cny: float = Field(0.0, description="the month's demand charge so far (105 %/x2)")
     storage_losses_kwh: float = 0.0
     coverage_pct: float = 0.0
+    partial: bool = Field(False, description="metered data cover less than 99 % of the period")
     intervals: int
 
 
