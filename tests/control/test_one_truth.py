@@ -3,8 +3,9 @@ and the HTML and CSV report of that day give the same green-power ratio, CO2, en
 (to the precision each one displays).
 
 The day runs in closed loop (simulator over Modbus TCP on loopback, the real controller, a SQLite store, a
-stepped clock; 60-s cycles and a re-plan every 4 h keep it cheap); the API is then served over the same store
-with its clock at the end of the day.
+stepped clock; 60-s cycles and a re-plan every 4 h keep it cheap) on the reference park and on a generated
+multi-meter park, and for one hour on the small site; the API is then served over the same store with its clock
+at the end of the day ("today" then holds exactly the run's intervals).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from microgrid.store import Store, energy_sources_from_site
 from tests.accounting.metered_sites import generate
 from tests.api.inproc import InProcessControl, ManualClock
 from tests.api.server import live_server
-from tests.paths import REFERENCE_PARK
+from tests.paths import REFERENCE_PARK, SMALL_SITE
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = date(2025, 7, 16)
@@ -78,18 +79,38 @@ def _html_kpi(html: str, label: str) -> str:
     return match.group(1)
 
 
+def small_copy(directory):
+    data = yaml.safe_load((SMALL_SITE / "site.yaml").read_text(encoding="utf-8"))
+    data["profiles"]["dir"] = str(SMALL_SITE / "profiles")
+    (directory / "site.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return directory
+
+
+CASES = [  # (site, start, until, full day covered)
+    pytest.param(reference_copy, "00:00", "1d", True, id="reference_park_day"),
+    pytest.param(generated_copy, "00:00", "1d", True, id="generated_site_day"),
+    pytest.param(small_copy, "10:00", "1h", False, id="small_site_hour"),
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("make", [reference_copy, generated_copy], ids=["reference_park", "generated_site"])
-def test_run_summary_api_metrics_and_report_agree(make, tmp_path, capsys):
+@pytest.mark.timeout(2400)
+@pytest.mark.parametrize(("make", "start", "until", "whole_day"), CASES)
+def test_run_summary_api_metrics_and_report_agree(make, start, until, whole_day, tmp_path, capsys):
     site_dir = make(tmp_path)
     db = tmp_path / "run.sqlite"
-    code = main(["run", str(site_dir), "--sim", "--auto-ports", "--speed", "max", "--until", "1d",
-                 "--start", f"{DAY}T00:00", "--store", f"sqlite:///{db}", "--progress-min", "1440", "--quiet"])
+    code = main(["run", str(site_dir), "--sim", "--auto-ports", "--speed", "max", "--until", until,
+                 "--start", f"{DAY}T{start}", "--store", f"sqlite:///{db}", "--progress-min", "1440", "--quiet"])
     out = capsys.readouterr().out
     assert code == 0, out[-3000:]
-    run = _summary(out)
-    assert run["coverage"] == 100.0  # every interval rolled up, 23:45 included
+    check_agreement(site_dir, db, out, whole_day)
 
+
+def check_agreement(site_dir, db, out: str, whole_day: bool) -> None:
+    """The run summary in ``out`` against the API, /metrics and the report over the store ``db``."""
+    run = _summary(out)
+    if whole_day:
+        assert run["coverage"] == 100.0  # every interval rolled up, 23:45 included
     site = load_site(site_dir)
     store = Store.open(f"sqlite:///{db}", site_id=site.id, timezone=site.timezone,
                        energy_sources=energy_sources_from_site(site))
@@ -132,3 +153,4 @@ def test_run_summary_api_metrics_and_report_agree(make, tmp_path, capsys):
         assert round(value, 2) == run["demand_cny"]
     assert _html_kpi(html, "demand charge, month to date") == f"{run['demand_cny']:,.2f} CNY"
     assert run["green_pct"] > 0 and run["cost_cny"] > 0 and run["demand_cny"] > 0
+    assert today["partial"] is (not whole_day)
