@@ -196,20 +196,17 @@ def metering_problems(site: Site) -> list[str]:
         elif asset.tenant and bus_tenant and asset.tenant != bus_tenant:
             problems.append(f"assets: '{asset.id}' is given to tenant '{asset.tenant}' but sits on bus "
                             f"'{asset.bus}' of tenant '{bus_tenant}'; move it or declare it shared")
+    ends = {**{t.id: ("transformer", (t.hv_bus, t.lv_bus)) for t in site.network.transformers},
+            **{ln.id: ("line", (ln.from_bus, ln.to_bus)) for ln in site.network.lines}}
     for m in site.meters:
-        if m.transformer is not None:
-            tx = next((t for t in site.network.transformers if t.id == m.transformer), None)
-            if tx is None:
-                problems.append(f"meters[{index[m.id]}].transformer: unknown transformer '{m.transformer}'")
-            elif m.bus not in (tx.hv_bus, tx.lv_bus):
-                problems.append(f"meters[{index[m.id]}].bus: meter '{m.id}' is on transformer '{tx.id}', "
-                                f"which does not end at bus '{m.bus}'")
-        if m.line is not None:
-            line = next((ln for ln in site.network.lines if ln.id == m.line), None)
-            if line is None:
-                problems.append(f"meters[{index[m.id]}].line: unknown line '{m.line}'")
-            elif m.bus not in (line.from_bus, line.to_bus):
-                problems.append(f"meters[{index[m.id]}].bus: meter '{m.id}' is on line '{line.id}', "
+        for kind, element in (("transformer", m.transformer), ("line", m.line)):
+            if element is None:
+                continue
+            found = ends.get(element)
+            if found is None or found[0] != kind:
+                problems.append(f"meters[{index[m.id]}].{kind}: unknown {kind} '{element}'")
+            elif m.bus not in found[1]:
+                problems.append(f"meters[{index[m.id]}].bus: meter '{m.id}' is on {kind} '{element}', "
                                 f"which does not end at bus '{m.bus}'")
         if m.transformer is not None and m.line is not None:
             problems.append(f"meters[{index[m.id]}]: meter '{m.id}' names both a transformer and a line; "
