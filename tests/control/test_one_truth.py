@@ -138,11 +138,14 @@ def check_agreement(site_dir, db, out: str, whole_day: bool) -> None:
     assert round(100 * today["green_power_ratio"], 2) == run["green_pct"]
     assert round(100 * metrics["microgrid_green_power_ratio_today"], 2) == run["green_pct"]
     assert round(park["green_ratio_pct"], 2) == run["green_pct"]
-    assert _html_kpi(html, "green-power ratio") == f"{100 * today['green_power_ratio']:.1f} %"
+    assert _html_kpi(html, "green-power ratio") == f"{park['green_ratio_pct']:.1f} %"
+    assert abs(park["green_ratio_pct"] - 100 * today["green_power_ratio"]) < 1e-3
     # CO2 (location-based), kg with 2 decimals in the summary
     for value in (today["co2_kg"], metrics["microgrid_co2_today_kg"], park["co2_location_kg"]):
         assert round(value, 2) == run["co2_kg"]
-    assert _html_kpi(html, "CO2 location-based") == f"{run['co2_kg']:,.1f} kg"
+    shown = _html_kpi(html, "CO2 location-based")  # one decimal: the same value, rounded once
+    assert shown == f"{park['co2_location_kg']:,.1f} kg"
+    assert abs(float(shown[:-3].replace(",", "")) - run["co2_kg"]) <= 0.05 + 1e-9
     # energy cost at TOU prices
     for value in (today["cost_energy_cny"], metrics["microgrid_energy_cost_today_cny"], park["cost_energy_cny"]):
         assert round(value, 2) == run["cost_cny"]
