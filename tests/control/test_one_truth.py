@@ -4,7 +4,7 @@ and the HTML and CSV report of that day give the same green-power ratio, CO2, en
 
 The day runs in closed loop (simulator over Modbus TCP on loopback, the real controller, a SQLite store, a
 stepped clock; 60-s cycles and a re-plan every 4 h keep it cheap) on the reference park and on a generated
-multi-meter park, and for one hour on the small site; the API is then served over the same store with its clock
+multi-meter park, and for half an hour on the small site; the API is then served over the same store with its clock
 at the end of the day ("today" then holds exactly the run's intervals).
 """
 
@@ -89,7 +89,7 @@ def small_copy(directory):
 CASES = [  # (site, start, until, full day covered)
     pytest.param(reference_copy, "00:00", "1d", True, id="reference_park_day"),
     pytest.param(generated_copy, "00:00", "1d", True, id="generated_site_day"),
-    pytest.param(small_copy, "10:00", "1h", False, id="small_site_hour"),
+    pytest.param(small_copy, "10:00", "30m", False, id="small_site_30min"),
 ]
 
 
