@@ -74,8 +74,10 @@ class ModbusDevice:
         self.unit_id = unit_id
         self.clock = clock
         self.health = HealthTracker(stale_after_s=stale_after_s, offline_after=offline_after)
-        self.single_fc6 = (not regmap.sunspec_models) if single_fc6 is None else single_fc6
-        """FC6 for one-register writes; SunSpec maps use FC16 (the only write function SunSpec requires)."""
+        if single_fc6 is None:
+            single_fc6 = not regmap.sunspec_models and (not regmap.function_codes or 6 in regmap.function_codes)
+        self.single_fc6 = single_fc6
+        """FC6 for one-register writes; SunSpec maps and maps whose ``function_codes`` lack 6 use FC16."""
         self.max_gap_known = max_gap_known
         self.max_gap_unknown = max_gap_unknown
         self.samples: dict[str, Sample] = {}

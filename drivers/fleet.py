@@ -55,6 +55,10 @@ class DeviceConfig:
     retries: int = 1
     stale_after_s: float | None = None
     """Age after which its measurements are stale; default ``max(3 × poll_s, 3 s)``."""
+    map_options: Mapping[str, str] = field(default_factory=dict)
+    """Choices of the map's firmware/variant ``options``."""
+    inter_frame_gap_s: float = 0.0
+    """Bus silence this device needs between any two requests on its link, s (largest on a link wins)."""
 
 
 @dataclass(frozen=True)
@@ -120,9 +124,14 @@ class Fleet:
         settings: dict[str, LinkSettings] = {}
         endpoints: dict[str, Endpoint] = {}
         for dc in config.devices:
-            regmap = load_map(dc.map_name)
+            regmap = load_map(dc.map_name, dc.map_options)
             delay = regmap.connect_delay_s if connect_delay_s is None else connect_delay_s
-            s = LinkSettings(timeout_s=dc.timeout_s, retries=dc.retries, connect_delay_s=delay)
+            s = LinkSettings(
+                timeout_s=dc.timeout_s,
+                retries=dc.retries,
+                connect_delay_s=delay,
+                inter_frame_gap_s=dc.inter_frame_gap_s,
+            )
             key = dc.endpoint.key
             if key in endpoints and endpoints[key] != dc.endpoint:
                 raise DriverConfigError(
@@ -137,7 +146,7 @@ class Fleet:
         for dc in config.devices:
             if dc.device_id in self.devices:
                 raise DriverConfigError(f"duplicate device id {dc.device_id}")
-            regmap = load_map(dc.map_name)
+            regmap = load_map(dc.map_name, dc.map_options)
             stale = dc.stale_after_s if dc.stale_after_s is not None else max(3.0 * dc.poll_s, 3.0)
             # Reading a hole the map describes costs 2 bytes per register: nothing on TCP, ~2 ms per register
             # on a 9600 baud RS-485 line (serial RTU, or RTU framing behind a serial server).
