@@ -175,6 +175,55 @@ class Point(_Strict):
         return self
 
 
+class WriteValue(_Strict):
+    """A fixed value written to a point (enable switch, run command)."""
+
+    point: str
+    value: int
+
+
+class Profile(_Strict):
+    """How a map serves its capability without code: which points mean what (see docs/drivers.md).
+
+    Powers and energies may be in W or kW (var/kvar, Wh/kWh): the adapter converts by the point's ``unit``.
+    ``*_sign`` turns the device's raw sign into the park's: PV power + generation, storage power + discharge,
+    meter power + forward (import through the meter).
+    """
+
+    kind: Literal["meter", "pv_inverter", "storage"]
+    power: str
+    power_sign: Literal[1, -1] = 1
+    reactive: str | None = None
+    voltages: list[str] = []
+    currents: list[str] = []
+    frequency: str | None = None
+    power_factor: str | None = None
+    energy_import: str | None = None
+    """Meter: forward energy; PV: total yield; storage: total discharged."""
+    energy_export: str | None = None
+    """Meter: reverse energy; storage: total charged."""
+    rated: str | None = None
+    """PV: the power the limit percentage refers to; storage: the rated charge/discharge power."""
+    limit_pct: str | None = None
+    """PV: active power limit in % of ``rated`` (100 = no limit)."""
+    limit_enable: WriteValue | None = None
+    """PV: written before the limit (a limit switch); read back to tell whether the limit is in force."""
+    state: str | None = None
+    soc: str | None = None
+    setpoint: str | None = None
+    """Storage: power setpoint (W or kW), ``setpoint_sign`` × park power (+ discharge)."""
+    setpoint_sign: Literal[1, -1] = 1
+    run: WriteValue | None = None
+    """Storage: command written after a non-zero setpoint (start/run)."""
+
+    def point_ids(self) -> list[str]:
+        ids = [self.power, self.reactive, self.frequency, self.power_factor, self.energy_import]
+        ids += [self.energy_export, self.rated, self.limit_pct, self.state, self.soc, self.setpoint]
+        ids += [*self.voltages, *self.currents]
+        ids += [w.point for w in (self.limit_enable, self.run) if w is not None]
+        return [i for i in ids if i]
+
+
 class MapOption(_Strict):
     """A firmware- or model-dependent choice in a map: each choice patches points by id.
 
@@ -223,6 +272,8 @@ class RegisterMap(_Strict):
     """Firmware/variant choices (:class:`MapOption`), chosen per device by ``map_options`` in the site file."""
     selected: dict[str, str] = {}
     """The choice of every option this instance was built with (set by :func:`load_map`)."""
+    profile: Profile | None = None
+    """Maps driven without code: the generic adapter and simulator read their meaning from here."""
     points: list[Point]
 
     _by_id: dict[str, Point] = PrivateAttr(default_factory=dict)
@@ -257,6 +308,8 @@ class RegisterMap(_Strict):
             for (_a0, e0, id0), (a1, _e1, id1) in zip(spans, spans[1:], strict=False):
                 if a1 < e0:
                     problems.append(f"points {id0} and {id1} overlap in the {table} table at address {a1}")
+        if self.profile is not None:
+            problems += [f"profile: unknown point '{i}'" for i in self.profile.point_ids() if i not in by_id]
         if problems:
             raise ValueError("; ".join(problems))
         object.__setattr__(self, "points", resolved)
@@ -483,6 +536,15 @@ def bit_names(point: Point, raw: int) -> list[str]:
     return [point.bits.get(bit, f"bit{bit}") for bit in range(32) if raw >> bit & 1]
 
 
+_KW_FACTOR = {"W": 1e-3, "kW": 1.0, "MW": 1e3, "var": 1e-3, "kvar": 1.0, "VA": 1e-3, "kVA": 1.0}
+_KW_FACTOR |= {"Wh": 1e-3, "kWh": 1.0, "MWh": 1e3, "varh": 1e-3, "kvarh": 1.0}
+
+
+def kw_factor(point: Point) -> float:
+    """Factor from the point's engineering unit to kW / kvar / kWh (W -> 0.001); 1 for other units."""
+    return _KW_FACTOR.get(point.unit, 1.0)
+
+
 def float32_registers(value: float, word_order: WordOrder = "big") -> list[int]:
     """Two registers of an IEEE-754 float32 (helper for tests and simulators)."""
     packed = struct.unpack(">HH", struct.pack(">f", value))
@@ -591,4 +653,6 @@ __all__ = [
     "load_map",
     "load_map_file",
     "MapOption",
+    "Profile",
+    "kw_factor",
 ]

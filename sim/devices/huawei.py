@@ -1,4 +1,4 @@
-"""Huawei SUN2000 / SmartLogger semantics (map ``huawei_sun2000_smartlogger``).
+"""Huawei SUN2000 / SmartLogger semantics (map ``huawei_sun2000``).
 
 Serving a PV plant:
 

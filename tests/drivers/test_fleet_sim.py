@@ -178,7 +178,7 @@ def test_ordered_sequences_sungrow_ems_and_huawei_limit_then_mode(small_site, re
 @pytest.mark.slow  # ~5 s: the SmartLogger's 50 ms between requests
 def test_huawei_storage_forced_mode_sequence(small_site):
     async def body():
-        site = with_devices(small_site, dev_bat_factory={"map": "huawei_sun2000_smartlogger", "unit_id": 0})
+        site = with_devices(small_site, dev_bat_factory={"map": "huawei_sun2000", "unit_id": 0})
         async with sim_fleet(site) as (park, fleet, clock):
             _, results = await cycle(park, fleet, clock, setpoints={"bat_factory": StorageSetpoint(100.0)})
             assert all(r.ok for r in results["bat_factory"]), [r.describe() for r in results["bat_factory"]]

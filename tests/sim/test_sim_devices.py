@@ -89,7 +89,7 @@ def test_huawei_derating_zero_export_and_status(reference_site):
         park = make_park(reference_site)
         await park.start(run=False)
         try:
-            async with MapClient(port_of(park, "dev_pv_shoes"), "huawei_sun2000_smartlogger", unit=0) as c:
+            async with MapClient(port_of(park, "dev_pv_shoes"), "huawei_sun2000", unit=1) as c:
                 assert await c.read("p_max_w") == 1_250_000
                 assert await c.read("device_status") == 0x0200
                 await c.write_ok("p_derate_pct", 20.0)
@@ -122,13 +122,13 @@ def test_huawei_derating_zero_export_and_status(reference_site):
 
 
 def test_huawei_forced_charge_expires_after_its_period(small_site):
-    site = variant(small_site, "dev_bat_factory", map="huawei_sun2000_smartlogger", unit_id=0)
+    site = variant(small_site, "dev_bat_factory", map="huawei_sun2000", unit_id=1)
 
     async def scenario():
         park = make_park(site)
         await park.start(run=False)
         try:
-            async with MapClient(port_of(park, "dev_bat_factory"), "huawei_sun2000_smartlogger", unit=0) as c:
+            async with MapClient(port_of(park, "dev_bat_factory"), "huawei_sun2000", unit=1) as c:
                 await c.write_ok("bat_forced_period_min", 1)
                 await c.write_ok("bat_forced_charge_w", 80_000)
                 await c.write_ok("bat_forced_cmd", 1)
