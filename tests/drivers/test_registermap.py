@@ -92,7 +92,7 @@ def test_documented_numbers_become_wire_addresses():
     assert sh.point("system_state").address == sh.point("start_stop").address == 12999
     hw = load_map("huawei_sun2000")
     assert hw.number_offset == 0 and hw.default_unit_id == 1 and hw.connect_delay_s == 1.5
-        assert load_map("huawei_smartlogger").default_unit_id == 0  # the plant controller itself
+    assert load_map("huawei_smartlogger").default_unit_id == 0  # the plant controller itself
     assert hw.point("p_control_mode").address == 47415
     assert hw.point("feed_in_limit_w").address == 47416
     assert hw.point("bat_forced_cmd").address == 47100
