@@ -330,6 +330,9 @@ class Device(Strict):
     """Bus silence between two requests on this device's link (RS-485 pacing), ms; the largest on a bus wins."""
     map_options: dict[str, str] = {}
     """Firmware/variant choices the register map offers (``options`` in the map file)."""
+    expect: dict[str, str | float] = {}
+    """Identity the device must report, by map point id (``{model_name: SUN2000-100KTL-M1}``): checked by
+    ``microgrid devices SITE --check``."""
     poll_s: Annotated[float, Field(gt=0, le=3600)] = 1.0
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     retries: Annotated[int, Field(ge=0, le=10)] = 1
