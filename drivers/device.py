@@ -93,6 +93,13 @@ class ModbusDevice:
         self._points: dict[str, Point] = {p.id: p for p in regmap.points}  # plain dict: hot path
         transport.configure_unit(unit_id, min_interval_s=regmap.min_request_interval_ms / 1000.0)
 
+    def replace_map(self, regmap: RegisterMap) -> None:
+        """Use another map for this device (a discovered SunSpec chain); forgets plans and samples of old ids."""
+        self.regmap = regmap
+        self._plans.clear()
+        self._sf_ids = frozenset(p.scale_sf for p in regmap.points if p.scale_sf)
+        self._points = {p.id: p for p in regmap.points}
+
     def __repr__(self) -> str:
         return f"ModbusDevice({self.device_id}, {self.regmap.name}, unit {self.unit_id} @ {self.transport.key})"
 

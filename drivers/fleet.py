@@ -242,9 +242,24 @@ class Fleet:
     # ------------------------------------------------------------------ the cycle
 
     async def start(self) -> Fleet:
-        """Read every point class of every device once (ratings, SunSpec chains, ratios, measurements)."""
+        """Discover SunSpec chains, then read every point class of every device once (ratings, ratios, ...)."""
+        await asyncio.gather(*(self._discover(d) for d in self.devices.values() if d.regmap.sunspec_models))
         await self.read_all(force_all=True)
         return self
+
+    async def _discover(self, device: ModbusDevice) -> None:
+        """Give a SunSpec device the map of the chain it actually serves (base, models, lengths)."""
+        from drivers.sunspec_discovery import SunSpecNotFound, discover_map
+
+        try:
+            found = await discover_map(device.transport, device.unit_id, device.regmap)
+        except SunSpecNotFound as exc:
+            device.health.set_problem("config", str(exc))
+            return
+        if found is not None:
+            device.replace_map(found)
+            asset_id, _role = self._device_asset[device.device_id]
+            self.capabilities[asset_id].on_map_changed()
 
     async def read_all(self, *, force_all: bool = False, assets: Iterable[str] | None = None) -> dict[str, AnyReading]:
         """Poll the devices (fast points; slow/static in the background) and return readings by asset id."""
