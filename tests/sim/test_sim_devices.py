@@ -315,3 +315,42 @@ def test_unknown_unit_is_silent_and_gaps_are_illegal(reference_site):
             await park.stop()
 
     run_async(scenario())
+
+
+def test_a_simulated_device_is_strict_like_a_real_one(small_site):
+    """Only its own unit id (others: silence, as on RS-485), only its map's function codes (exception 1),
+    only its map's addresses (exception 2); a meter whose map allows FC4 serves its registers on FC4 too."""
+    from pymodbus.client import AsyncModbusTcpClient
+
+    site = variant(small_site, "dev_meter_pcc", map="chint_dtsu666", map_options={"function_codes": "fc3_fc4_fc6_fc16"})
+
+    async def scenario():
+        park = make_park(site)
+        await park.start(run=False)
+        try:
+            pv = AsyncModbusTcpClient("127.0.0.1", port=port_of(park, "dev_pv_roof"), timeout=0.3, retries=0)
+            meter = AsyncModbusTcpClient("127.0.0.1", port=port_of(park, "dev_meter_pcc"), timeout=0.3, retries=0)
+            await pv.connect()
+            await meter.connect()
+            try:
+                ok = await pv.read_holding_registers(40000, count=2, device_id=1)
+                assert ok.registers == [0x5375, 0x6E53]
+                with pytest.raises(Exception, match="No response"):
+                    await pv.read_holding_registers(40000, count=2, device_id=2)  # nobody at unit 2
+                with pytest.raises(Exception, match="No response"):
+                    await pv.read_holding_registers(40000, count=2, device_id=0)  # unit 0 is not a catch-all
+                assert (await pv.read_input_registers(40000, count=2, device_id=1)).exception_code == 1
+                assert (await pv.read_coils(0, count=1, device_id=1)).exception_code == 1
+                assert (await pv.read_holding_registers(100, count=2, device_id=1)).exception_code == 2
+                # the meter allows FC4 on its holding registers (map option) but not FC1
+                fc3 = await meter.read_holding_registers(0x2012, count=2, device_id=1)
+                fc4 = await meter.read_input_registers(0x2012, count=2, device_id=1)
+                assert not fc3.isError() and fc4.registers == fc3.registers
+                assert (await meter.read_coils(0, count=1, device_id=1)).exception_code == 1
+            finally:
+                pv.close()
+                meter.close()
+        finally:
+            await park.stop()
+
+    run_async(scenario())
