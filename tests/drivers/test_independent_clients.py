@@ -17,15 +17,12 @@ from huawei_solar import register_names as rn
 from huawei_solar.bridge import create_tcp_bridge
 from huawei_solar.registers import REGISTERS
 from pymodbus.client.mixin import ModbusClientMixin
-from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.capabilities import PVSetpoint
-from drivers.fleet import AssetConfig, DeviceConfig, Fleet, FleetConfig
-from drivers.transport import Endpoint
 from microgrid.cli import main
 from tests.conftest import debian_tool
-from tests.drivers.conftest import cycle, run, sim_fleet, with_devices
+from tests.drivers.conftest import cycle, run, serve_device, sim_fleet, single_device_fleet, with_devices
 from tests.drivers.test_cli_devices import served_site
 
 
@@ -97,7 +94,7 @@ SUN2000_VALUES = {
 }
 
 
-def _server_from_definitions(values: dict, unit_id: int) -> tuple[ModbusTcpServer, dict[int, int]]:
+def _device_from_definitions(values: dict, unit_id: int) -> SimDevice:
     """A Modbus server whose registers are encoded by huawei-solar's own definitions (address, type, gain)."""
     regs: dict[int, int] = {}
     for name, value in values.items():
@@ -110,22 +107,15 @@ def _server_from_definitions(values: dict, unit_id: int) -> tuple[ModbusTcpServe
         for i, word in enumerate(words[: rd.length]):
             regs[rd.register + i] = word
     blocks = [SimData(a, values=[regs[a]], datatype=DataType.REGISTERS) for a in sorted(regs)]
-    device = SimDevice(id=unit_id, simdata=blocks)
-    return ModbusTcpServer(device, address=("127.0.0.1", 0)), regs
+    return SimDevice(id=unit_id, simdata=blocks)
 
 
 def test_our_sun2000_map_reads_a_server_built_from_huawei_solar_definitions():
     async def body():
-        server, _regs = _server_from_definitions(SUN2000_VALUES, unit_id=1)
-        await server.serve_forever(background=True)
-        port = server.transport.sockets[0].getsockname()[1]
-        config = FleetConfig(
-            (DeviceConfig("inv", "huawei_sun2000", Endpoint(port=port), unit_id=1),),
-            (AssetConfig("pv", "pv_inverter", {"main": "inv"}),),
-        )
-        fleet = Fleet(config, connect_delay_s=0.0)
+        server, port = await serve_device(_device_from_definitions(SUN2000_VALUES, unit_id=1))
+        fleet = single_device_fleet("huawei_sun2000", port, unit_id=1)
         try:
-            dev = fleet.devices["inv"]
+            dev = fleet.devices["dev"]
             got = await dev.read_now(["model_name", "p_rated_w", "p_max_w", "p_ac_w", "q_ac_var", "f_hz",
                                       "e_total_kwh", "device_status", "p_derate_pct", "u_a_v"])
             assert got == {
@@ -182,17 +172,10 @@ def test_our_smartlogger_map_reads_a_server_built_from_huawei_solar_3_definition
         esn = b"SL3000TEST".ljust(20, b"\0")  # 40713, 10 registers (SMARTLOGGER_EQUIPMENT_SERIAL_NUMBER_ESN)
         blocks.append(SimData(40713, values=[int.from_bytes(esn[i : i + 2], "big") for i in range(0, 20, 2)],
                               datatype=DataType.REGISTERS))
-        server = ModbusTcpServer(SimDevice(id=0, simdata=blocks), address=("127.0.0.1", 0))
-        await server.serve_forever(background=True)
-        port = server.transport.sockets[0].getsockname()[1]
-        config = FleetConfig(
-            (DeviceConfig("sl", "huawei_smartlogger", Endpoint(port=port), unit_id=0),),
-            (AssetConfig("pv", "pv_inverter", {"main": "sl"}),),
-        )
-        fleet = Fleet(config, connect_delay_s=0.0)
-        fleet.relax_pacing()
+        server, port = await serve_device(SimDevice(id=0, simdata=blocks))
+        fleet = single_device_fleet("huawei_smartlogger", port, unit_id=0)
         try:
-            got = await fleet.devices["sl"].read_now(["p_rated_kw", "p_dc_kw", "p_kw", "pf", "q_kvar", "e_total_kwh", "esn"])
+            got = await fleet.devices["dev"].read_now(["p_rated_kw", "p_dc_kw", "p_kw", "pf", "q_kvar", "e_total_kwh", "esn"])
             assert got == {"p_rated_kw": pytest.approx(1250.0), "p_dc_kw": pytest.approx(912.345),
                            "p_kw": pytest.approx(890.123), "pf": pytest.approx(0.998), "q_kvar": pytest.approx(-12.5),
                            "e_total_kwh": pytest.approx(4_567_890.1), "esn": "SL3000TEST"}

@@ -12,9 +12,8 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.capabilities import PVSetpoint
-from drivers.fleet import AssetConfig, DeviceConfig, Fleet, FleetConfig
-from drivers.transport import Endpoint
-from tests.drivers.conftest import run
+from drivers.fleet import Fleet
+from tests.drivers.conftest import run, serve_device, single_device_fleet
 
 CURVE_705 = {"NPt": 2, "NCrv": 1, "Crv": [{"ActPt": 2, "Pt": [{"V": 100, "Var": 0}, {"V": 110, "Var": 0}]}]}
 
@@ -35,11 +34,7 @@ def _registers(models: list[ss.Model]) -> list[int]:
 
 
 async def _serve(base: int, models: list[ss.Model]) -> tuple[ModbusTcpServer, int]:
-    regs = _registers(models)
-    device = SimDevice(id=1, simdata=[SimData(base, values=regs, datatype=DataType.REGISTERS)])
-    server = ModbusTcpServer(device, address=("127.0.0.1", 0))
-    await server.serve_forever(background=True)
-    return server, server.transport.sockets[0].getsockname()[1]
+    return await serve_device(SimDevice(id=1, simdata=[SimData(base, values=_registers(models), datatype=DataType.REGISTERS)]))
 
 
 async def _decode(server: ModbusTcpServer, base: int, models: list[ss.Model], mid: int) -> ss.Model:
@@ -57,11 +52,7 @@ async def _decode(server: ModbusTcpServer, base: int, models: list[ss.Model], mi
 
 
 def _fleet(port: int) -> Fleet:
-    config = FleetConfig(
-        (DeviceConfig("inv", "sunspec_inverter", Endpoint(port=port), unit_id=1),),
-        (AssetConfig("pv", "pv_inverter", {"main": "inv"}),),
-    )
-    return Fleet(config, connect_delay_s=0.0)
+    return single_device_fleet("sunspec_inverter", port, unit_id=1)
 
 
 COMMON = {"Mn": "Indep", "Md": "Legacy-103", "SN": "L-1", "DA": 1}
@@ -82,7 +73,7 @@ def test_a_legacy_103_123_inverter_is_read_and_limited_through_123():
         fleet = _fleet(port)
         try:
             await fleet.start()
-            assert fleet.devices["inv"].regmap.sunspec_models == [1, 103, 120, 121, 123]
+            assert fleet.devices["dev"].regmap.sunspec_models == [1, 103, 120, 121, 123]
             reading = (await fleet.read_all())["pv"]
             assert reading.valid, reading.problems
             assert reading.p_kw == pytest.approx(45.0) and reading.p_rated_kw == pytest.approx(100.0)
@@ -115,7 +106,7 @@ def test_a_chain_with_a_curve_model_at_base_0_is_discovered():
         fleet = _fleet(port)
         try:
             await fleet.start()
-            regmap = fleet.devices["inv"].regmap
+            regmap = fleet.devices["dev"].regmap
             assert regmap.sunspec_base == 0 and regmap.sunspec_models == [1, 701, 702, 704, 705, 715]
             reading = (await fleet.read_all())["pv"]
             assert reading.valid, reading.problems
@@ -136,15 +127,15 @@ def test_a_chain_with_a_curve_model_at_base_0_is_discovered():
 
 def test_not_sunspec_is_refused_clearly():
     async def body():
-        device = SimDevice(id=1, simdata=[SimData(40000, values=[1, 2, 3, 4], datatype=DataType.REGISTERS)])
-        server = ModbusTcpServer(device, address=("127.0.0.1", 0))
-        await server.serve_forever(background=True)
-        fleet = _fleet(server.transport.sockets[0].getsockname()[1])
+        server, port = await serve_device(
+            SimDevice(id=1, simdata=[SimData(40000, values=[1, 2, 3, 4], datatype=DataType.REGISTERS)])
+        )
+        fleet = _fleet(port)
         try:
             await fleet.start()
             results = await fleet.apply({"pv": PVSetpoint(p_limit_kw=10.0)})
             assert [r.status.value for r in results["pv"]] == ["refused"]
-            assert "no SunSpec marker 'SunS'" in fleet.devices["inv"].health.describe(0.0) or any(
+            assert "no SunSpec marker 'SunS'" in fleet.devices["dev"].health.describe(0.0) or any(
                 "SunS" in p for p in (await fleet.read_all())["pv"].problems
             )
         finally:
