@@ -68,3 +68,30 @@ def test_sinexcel_pcs_reads_and_refuses_power_without_a_soc(small_site):
             assert park.state().battery_kw["bat_factory"] == 0.0
 
     run(body())
+
+
+def test_smartlogger_at_unit_0_and_a_sun2000_behind_it_at_unit_1(small_site):
+    """One gateway endpoint: the SmartLogger's plant registers at unit 0, a SUN2000 (with its LUNA2000) at its
+    own unit id; each answers only its own id and map."""
+    port = next(d.port for d in small_site.devices if d.id == "dev_pv_roof")
+    site = with_devices(
+        small_site,
+        dev_pv_roof={"map": "huawei_smartlogger", "unit_id": 0},
+        dev_bat_factory={"map": "huawei_sun2000", "unit_id": 1, "port": port},
+    )
+
+    async def body():
+        async with sim_fleet(site) as (park, fleet, clock):
+            assert fleet.devices["dev_pv_roof"].transport is fleet.devices["dev_bat_factory"].transport
+            readings, _ = await cycle(park, fleet, clock, setpoints={"bat_factory": StorageSetpoint(-50.0)})
+            readings, _ = await cycle(park, fleet, clock)
+            state = park.state()
+            assert readings["pv_roof"].p_kw == pytest.approx(state.pv_kw["pv_roof"], abs=0.5)
+            assert readings["bat_factory"].p_kw == pytest.approx(state.battery_kw["bat_factory"], abs=0.5)
+            assert state.battery_kw["bat_factory"] == pytest.approx(-50.0, abs=1.0)
+            link = fleet.devices["dev_pv_roof"].transport
+            assert set(link.stats.by_unit) == {0, 1}
+            sl = fleet.devices["dev_pv_roof"]
+            assert (await sl.read_now(["esn"]))["esn"] == "SLSIM0000001"
+
+    run(body())
