@@ -94,6 +94,7 @@ def test_write_argument_parsing(text):
     assert value == {"dev.p=1": 1, "dev.p=0xAA": 0xAA, "dev.p=-2.5": -2.5, "dev.p=enable": "enable"}[text]
 
 
+@pytest.mark.slow
 def test_check_flags_unit_id_identity_and_ct_ratio(tmp_path, capsys):
     with served_site(tmp_path) as (site_dir, _park):
         text = (site_dir / "site.yaml").read_text(encoding="utf-8")

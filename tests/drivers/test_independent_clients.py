@@ -57,6 +57,7 @@ def test_huawei_solar_library_sets_up_and_reads_the_simulated_sun2000(small_site
     run(body())
 
 
+@pytest.mark.slow
 def test_mbpoll_reads_the_meter_block_microgrid_devices_shows(tmp_path, capsys):
     mbpoll = debian_tool("mbpoll")
     with served_site(tmp_path) as (site_dir, park):

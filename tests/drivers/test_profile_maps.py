@@ -70,6 +70,7 @@ def test_sinexcel_pcs_reads_and_refuses_power_without_a_soc(small_site):
     run(body())
 
 
+@pytest.mark.slow
 def test_smartlogger_at_unit_0_and_a_sun2000_behind_it_at_unit_1(small_site):
     """One gateway endpoint: the SmartLogger's plant registers at unit 0, a SUN2000 (with its LUNA2000) at its
     own unit id; each answers only its own id and map."""

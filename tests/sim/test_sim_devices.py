@@ -317,6 +317,7 @@ def test_unknown_unit_is_silent_and_gaps_are_illegal(reference_site):
     run_async(scenario())
 
 
+@pytest.mark.slow
 def test_a_simulated_device_is_strict_like_a_real_one(small_site):
     """Only its own unit id (others: silence, as on RS-485), only its map's function codes (exception 1),
     only its map's addresses (exception 2); a meter whose map allows FC4 serves its registers on FC4 too."""
