@@ -243,9 +243,13 @@ class Fleet:
 
     async def start(self) -> Fleet:
         """Discover SunSpec chains, then read every point class of every device once (ratings, ratios, ...)."""
-        await asyncio.gather(*(self._discover(d) for d in self.devices.values() if d.regmap.sunspec_models))
+        await self.discover()
         await self.read_all(force_all=True)
         return self
+
+    async def discover(self) -> None:
+        """Give every SunSpec device the map of the chain it serves (see :mod:`drivers.sunspec_discovery`)."""
+        await asyncio.gather(*(self._discover(d) for d in self.devices.values() if d.regmap.sunspec_models))
 
     async def _discover(self, device: ModbusDevice) -> None:
         """Give a SunSpec device the map of the chain it actually serves (base, models, lengths)."""
