@@ -247,9 +247,11 @@ class Fleet:
         await self.read_all(force_all=True)
         return self
 
-    async def discover(self) -> None:
-        """Give every SunSpec device the map of the chain it serves (see :mod:`drivers.sunspec_discovery`)."""
-        await asyncio.gather(*(self._discover(d) for d in self.devices.values() if d.regmap.sunspec_models))
+    async def discover(self, device_ids: Iterable[str] | None = None) -> None:
+        """Give each SunSpec device (all, or ``device_ids``) the map of the chain it serves
+        (see :mod:`drivers.sunspec_discovery`)."""
+        chosen = [self.devices[d] for d in device_ids] if device_ids is not None else list(self.devices.values())
+        await asyncio.gather(*(self._discover(d) for d in chosen if d.regmap.sunspec_models))
 
     async def _discover(self, device: ModbusDevice) -> None:
         """Give a SunSpec device the map of the chain it actually serves (base, models, lengths)."""

@@ -90,7 +90,7 @@ async def _run(args: argparse.Namespace) -> int:
     for did in wanted:
         fleet.device(did)
     try:
-        await fleet.discover()
+        await fleet.discover(wanted)
         if args.check:
             return await _check(fleet, site, wanted)
         assets = {fleet.asset_of(d)[0].asset_id for d in wanted}
