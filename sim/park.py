@@ -93,7 +93,10 @@ class Park:
         pf_every_s: float = 10.0,
         load_noise_pct: float = 1.0,
         start: datetime | None = None,
+        serial_ports: dict[str, str] | None = None,
     ) -> None:
+        """``serial_ports`` maps a site file's ``serial_port`` to the port the simulator serves that bus on
+        (the other end of a null-modem cable or pty pair); unmapped serial buses are served on the port itself."""
         self.site = site
         self.clock = clock
         self.seed = seed
@@ -140,12 +143,18 @@ class Park:
         self.devices: dict[str, DeviceModel] = {}
         for device in site.devices:
             self.devices[device.id] = self._make_device(device)
-        groups: dict[tuple[str, int], list[DeviceModel]] = {}
+        groups: dict[str, list[DeviceModel]] = {}
         for model in self.devices.values():
-            groups.setdefault((model.device.host, model.device.port), []).append(model)
+            groups.setdefault(model.device.link_key, []).append(model)
         self.endpoints = {
-            f"{host}:{port}": Endpoint(host, port, models, bind_port=0 if bind == "auto" else None)
-            for (host, port), models in groups.items()
+            key: Endpoint(
+                models[0].device.host or "",
+                models[0].device.port,
+                models,
+                bind_port=0 if bind == "auto" else None,
+                serial_port=(serial_ports or {}).get(sp, sp) if (sp := models[0].device.serial_port) else None,
+            )
+            for key, models in groups.items()
         }
         self.faults = FaultManager(self)
         self._task: asyncio.Task | None = None
@@ -169,7 +178,7 @@ class Park:
         return park
 
     def _make_device(self, device: Device) -> DeviceModel:
-        rmap = load_map(device.map)
+        rmap = load_map(device.map, device.map_options)
         return device_class(device, rmap)(device, rmap, self)
 
     # ----------------------------------------------------------------------------------- lookups
@@ -208,8 +217,7 @@ class Park:
         return None
 
     def endpoint_of(self, device_id: str) -> str:
-        device = self.devices[device_id].device
-        return f"{device.host}:{device.port}"
+        return self.devices[device_id].device.link_key
 
     def devices_serving(self, asset_id: str, family: str | None = None) -> list[DeviceModel]:
         return [
@@ -425,8 +433,8 @@ class Park:
                         "device": d.id,
                         "kind": d.role,
                         "serves": d.serves,
-                        "host": d.host,
-                        "port": endpoint.bound_port or d.port,
+                        "host": d.host or d.serial_port,
+                        "port": endpoint.bound_port or d.port if d.host else endpoint.serial_port,
                         "unit_id": d.unit_id,
                         "map": d.map,
                         "endpoint": key,
@@ -437,5 +445,7 @@ class Park:
     def client_site(self) -> Site:
         """The site with each device's port replaced by the port actually served (for ``bind="auto"``)."""
         ports = {row["device"]: row["port"] for row in self.endpoint_rows()}
-        devices = [d.model_copy(update={"port": ports.get(d.id, d.port)}) for d in self.site.devices]
+        devices = [
+            d.model_copy(update={"port": ports.get(d.id, d.port)}) if d.host else d for d in self.site.devices
+        ]
         return self.site.model_copy(update={"devices": devices})

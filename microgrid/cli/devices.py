@@ -42,6 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DEVICE.POINT=VALUE",
         help="write one point (number, enum meaning or 0x.. raw value) and show the readback",
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="compare each device with the site file: unit id, identity (devices[].expect, SunSpec chain), "
+        "word order, PT/CT ratios, refused points; exit 2 on a mismatch",
+    )
     parser.add_argument("--connect-delay", type=valid.bounded(0, 60, "delay in s"), default=None, metavar="S",
                         help="override the wait after connect (s)")
     parser.set_defaults(func=run)
@@ -90,6 +96,9 @@ async def _run(args: argparse.Namespace) -> int:
     for did in wanted:
         fleet.device(did)
     try:
+        await fleet.discover(wanted)
+        if args.check:
+            return await _check(fleet, site, wanted)
         assets = {fleet.asset_of(d)[0].asset_id for d in wanted}
         await fleet.read_all(force_all=True, assets=assets)
         if args.all:
@@ -101,6 +110,30 @@ async def _run(args: argparse.Namespace) -> int:
         return _print_points(fleet, wanted, all_points=args.all, site_id=site.id)
     finally:
         await fleet.close()
+
+
+async def _check(fleet: Fleet, site, device_ids: list[str]) -> int:
+    from drivers.check import check_fleet
+
+    expect = {d.id: dict(d.expect) for d in site.devices if d.expect}
+    buses = {b.id: b.vn_kv for b in site.network.buses}
+    meters = {m.id: m for m in site.meters}
+    nominal = {
+        d.id: buses[meters[d.serves].bus] * 1000.0 / 3**0.5
+        for d in site.devices
+        if d.serves in meters and meters[d.serves].bus in buses
+    }
+    findings = await check_fleet(fleet, device_ids, expect, nominal)
+    print(f"site {site.id}: checked {len(device_ids)} device(s)")
+    by_device = {f.device_id for f in findings}
+    for did in device_ids:
+        if did not in by_device:
+            print(f"{did}: ok")
+    for finding in findings:
+        print(finding.line())
+    if any(f.kind == "offline" for f in findings):
+        return 4
+    return 2 if findings else 0
 
 
 def _print_points(fleet: Fleet, device_ids: list[str], *, all_points: bool, site_id: str) -> int:

@@ -293,16 +293,49 @@ def check_connectivity(site: Site) -> list[str]:
 
 
 def check_devices(site: Site) -> list[str]:
-    seen: dict[tuple[str, int, int], int] = {}
+    seen: dict[tuple[str, int], int] = {}
+    bus_settings: dict[str, tuple[int, tuple]] = {}
     problems = []
     for i, dev in enumerate(site.devices):
-        key = (dev.host, dev.port, dev.unit_id)
+        key = (dev.link_key, dev.unit_id)
         if key in seen:
             problems.append(
-                f"devices[{i}]: same endpoint {dev.host}:{dev.port} unit {dev.unit_id} as devices[{seen[key]}] ('{site.devices[seen[key]].id}')"
+                f"devices[{i}]: same endpoint {dev.link_key} unit {dev.unit_id} as devices[{seen[key]}] ('{site.devices[seen[key]].id}')"
             )
         else:
             seen[key] = i
+        line = (dev.baudrate, dev.parity, dev.stopbits, dev.bytesize) if dev.serial_port else (dev.framer,)
+        first = bus_settings.setdefault(dev.link_key, (i, line))
+        if first[1] != line:
+            what = "baudrate/parity/stopbits/bytesize" if dev.serial_port else "framer"
+            problems.append(
+                f"devices[{i}]: {what} {line} differs from devices[{first[0]}] {first[1]} on the same link {dev.link_key}"
+            )
+        if dev.map_options:
+            problems += _map_option_problems(i, dev.map, dev.map_options)
+    return problems
+
+
+def _map_option_problems(i: int, map_name: str, chosen: dict[str, str]) -> list[str]:
+    """Unknown option names or values of a device's register map (the drivers are imported only here)."""
+    from drivers.registermap import RegisterMapError, load_map
+
+    try:
+        options = load_map(map_name).options
+    except RegisterMapError:
+        return []  # reported as an unknown map
+    problems = []
+    for name, value in chosen.items():
+        if name not in options:
+            problems.append(
+                f"devices[{i}].map_options.{name}: map '{map_name}' has no option '{name}' "
+                f"(has: {', '.join(sorted(options)) or 'none'})"
+            )
+        elif value not in options[name].choices:
+            problems.append(
+                f"devices[{i}].map_options.{name}: '{value}' is not a choice "
+                f"(choices: {', '.join(options[name].choices)})"
+            )
     return problems
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from microgrid.site.study import StudySettings
 
@@ -330,13 +330,38 @@ class Device(Strict):
     role: DeviceRole
     map: str
     """Register-map name: a file stem in ``drivers/maps/``."""
-    host: str
+    host: str | None = None
+    """TCP host (Modbus TCP, or RTU over TCP with ``framer: rtu``); omit for a serial port."""
     port: Annotated[int, Field(ge=1, le=65535)] = 502
     unit_id: Annotated[int, Field(ge=0, le=255)] = 1
     framer: Literal["socket", "rtu"] = "socket"
+    serial_port: str | None = None
+    """Serial device (``/dev/ttyUSB0``) for RS-485 RTU; every device on the same port shares one bus."""
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
+    inter_frame_gap_ms: Annotated[float, Field(ge=0, le=5000)] = 0.0
+    """Bus silence between two requests on this device's link (RS-485 pacing), ms; the largest on a bus wins."""
+    map_options: dict[str, str] = {}
+    """Firmware/variant choices the register map offers (``options`` in the map file)."""
+    expect: dict[str, str | float] = {}
+    """Identity the device must report, by map point id (``{model_name: SUN2000-100KTL-M1}``): checked by
+    ``microgrid devices SITE --check``."""
     poll_s: Annotated[float, Field(gt=0, le=3600)] = 1.0
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     retries: Annotated[int, Field(ge=0, le=10)] = 1
+
+    @model_validator(mode="after")
+    def _one_link(self) -> Device:
+        if (self.host is None) == (self.serial_port is None):
+            raise ValueError("give either 'host' (Modbus TCP / RTU over TCP) or 'serial_port' (serial RTU)")
+        return self
+
+    @property
+    def link_key(self) -> str:
+        """Identity of the link this device is on: devices with the same key share one bus/connection."""
+        return f"serial:{self.serial_port}" if self.serial_port else f"{self.host}:{self.port}"
 
 
 TouPeriod = Literal["critical", "peak", "flat", "valley"]

@@ -119,3 +119,32 @@ def test_write_argument_parsing(text):
     device, point, value = parse_write(text)
     assert (device, point) == ("dev", "p")
     assert value == {"dev.p=1": 1, "dev.p=0xAA": 0xAA, "dev.p=-2.5": -2.5, "dev.p=enable": "enable"}[text]
+
+
+@pytest.mark.slow
+def test_check_flags_unit_id_identity_and_ct_ratio(tmp_path, capsys):
+    with served_site(tmp_path) as (site_dir, _park):
+        text = (site_dir / "site.yaml").read_text(encoding="utf-8")
+        assert main(["devices", str(site_dir), "--check"]) == 0
+        assert "dev_pv_roof: ok" in capsys.readouterr().out
+        text = text.replace("ct_ratio: 20}", "ct_ratio: 40}")  # the meter holds 20
+        text = re.sub(r"(id: dev_pv_roof,.*?)unit_id: 1", r"\1unit_id: 5", text)
+        text = re.sub(r"(id: dev_bat_factory,.*?)unit_id: 1", r"\1unit_id: 1, expect: {m1_mn: Huawei}", text)
+        (site_dir / "site.yaml").write_text(text, encoding="utf-8")
+        assert main(["devices", str(site_dir), "--check"]) == 2
+    out = capsys.readouterr().out
+    assert "dev_pv_roof: unit_id: no answer at unit 5" in out and "unit(s) 1 answer" in out
+    assert re.search(r"dev_bat_factory: identity: m1_mn is '.+', site file expects 'Huawei'", out)
+    assert "dev_meter_pcc: ratio: CT ratio on the device is 20 but the site file says 40" in out
+
+
+def test_word_order_plausibility():
+    from drivers.check import plausible, swapped
+    from drivers.registermap import decode, encode, load_map
+
+    point = load_map("chint_dtsu666").point("u_a_v")  # float32, high word first
+    regs = encode(point, 230.0)
+    wrong = point.model_copy(update={"word_order": "little"})
+    misread = decode(wrong, regs)  # what a map with the wrong word order reads
+    assert not plausible(wrong, misread, rating_kw=100.0)
+    assert misread < 0 and swapped(wrong, misread) == pytest.approx(230.0) and plausible(point, 230.0, None)
