@@ -325,7 +325,7 @@ class Adapter:
     def expect_pv_limit(self, results: list[WriteResult], point_id: str, rated_kw: float) -> bool:
         """After a limit write: expect the plant at or below the held limit; True when every write succeeded."""
         ok = all(r.ok for r in results)
-        if ok and (held := result_value(results, point_id)) is not None:
+        if all(r.applied for r in results) and (held := result_value(results, point_id)) is not None:
             self.expect(rated_kw * held / 100.0, at_most=True, rating_kw=rated_kw, from_kw=None)
         return ok
 
@@ -366,7 +366,7 @@ class _Expectation:
 def result_value(results: list[WriteResult], point_id: str) -> float | None:
     """The value written (or held unchanged) for ``point_id`` in a list of results, if it went well."""
     for r in results:
-        if r.point_id == point_id and r.ok and isinstance(r.new, int | float):
+        if r.point_id == point_id and r.applied and isinstance(r.new, int | float):
             return float(r.new)
     return None
 

@@ -110,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
     until = parse_duration(args.until) if args.until else None
     speed = _speed(args) if args.sim else 1.0
     site = load_site(args.site)
+    from microgrid.cli.validate import check_device_ratings
+
+    check_device_ratings(site, str(args.site))
     return asyncio.run(_main(args, site, until, speed))
 
 
