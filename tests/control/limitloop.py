@@ -55,8 +55,10 @@ class DayRun:
 
 
 async def run_day(site: Site, start: datetime, *, cycle_s: float, hours: float = 24.0, seed: int = 7,
-                  **options) -> DayRun:
-    """Run ``hours`` of closed loop from ``start`` with control (and physics) every ``cycle_s``."""
+                  _progress=None, **options) -> DayRun:
+    """Run ``hours`` of closed loop from ``start`` with control (and physics) every ``cycle_s``.
+
+    ``_progress(runtime, park)`` is called after every cycle (benchmarks use it to watch the plan)."""
     clock = SteppedClock(start)
     park = Park.from_site(site, clock, seed=seed, bind="auto", step_s=cycle_s)
     await park.start()
@@ -79,7 +81,8 @@ async def run_day(site: Site, start: datetime, *, cycle_s: float, hours: float =
 
     park.step = step  # type: ignore[method-assign]
     try:
-        await runtime.run(until=start + timedelta(hours=hours))
+        progress = (lambda rt: _progress(rt, park)) if _progress is not None else None
+        await runtime.run(until=start + timedelta(hours=hours), progress=progress)
         await runtime.stop()
     finally:
         await driver_fleet.close()
