@@ -403,11 +403,11 @@ class SafeWriter:
                     encode(point, value, sf=sf)
                 except ValueError as exc:
                     return refuse(f"cannot be represented: {exc}")
-            wanted = _clip(value, step.lo, step.hi)
+            wanted = clamp(value, step.lo, step.hi)
             dev_lo, dev_hi = _max_opt(point.min, r_lo), _min_opt(point.max, r_hi)
             if dev_lo is not None and dev_hi is not None and dev_lo > dev_hi:
                 return refuse(f"no admissible value: device range {dev_lo:g} .. {dev_hi:g} {point.unit}")
-            bounded = _clip(wanted, dev_lo, dev_hi)
+            bounded = clamp(wanted, dev_lo, dev_hi)
             if bounded != wanted:
                 overflow = (f"{device.device_id} register {point.id}: wanted {wanted:g} {point.unit}, written "
                             f"{bounded:g} {point.unit} (the device takes {dev_lo:g} .. {dev_hi:g} {point.unit})")
@@ -555,7 +555,8 @@ def _matches(point: Point, written: Value, back: Value, sf: int | None) -> bool:
     return written == back
 
 
-def _clip(value: float, lo: float | None, hi: float | None) -> float:
+def clamp(value: float, lo: float | None, hi: float | None) -> float:
+    """``value`` within optional bounds (``None`` = unbounded on that side)."""
     if lo is not None and value < lo:
         value = lo
     if hi is not None and value > hi:
@@ -579,5 +580,6 @@ __all__ = [
     "WriteResult",
     "WriteStatus",
     "WriterState",
+    "clamp",
     "register_range",
 ]

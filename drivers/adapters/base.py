@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from drivers.capabilities import CapabilityKind, PVReading, Reading
 from drivers.device import ModbusDevice
 from drivers.health import Health, worst
-from drivers.safewrite import SafeWriter, Step, WriteResult, WriteStatus
+from drivers.safewrite import SafeWriter, Step, WriteResult, WriteStatus, clamp
 
 
 @dataclass(frozen=True)
@@ -383,14 +383,6 @@ def quantize_down(device: ModbusDevice, point_id: str, value: float) -> float:
 def neg(value: float | None) -> float | None:
     """``-value`` without producing ``-0.0``."""
     return None if value is None else (-value) + 0.0
-
-
-def clamp(value: float, lo: float | None, hi: float | None) -> float:
-    if lo is not None and value < lo:
-        value = lo
-    if hi is not None and value > hi:
-        value = hi
-    return value
 
 
 def min_opt(*values: float | None) -> float | None:
