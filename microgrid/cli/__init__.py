@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from microgrid import __version__
 from microgrid.errors import UserError
 
-COMMANDS: tuple[str, ...] = ("validate", "optimize", "check", "sim", "run", "devices", "users", "report")
+COMMANDS: tuple[str, ...] = ("validate", "optimize", "check", "sim", "run", "devices", "users", "report", "study",
+                             "plan-target")
 """Sub-command modules in ``microgrid.cli``, in the order ``--help`` lists them."""
 
 
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
-        importlib.import_module(f"microgrid.cli.{name}").register(subparsers)
+        importlib.import_module(f"microgrid.cli.{name.replace('-', '_')}").register(subparsers)
     return parser
 
 

@@ -41,6 +41,21 @@ def bounded(lo: float, hi: float, what: str, *, lo_open: bool = False):
     return parse
 
 
+def integer(lo: int, hi: int, what: str):
+    """A ``type=`` for an integer in ``[lo, hi]``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = lo - 1
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"'{text}' is not {what} between {lo} and {hi}")
+        return value
+
+    return parse
+
+
 def positive(what: str, hi: float = 1e9):
     """A ``type=`` for a finite number > 0 (and <= ``hi``)."""
     return bounded(0.0, hi, what, lo_open=True)

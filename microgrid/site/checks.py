@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from microgrid.site.metering import metering_problems
 from microgrid.site.models import Site, minutes_of
 
 DAY_MINUTES = 1440
@@ -355,6 +356,8 @@ def required_profile_columns(site: Site) -> dict[str, str]:
     for i, fl in enumerate(site.assets.flexible_loads):
         if fl.baseline_profile:
             needed[fl.baseline_profile] = f"assets.flexible_loads[{i}].baseline_profile"
+    for i, fb in enumerate(site.study.fuel_baselines):
+        needed[fb.heat_profile] = f"study.fuel_baselines[{i}].heat_profile"
     return needed
 
 
@@ -378,6 +381,41 @@ def check_profiles(site: Site) -> list[str]:
     return problems
 
 
+def check_study(site: Site) -> list[str]:
+    """References of the ``study:`` block (tenants, buses, profile columns, 12 monthly factors)."""
+    study = site.study
+    tenants = {t.id for t in site.tenants}
+    buses = {b.id for b in site.network.buses}
+    problems = []
+    groups = {"shutdowns": study.shutdowns, "roofs": study.roofs, "storage": study.storage,
+              "fuel_baselines": study.fuel_baselines}
+    for name, items in groups.items():
+        for i, item in enumerate(items):
+            tenant = getattr(item, "tenant", None)
+            if tenant is not None and tenant not in tenants:
+                problems.append(f"study.{name}[{i}].tenant: unknown tenant '{tenant}'")
+            bus = getattr(item, "bus", None)
+            if bus is not None and bus not in buses:
+                problems.append(f"study.{name}[{i}].bus: unknown bus '{bus}'")
+    columns = set(required_profile_columns(site))
+    for column, factors in study.seasonal_load_pct.items():
+        if column not in columns:
+            problems.append(f"study.seasonal_load_pct.{column}: not a load, heat or flexible-baseline profile column")
+        if len(factors) != 12:
+            problems.append(f"study.seasonal_load_pct.{column}: needs 12 monthly values, has {len(factors)}")
+    for i, opt in enumerate(study.storage):
+        if opt.soc_min_pct >= opt.soc_max_pct:
+            problems.append(f"study.storage[{i}]: soc_min_pct must be below soc_max_pct")
+    return problems
+
+
+def check_metering(site: Site) -> list[str]:
+    """Meter layout (:func:`microgrid.site.metering.metering_problems`), once the references are sound."""
+    if check_references(site) or check_connectivity(site):
+        return []
+    return metering_problems(site)
+
+
 CHECKS = (
     check_unique_ids,
     check_timezone,
@@ -385,9 +423,11 @@ CHECKS = (
     check_ratings,
     check_transformer_capacity,
     check_connectivity,
+    check_metering,
     check_devices,
     check_tariff,
     check_profiles,
+    check_study,
 )
 
 

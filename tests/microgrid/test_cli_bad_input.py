@@ -42,6 +42,11 @@ def inputs(tmp_path_factory, small_site) -> Path:
 
 CASES = [
     # (id, argv, environment, words in the error line)
+    ("study-year", ["study", SITE, "--year", "1999"], {}, "'1999' is not a year between 2000 and 2099"),
+    ("study-weather-missing", ["study", SITE, "--year", "2026", "--weather", "no-such.csv", "--quiet"], {},
+     "--weather: forecast file not found"),
+    ("plan-target-pct", ["plan-target", SITE, "--target", "120", "--year", "2026"], {},
+     "'120' is not a percentage between 0 and 100"),
     ("run-store-ftp", ["run", SITE, "--sim", "--store", "ftp://x/y", "--until", "1m"], {}, "'ftp' is not a database"),
     ("report-store-ftp", ["report", SITE, "--from", "2025-07-01", "--to", "2025-07-01", "--out", "r.html",
                           "--store", "ftp://x/y"], {}, "'ftp' is not a database"),
