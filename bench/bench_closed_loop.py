@@ -99,7 +99,13 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--day", default="2025-07-16", help="simulated local day (default: a summer weekday)")
     parser.add_argument("--from", dest="start", default="00:00", help="local start time HH:MM (default 00:00)")
-    args = parser.parse_args()
+    parser.add_argument("--limits", action="store_true",
+                        help="report hard limits on the true flows instead (bench/bench_hard_limits.py)")
+    args, rest = parser.parse_known_args()
+    if args.limits:
+        from bench_hard_limits import main as limits_main
+
+        return limits_main(["--hours", str(args.hours), "--cycle-s", str(args.cycle_s), "--from", args.start, *rest])
     site = load_site(args.site)
     start = datetime.fromisoformat(f"{args.day}T{args.start}").replace(tzinfo=ZoneInfo(site.timezone))
     print(f"python {platform.python_version()}, {platform.machine()}, site {site.id}, {args.hours:g} h, "

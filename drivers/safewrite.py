@@ -4,12 +4,15 @@ Rules, in order, for each point written (:meth:`SafeWriter.write`):
 
 1. **Writable**: read-only points are refused.
 2. **Representable**: a negative value for an unsigned register is always refused (never wrapped: it
-   would turn a limit into its opposite); a value beyond the register's range is refused unless the
-   caller passed a limit on that side (then the register's range is one more device limit and the value
-   is clamped); nothing is ever truncated. Enum points accept only their listed values or meanings.
-3. **Clamped** to the intersection of the map's ``min``/``max``, the register's range and the limits the
-   caller passes (limits the device reports at run time and the site file's ratings). The result records
-   ``clamped=True``.
+   would turn a limit into its opposite); a raw request beyond the register's range with no caller limit on
+   that side (a commissioning write) is refused; nothing is ever truncated or wrapped. Enum points accept
+   only their listed values or meanings.
+3. **Clamped**: the value *wanted* is the request within the limits the caller passes (limits the device
+   reports at run time and the site file's ratings). When the wanted value lies outside what the device
+   itself can take (the map's documented ``min``/``max`` and the register's type and scale), the value
+   sent is the device's own limit and the write is **not ok**: its status is ``clamped`` and its message
+   names device, register, wanted and written value (the runtime raises an alarm from it). Clamping to the
+   caller's limits alone records ``clamped=True`` and stays ``ok``.
 4. **Write on change**: nothing is sent when the value is within ``deadband`` of the value the device holds
    (newest of the last readback and the last poll) — unless ``force`` (keep-alive re-writes).
 5. **EEPROM budget**: points tagged ``memory: eeprom`` get at most ``max_writes_per_hour`` writes and one
@@ -56,6 +59,9 @@ class WriteStatus(StrEnum):
     """Not sent or not confirmed because of a communication error or a device exception reply."""
     MISMATCH = "readback_mismatch"
     """Sent, but the device reads back a different value."""
+    CLAMPED = "clamped"
+    """Sent and read back, but the value wanted does not fit the register or the device's documented range:
+    the device holds its own limit instead (written ≠ wanted). A failed write for the controller."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,13 @@ class WriteResult:
 
     @property
     def ok(self) -> bool:
+        """The device holds the value wanted (``clamped`` is not ok: written ≠ wanted)."""
         return self.status in (WriteStatus.OK, WriteStatus.UNCHANGED)
+
+    @property
+    def applied(self) -> bool:
+        """The device holds the value sent (``ok``, or ``clamped`` to its own limit): keep it alive."""
+        return self.status in (WriteStatus.OK, WriteStatus.UNCHANGED, WriteStatus.CLAMPED)
 
     def describe(self) -> str:
         text = f"{self.device_id}.{self.point_id}: {self.status.value}"
@@ -127,6 +139,8 @@ class _Prepared:
     old: Value
     changed: bool
     deadband: float
+    overflow: str = ""
+    """Non-empty when the wanted value did not fit the device (register / documented range): the message."""
 
 
 @dataclass
@@ -194,7 +208,7 @@ class SafeWriter:
         if isinstance(prep, WriteResult):
             return self.emit(prep)
         if not prep.changed and not force:
-            return self._result(prep, WriteStatus.UNCHANGED, reason)
+            return self._unchanged(prep, reason)
         if (limited := self._check_eeprom(prep, reason)) is not None:
             return self.emit(limited)
         sent = await self._send(prep, reason)
@@ -202,7 +216,8 @@ class SafeWriter:
             return self.emit(sent)
         if not readback or prep.point.access == "w":
             self._confirm(prep)
-            return self.emit(self._result(prep, WriteStatus.OK, reason))
+            status = WriteStatus.CLAMPED if prep.overflow else WriteStatus.OK
+            return self.emit(self._result(prep, status, reason, message=prep.overflow))
         return self.emit((await self._verify([prep], reason))[0])
 
     async def write_sequence(
@@ -218,12 +233,12 @@ class SafeWriter:
             prepared.append(prep)
         to_send = [p for p in prepared if force or p.changed]
         if not to_send:
-            return [self._result(p, WriteStatus.UNCHANGED, reason) for p in prepared]
+            return [self._unchanged(p, reason) for p in prepared]
         for prep in to_send:
             if (limited := self._check_eeprom(prep, reason, dry_run=True)) is not None:
                 return [self.emit(limited)]
         results: dict[str, WriteResult] = {
-            p.point.id: self._result(p, WriteStatus.UNCHANGED, reason) for p in prepared if p not in to_send
+            p.point.id: self._unchanged(p, reason) for p in prepared if p not in to_send
         }
         for prep in to_send:
             self._check_eeprom(prep, reason)  # books the write
@@ -234,7 +249,8 @@ class SafeWriter:
         for prep in to_send:
             if prep.point.access == "w":
                 self._confirm(prep)
-                results[prep.point.id] = self.emit(self._result(prep, WriteStatus.OK, reason))
+                status = WriteStatus.CLAMPED if prep.overflow else WriteStatus.OK
+                results[prep.point.id] = self.emit(self._result(prep, status, reason, message=prep.overflow))
         for r in await self._verify([p for p in to_send if p.point.access != "w"], reason):
             results[r.point_id] = self.emit(r)
         return [results[p.point.id] for p in prepared]
@@ -374,6 +390,7 @@ class SafeWriter:
                 if sf is None:
                     return refuse(f"scale factor {point.scale_sf} is not implemented", WriteStatus.FAILED)
         clamped = False
+        overflow = ""
         if isinstance(value, int | float) and not point.enum:
             r_lo, r_hi = register_range(point, sf)
             if value < 0 <= r_lo:
@@ -382,19 +399,18 @@ class SafeWriter:
                     f"{r_lo:g} .. {r_hi:g} {point.unit}); a negative value is never wrapped"
                 )
             if (value < r_lo and step.lo is None) or (value > r_hi and step.hi is None):
-                try:
+                try:  # a raw request (no caller limit on that side) the register cannot hold is a mistake
                     encode(point, value, sf=sf)
                 except ValueError as exc:
                     return refuse(f"cannot be represented: {exc}")
-            lo = _max_opt(_max_opt(point.min, step.lo), r_lo)
-            hi = _min_opt(_min_opt(point.max, step.hi), r_hi)
-            if lo is not None and hi is not None and lo > hi:
-                return refuse(f"no admissible value: limits {lo:g} .. {hi:g} {point.unit}")
-            bounded = value
-            if lo is not None and bounded < lo:
-                bounded = lo
-            if hi is not None and bounded > hi:
-                bounded = hi
+            wanted = clamp(value, step.lo, step.hi)
+            dev_lo, dev_hi = _max_opt(point.min, r_lo), _min_opt(point.max, r_hi)
+            if dev_lo is not None and dev_hi is not None and dev_lo > dev_hi:
+                return refuse(f"no admissible value: device range {dev_lo:g} .. {dev_hi:g} {point.unit}")
+            bounded = clamp(wanted, dev_lo, dev_hi)
+            if bounded != wanted:
+                overflow = (f"{device.device_id} register {point.id}: wanted {wanted:g} {point.unit}, written "
+                            f"{bounded:g} {point.unit} (the device takes {dev_lo:g} .. {dev_hi:g} {point.unit})")
             clamped = bounded != value
             value = bounded
         try:
@@ -409,7 +425,7 @@ class SafeWriter:
                 changed = abs(float(quantised) - float(old)) > tol + 1e-9 * max(1.0, abs(float(old)))
             else:
                 changed = quantised != old
-        return _Prepared(point, requested, quantised, registers, clamped, old, changed, step.deadband)
+        return _Prepared(point, requested, quantised, registers, clamped, old, changed, step.deadband, overflow)
 
     def _check_eeprom(self, prep: _Prepared, reason: str, *, dry_run: bool = False) -> WriteResult | None:
         if prep.point.memory != "eeprom":
@@ -456,13 +472,20 @@ class SafeWriter:
             if _matches(prep.point, prep.value, back, device.sf_value(prep.point)):
                 self._confirm(prep)
                 device.health.clear_problem(f"readback:{prep.point.id}")
-                results.append(self._result(prep, WriteStatus.OK, reason, readback=back))
+                status = WriteStatus.CLAMPED if prep.overflow else WriteStatus.OK
+                results.append(self._result(prep, status, reason, readback=back, message=prep.overflow))
             else:
                 message = f"wrote {prep.value!r}, device reads back {back!r}"
                 device.health.set_problem(f"readback:{prep.point.id}", f"readback mismatch on {prep.point.id}: {message}")
                 self.state.confirmed.pop(prep.point.id, None)
                 results.append(self._result(prep, WriteStatus.MISMATCH, reason, readback=back, message=message))
         return results
+
+    def _unchanged(self, prep: _Prepared, reason: str) -> WriteResult:
+        """Nothing to send; still ``clamped`` (not ok, not audited again) while the wanted value does not fit."""
+        if prep.overflow:
+            return self._result(prep, WriteStatus.CLAMPED, reason, message=prep.overflow + " (already held)")
+        return self._result(prep, WriteStatus.UNCHANGED, reason)
 
     def _confirm(self, prep: _Prepared) -> None:
         self.state.confirmed[prep.point.id] = (prep.value, self.clock.monotonic())
@@ -532,6 +555,15 @@ def _matches(point: Point, written: Value, back: Value, sf: int | None) -> bool:
     return written == back
 
 
+def clamp(value: float, lo: float | None, hi: float | None) -> float:
+    """``value`` within optional bounds (``None`` = unbounded on that side)."""
+    if lo is not None and value < lo:
+        value = lo
+    if hi is not None and value > hi:
+        value = hi
+    return value
+
+
 def _max_opt(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else max(a, b)
 
@@ -548,5 +580,6 @@ __all__ = [
     "WriteResult",
     "WriteStatus",
     "WriterState",
+    "clamp",
     "register_range",
 ]

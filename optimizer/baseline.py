@@ -110,7 +110,7 @@ def _baseline_loads(inputs: DispatchInputs, cols: dict) -> np.ndarray:
         cols[f"{x.id}_baseline_kw"] = base
         total += p
     for x in inputs.curtailable:
-        base = np.maximum(as_array(x.baseline_kw, n), 0.0)
+        base = x.base_kw(n)
         cols[f"{x.id}_load_kw"] = base
         cols[f"{x.id}_baseline_kw"] = base
         cols[f"{x.id}_shed_kw"] = np.zeros(n)

@@ -78,7 +78,9 @@ def verify_schedule(schedule: Schedule, inputs: DispatchInputs, tol: float = 1e-
         _over(problems, f"shiftable '{x.id}' power", p, x.p_max_kw, tol)
     for x in inputs.curtailable:
         shed = f[f"{x.id}_shed_kw"].to_numpy()
-        _over(problems, f"curtailable '{x.id}' shed", shed, as_array(x.baseline_kw, n) * x.max_curtail_pct / 100, tol)
+        _over(problems, f"curtailable '{x.id}' shed", shed, x.base_kw(n) * x.max_curtail_pct / 100, tol)
+        if x.p_max_kw is not None:
+            _over(problems, f"curtailable '{x.id}' power", f[f"{x.id}_load_kw"].to_numpy(), x.p_max_kw, tol)
     for depot in inputs.ev_depots:
         p = f[f"{depot.id}_load_kw"].to_numpy()
         _over(problems, f"EV depot '{depot.id}' power", p, depot.p_max_kw, tol)

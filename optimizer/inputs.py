@@ -199,6 +199,13 @@ class CurtailableLoad:
     baseline_kw: np.ndarray
     max_curtail_pct: float
     penalty_cny_per_kwh: float
+    p_max_kw: float | None = None
+    """Rating of the load, kW; the baseline (a forecast) is capped here, so no plan runs it above."""
+
+    def base_kw(self, n: int) -> np.ndarray:
+        """Baseline the plan starts from: the forecast within ``[0, p_max_kw]``, kW."""
+        base = np.maximum(np.asarray(self.baseline_kw, dtype=float) * np.ones(n), 0.0)
+        return base if self.p_max_kw is None else np.minimum(base, self.p_max_kw)
 
 
 @dataclass

@@ -12,7 +12,16 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from microgrid.site.models import Battery, EVDepot, FlexibleLoad, HeatPump, Meter, PVPlant, minutes_of
+from microgrid.site.models import (
+    Battery,
+    EVDepot,
+    FlexibleLoad,
+    HeatPump,
+    Meter,
+    PVPlant,
+    energy_still_owed_kwh,
+    minutes_of,
+)
 from sim.physics.battery import BatteryParams, BatteryState, step_battery
 from sim.physics.loads import (
     ShiftableParams,
@@ -225,11 +234,6 @@ def in_window(seconds_of_day: float, start_hhmm: str, end_hhmm: str) -> tuple[bo
     return inside, (left if inside else 0.0)
 
 
-def _window_length_s(start_hhmm: str, end_hhmm: str) -> float:
-    length = (minutes_of(end_hhmm) - minutes_of(start_hhmm)) * 60.0
-    return length if length > 0 else length + 86400.0
-
-
 @dataclass
 class FlexRuntime:
     """A flexible load (curtailable, shiftable or deferrable) or an EV depot (a window job with chargers)."""
@@ -275,14 +279,23 @@ class FlexRuntime:
         return self.spec.window_start or "00:00", self.spec.window_end or "24:00"
 
     def start(self, seconds_of_day: float) -> None:
-        """Initial window state when the simulation starts inside a window: the pro-rata share is still needed."""
+        """Initial window state when the simulation starts inside a window.
+
+        The job still needs what the plan assumes (:func:`~microgrid.site.models.energy_still_owed_kwh`):
+        everything the time left can deliver at full power, up to the site file's energy.
+        """
         if self.job_params is None:
             return
         start, end = self._window()
         inside, left = in_window(seconds_of_day, start, end)
         if inside:
-            share = left / _window_length_s(start, end)
-            self.job = open_window(self.job, self.job_params.energy_kwh * share)
+            p = self.job_params
+            window_h = None
+            if not isinstance(self.spec, EVDepot):
+                length = (minutes_of(end) - minutes_of(start)) % 1440 or 1440
+                window_h = length / 60
+            owed = energy_still_owed_kwh(p.energy_kwh, p.p_max_kw, left / 3600.0, p.eta, window_h)
+            self.job = open_window(self.job, owed)
             self.seconds_left = left
 
     def injection_kw(self) -> float:

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from drivers.capabilities import CapabilityKind, PVReading, Reading
 from drivers.device import ModbusDevice
 from drivers.health import Health, worst
-from drivers.safewrite import SafeWriter, Step, WriteResult, WriteStatus
+from drivers.safewrite import SafeWriter, Step, WriteResult, WriteStatus, clamp
 
 
 @dataclass(frozen=True)
@@ -328,7 +328,7 @@ class Adapter:
     def expect_pv_limit(self, results: list[WriteResult], point_id: str, rated_kw: float) -> bool:
         """After a limit write: expect the plant at or below the held limit; True when every write succeeded."""
         ok = all(r.ok for r in results)
-        if ok and (held := result_value(results, point_id)) is not None:
+        if all(r.applied for r in results) and (held := result_value(results, point_id)) is not None:
             self.expect(rated_kw * held / 100.0, at_most=True, rating_kw=rated_kw, from_kw=None)
         return ok
 
@@ -369,7 +369,7 @@ class _Expectation:
 def result_value(results: list[WriteResult], point_id: str) -> float | None:
     """The value written (or held unchanged) for ``point_id`` in a list of results, if it went well."""
     for r in results:
-        if r.point_id == point_id and r.ok and isinstance(r.new, int | float):
+        if r.point_id == point_id and r.applied and isinstance(r.new, int | float):
             return float(r.new)
     return None
 
@@ -386,14 +386,6 @@ def quantize_down(device: ModbusDevice, point_id: str, value: float) -> float:
 def neg(value: float | None) -> float | None:
     """``-value`` without producing ``-0.0``."""
     return None if value is None else (-value) + 0.0
-
-
-def clamp(value: float, lo: float | None, hi: float | None) -> float:
-    if lo is not None and value < lo:
-        value = lo
-    if hi is not None and value > hi:
-        value = hi
-    return value
 
 
 def min_opt(*values: float | None) -> float | None:

@@ -140,11 +140,11 @@ class CnPcsBmsStorage(Adapter):
         if p_kw != 0 and enum_name(self.dev("pcs"), "run_state") != "fault":
             steps.append(Step("run_cmd", 1))
         results = await self.writer("pcs").write_sequence("p_set", steps)
-        if all(r.ok for r in results) and (held := result_value(results, "p_set_kw")) is not None:
+        if all(r.applied for r in results) and (held := result_value(results, "p_set_kw")) is not None:
             running = enum_name(self.dev("pcs"), "run_state") == "running" or p_kw != 0
             if running:
                 self.expect(neg(held) or 0.0, at_most=False, rating_kw=max(cha, dis), from_kw=neg(self.num("p_kw", "pcs")))
-        self.control_started = self.control_started or all(r.ok for r in results)
+        self.control_started = self.control_started or all(r.applied for r in results)
         return results
 
     def raw_write_plan(self, role: str, point_id: str, value: Any) -> Any:

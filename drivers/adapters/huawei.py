@@ -168,7 +168,7 @@ class HuaweiStorage(Adapter):
         steps = self.steps_for(p_kw, cha, dis)
         w = self.writer()
         results = await w.write_sequence("forced", steps)
-        if all(r.ok for r in results):
+        if all(r.applied for r in results):
             self.control_started = True
             target = 0.0
             if (v := result_value(results, "bat_forced_discharge_w")) is not None:

@@ -2,8 +2,8 @@
 
 Both report consumption > 0 (the park convention for loads): no sign change.
 
-- Heat pump (``heat_pump_controller``): power mode is the ordered pair *setpoint, then mode*
-  (``p_el_set_kw`` then ``control_mode`` = 1). The unit drops back to its thermostat when no write arrives
+- Heat pump (``heat_pump_controller``): power mode is the ordered sequence *setpoint, mode, run*
+  (``p_el_set_kw``, ``control_mode`` = 1, ``run_cmd`` = 1; a zero setpoint writes ``run_cmd`` = 0: off). The unit drops back to its thermostat when no write arrives
   within ``comm_timeout_s`` (read from the device), so the setpoint is re-written at a fraction of it.
   ``None`` hands the unit back to its thermostat. Temperature setpoints are EEPROM-backed: never written
   by the controller (the safe-write layer rate-limits manual writes).
@@ -40,21 +40,31 @@ class _WatchdogLoad(Adapter):
         w = self.writer()
         if p_kw is None:
             w.stop_keep_alive(self.SET_ID)
-            return [await w.write(self.MODE_ID, self.MODE_OFF)]
+            release = [Step(self.MODE_ID, self.MODE_OFF), *self.switch_steps(None)]
+            if len(release) == 1:
+                return [await w.write(self.MODE_ID, self.MODE_OFF)]
+            return await w.write_sequence("release", release)
         if p_kw < 0:
             return [self.refuse(f"a consumption setpoint cannot be negative ({p_kw} kW)", self.SET_ID, requested=p_kw)]
         lo, hi = self.p_bounds()
+        if p_kw == 0:
+            lo = 0.0  # zero is "off", not a value below the process minimum
         steps = [
             Step(self.SET_ID, p_kw, lo=lo, hi=hi, deadband=self.deadband_kw(hi)),
             Step(self.MODE_ID, self.MODE_ON),
+            *self.switch_steps(p_kw),
         ]
         results = await w.write_sequence(requested_name, steps)
-        if all(r.ok for r in results):
+        if all(r.applied for r in results):
             self.control_started = True
             timeout = self.num("comm_timeout_s")
             default = self.dev().point("comm_timeout_s").revert_s or 300.0
             w.keep_alive(self.SET_ID, self.refresh_period(timeout, default))
         return results
+
+    def switch_steps(self, p_kw: float | None) -> list[Step]:
+        """Extra steps switching the unit itself on or off for ``p_kw`` (``None``: released; none by default)."""
+        return []
 
     def raw_write_plan(self, role: str, point_id: str, value: Any) -> Any:
         if point_id == self.SET_ID and isinstance(value, int | float) and not isinstance(value, bool):
@@ -100,8 +110,14 @@ class HeatPumpController(_WatchdogLoad):
             alarms=bit_list(d, "alarms"),
         )
 
+    def switch_steps(self, p_kw: float | None) -> list[Step]:
+        """``run_cmd``: 0 (off) for a zero setpoint, else 1 — the unit stops instead of idling at its minimum;
+        released to its thermostat it is switched on (the thermostat decides)."""
+        return [Step("run_cmd", 0 if p_kw is not None and p_kw <= 0 else 1)]
+
     async def set_power(self, p_el_kw: float | None) -> list[WriteResult]:
-        """Run at ``p_el_kw`` kW electrical (power mode), or ``None``: back to the thermostat."""
+        """Run at ``p_el_kw`` kW electrical (power mode; 0 = off via ``run_cmd``), or ``None``: back to the
+        thermostat (``run_cmd`` stays as it is)."""
         return await self._set(p_el_kw, "power_mode")
 
 

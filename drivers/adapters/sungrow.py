@@ -171,7 +171,7 @@ class SungrowSHStorage(Adapter):
         steps = self.steps_for(p_kw, cha, dis)
         w = self.writer()
         results = await w.write_sequence("ems", steps)
-        if all(r.ok for r in results):
+        if all(r.applied for r in results):
             self.control_started = True
             mag = (result_value(results, "charge_power_w") or 0.0) / 1000.0
             cmd = steps[1].value

@@ -345,7 +345,7 @@ class SunSpecStorage(_SunSpec):
             Step("m704_w_set_ena", _ENABLED),
         ]
         results = await self.writer().write_sequence("p_set", steps)
-        if all(r.ok for r in results):
+        if all(r.applied for r in results):
             held = result_value(results, "m704_w_set")
             if held is not None:
                 self.expect(held / 1000.0, at_most=False, rating_kw=rating, from_kw=_kw(self.num("m701_w")))

@@ -103,6 +103,9 @@ def run(args: argparse.Namespace) -> int:
     speed = _speed(args) if args.sim else 1.0
     settings = _api_settings(args)
     site = load_site(args.site)
+    from microgrid.cli.validate import check_device_ratings
+
+    check_device_ratings(site, str(args.site))
     return asyncio.run(_main(args, site, until, speed, settings))
 
 

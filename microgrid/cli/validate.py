@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from microgrid.site import load_site, site_summary
+from microgrid.site.loader import SiteError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,8 +19,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def check_device_ratings(site, source: str) -> None:
+    """Raise :class:`SiteError` (exit 2) when an asset's rating does not fit its device's register map."""
+    from drivers.site_config import site_rating_problems
+
+    problems = site_rating_problems(site)
+    if problems:
+        raise SiteError(f"{source}: {len(problems)} problem(s)", problems)
+
+
 def run(args: argparse.Namespace) -> int:
     site = load_site(args.site)
+    check_device_ratings(site, str(args.site))
     print(site_summary(site))
     print("OK: site is valid")
     return 0

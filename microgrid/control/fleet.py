@@ -112,11 +112,13 @@ def pv_units(site: Site, readings: Mapping[str, PVReading], commanded: Mapping[s
 
 
 def storage_units(site: Site, readings: Mapping[str, StorageReading],
-                  commanded: Mapping[str, float]) -> tuple[StorageUnit, ...]:
+                  commanded: Mapping[str, float], horizon_s: float = 0.0) -> tuple[StorageUnit, ...]:
     """Controller view of every battery: runtime limits (BMS) within the site ratings, SoC, flags.
 
     A battery with no valid reading, no SoC or in ``fault`` is offline. A BMS limit of 0 kW in one
-    direction means that direction is not allowed.
+    direction means that direction is not allowed. With ``horizon_s`` > 0 (the control cycle) the power
+    limits also keep to the energy left above ``soc_min`` / below ``soc_max`` for that long, so a battery
+    about to run empty is not counted on for a whole cycle it cannot last.
     """
     out = []
     for bat in site.assets.batteries:
@@ -130,6 +132,10 @@ def storage_units(site: Site, readings: Mapping[str, StorageReading],
             dis_max = min(dis_max, max(float(r.p_discharge_max_kw), 0.0))
         p_kw = float(r.p_kw) if online and r.p_kw is not None else 0.0
         soc = float(r.soc_pct) if online and r.soc_pct is not None else bat.soc_initial_pct
+        if horizon_s > 0:
+            hours = horizon_s / 3600
+            dis_max = min(dis_max, max(soc - bat.soc_min_pct, 0.0) / 100 * bat.e_kwh * bat.eta_discharge / hours)
+            ch_max = min(ch_max, max(bat.soc_max_pct - soc, 0.0) / 100 * bat.e_kwh / bat.eta_charge / hours)
         setpoint = commanded.get(bat.id)
         if online and r.p_setpoint_kw is not None:
             setpoint = float(r.p_setpoint_kw)

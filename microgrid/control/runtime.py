@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -39,6 +40,7 @@ from microgrid.control.controllers import (
     Setpoints,
     balance,
     load_setpoints,
+    pcc_band_kw,
     safe_state,
 )
 from microgrid.control.events import Event, EventLog, Severity
@@ -54,6 +56,7 @@ from microgrid.control.fleet import (
     telemetry_samples,
 )
 from microgrid.control.jobs import APSchedulerRunner, ClockJobRunner, DailyAt, Every, JobRunner
+from microgrid.control.limits import ConsumerControl
 from microgrid.control.modes import Condition, Mode, ModeMachine
 from microgrid.control.options import CYCLE_HISTORY, CycleReport, RuntimeOptions
 from microgrid.control.overrides import Override, OverrideBook
@@ -63,6 +66,8 @@ from microgrid.control.state import measured_state
 from microgrid.control.storeport import ResilientStore, StorePort
 from microgrid.control.telemetry import GOOD, Downsampler
 from microgrid.control.tracking import RunTracker
+from microgrid.control.write_alarms import WriteAlarms, audited
+from microgrid.control.write_alarms import failed as write_failed
 from microgrid.site.models import Site
 from optimizer import MeasuredState
 
@@ -114,6 +119,10 @@ class Runtime:
         self.timings: dict[str, float] = {}
         """Wall seconds spent per phase of the cycle (read, control, write, account_store), summed."""
         self._last_flush: datetime | None = None
+        self.consumers = ConsumerControl(site)
+        self.write_alarms = WriteAlarms(
+            self.store.set_alarm,
+            lambda kind, text, source, data: self.emit(kind, text, Severity.ALARM, source, **data))
 
     # ---- set-up --------------------------------------------------------------------------------------
     def _make_jobs(self) -> JobRunner:
@@ -323,9 +332,10 @@ class Runtime:
             except Exception as exc:  # noqa: BLE001 - a failed write is audited, the cycle goes on
                 results = [WriteOutcome(asset_id, "", "", value, None, None, "failed", f"{type(exc).__name__}: {exc}")]
             writes.extend(results)
-            if not any(w.status in ("failed", "refused", "rate_limited") for w in results):
+            if not write_failed(results):
                 self._commanded[asset_id] = value
-        self.writes_sent += sum(1 for w in writes if w.status != "unchanged")
+        self.write_alarms.update(writes, self.clock.now())
+        self.writes_sent += len(audited(writes))
         return writes
 
     def _flush_due(self, now: datetime) -> bool:
@@ -380,15 +390,26 @@ class Runtime:
         grid = self.site.grid
         limits = GridLimits(grid.export_limit_kw, grid.import_cap_kw, peak_target)
         pv = pv_units(self.site, readings.pv, self._commanded)
-        storage = storage_units(self.site, readings.storage, self._commanded)
-        inputs = ControlInputs(dt_s=dt_s, pcc_p_kw=pcc_kw, limits=limits, pv=pv, storage=storage,
+        storage = storage_units(self.site, readings.storage, self._commanded, horizon_s=self.options.cycle_s)
+        units = load_units(self.site, readings.heat_pumps, readings.flex)
+        plan_loads = interval.loads_kw if (interval and automatic) else {}
+        loads = load_setpoints(units, plan_loads, overrides)
+        consumers, load_delta = self.consumers.prepare(loads, readings.heat_pumps, readings.flex, now)
+        # storage and PV are set for the PCC the consumers' new setpoints will cause
+        pcc_next = None if pcc_kw is None else pcc_kw + load_delta
+        inputs = ControlInputs(dt_s=dt_s, pcc_p_kw=pcc_next, limits=limits, pv=pv, storage=storage,
                                plan_storage_kw=plan_storage,
                                overrides_kw={} if mode == Mode.SAFE else overrides,
                                config=self.options.controller)
         setpoints = safe_state(inputs) if mode == Mode.SAFE else balance(inputs)
-        units = load_units(self.site, readings.heat_pumps, readings.flex)
-        plan_loads = interval.loads_kw if (interval and automatic) else {}
-        loads = load_setpoints(units, plan_loads, overrides)
+        if mode != Mode.SAFE:
+            pcc_min, pcc_max = pcc_band_kw(inputs)
+            loads, load_notes = self.consumers.hold_limits(
+                consumers, setpoints.pcc_expected_kw, pcc_min, pcc_max, peak_target, readings.meters, now)
+            if load_notes:
+                setpoints = replace(setpoints, notes=(*setpoints.notes, *load_notes))
+        else:
+            loads = {c.id: c.setpoint_kw for c in consumers}
         t_control = time.perf_counter()
         writes = await self._apply(setpoints, loads, readings)
         try:
@@ -408,8 +429,7 @@ class Runtime:
                   if len(socs) == len(self.site.assets.batteries) else None)
         closed = self.accounting.add(now, 0.0 if first else dt_s, pcc_kw, pv_kw, curtailed, st_kw, interval,
                                      stored_kwh=stored)
-        self.store.add_writes(now, self.overrides.attribute([w for w in writes if w.status != "unchanged"], now,
-                                                            held=mode != Mode.SAFE))
+        self.store.add_writes(now, self.overrides.attribute(audited(writes), now, held=mode != Mode.SAFE))
         samples = telemetry_samples(readings, self._commanded)
         samples[("controller", "mode_code")] = (float(list(Mode).index(mode)), GOOD)
         rows = self.telemetry.add(now, samples)

@@ -34,7 +34,7 @@ from microgrid.planning.ev import ev_depot
 from microgrid.planning.forecasts import site_forecast
 from microgrid.planning.tariff import demand_charge_cny_per_kw_month, export_price, tou_prices
 from microgrid.profiles import day_index
-from microgrid.site.models import WATER_KWH_PER_M3_K, Site, minutes_of
+from microgrid.site.models import WATER_KWH_PER_M3_K, Site, energy_still_owed_kwh, minutes_of
 from optimizer import (
     Battery,
     Carbon,
@@ -169,9 +169,11 @@ def build_dispatch_inputs(site: Site, index: pd.DatetimeIndex, *, options: PlanO
         if f.kind == "deferrable":
             start, end = _deferrable_window(index, f.window_start, f.window_end)
             delivered = 0.0
-            if start < index[0]:  # under way: assume what the remaining time at full power cannot do is done
+            if start < index[0]:  # under way: pro rata to the window elapsed (the simulator agrees)
                 hours_left = (end - index[0]).total_seconds() / 3600
-                delivered = max(0.0, f.energy_kwh - f.p_max_kw * hours_left)
+                window_h = (end - start).total_seconds() / 3600
+                delivered = f.energy_kwh - energy_still_owed_kwh(f.energy_kwh, f.p_max_kw, hours_left,
+                                                                 window_h=window_h)
             deferrable.append(DeferrableLoad(id=f.id, energy_kwh=f.energy_kwh, window_start=start, window_end=end,
                                              p_max_kw=f.p_max_kw, p_min_kw=f.p_min_kw, delivered_kwh=delivered))
         elif f.kind == "shiftable":
@@ -180,7 +182,8 @@ def build_dispatch_inputs(site: Site, index: pd.DatetimeIndex, *, options: PlanO
                                            p_min_kw=f.p_min_kw))
         else:
             curtailable.append(CurtailableLoad(id=f.id, baseline_kw=fc[f.baseline_profile].to_numpy(),
-                                               max_curtail_pct=f.max_curtail_pct, penalty_cny_per_kwh=f.penalty_cny_per_kwh))
+                                               max_curtail_pct=f.max_curtail_pct, penalty_cny_per_kwh=f.penalty_cny_per_kwh,
+                                               p_max_kw=f.p_max_kw))
     depots = [ev_depot(x, index, step_h) for x in a.ev_depots]
     inputs = DispatchInputs(
         index=index, tariff=tariff,

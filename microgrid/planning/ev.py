@@ -24,7 +24,7 @@ from datetime import timedelta
 import pandas as pd
 
 from microgrid.site.models import EVDepot as SiteEVDepot
-from microgrid.site.models import minutes_of
+from microgrid.site.models import energy_still_owed_kwh, minutes_of
 from optimizer import EVDepot, EVSession
 
 
@@ -56,7 +56,8 @@ def depot_sessions(depot: SiteEVDepot, index: pd.DatetimeIndex, step_h: float) -
             delivered = 0.0
             if arrival < h_start:
                 hours_left = (departure - h_start).total_seconds() / 3600
-                delivered = max(0.0, depot.energy_kwh - depot.eta_charge * depot.p_max_kw * hours_left)
+                delivered = depot.energy_kwh - energy_still_owed_kwh(depot.energy_kwh, depot.p_max_kw, hours_left,
+                                                                     depot.eta_charge)
             sessions.append(EVSession(id=arrival.strftime("%Y-%m-%dT%H:%M"), arrival=arrival, departure=departure,
                                       energy_kwh=depot.energy_kwh, delivered_kwh=delivered))
         day = (day + pd.Timedelta(days=1, hours=2)).normalize()  # robust to DST-length days

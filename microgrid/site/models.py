@@ -41,6 +41,22 @@ def minutes_of(hhmm: str) -> int:
 HHMM = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
 
 
+def energy_still_owed_kwh(energy_kwh: float, p_max_kw: float, hours_left: float, eta: float = 1.0,
+                          window_h: float | None = None) -> float:
+    """Energy a window job still needs when it is already under way at the start, kWh (delivered side).
+
+    The plan and the simulator use this one rule. An EV session (``window_h`` None): what was delivered
+    before is the least the previous plan had to deliver, so the session still needs everything the time
+    left can deliver at full power, up to the whole ``energy_kwh``. A deferrable batch (``window_h`` given):
+    it has progressed pro rata to the window elapsed, so it needs ``energy_kwh × hours_left / window_h``,
+    at most what the time left can deliver.
+    """
+    deliverable = max(0.0, eta * p_max_kw * hours_left)
+    if window_h:
+        return min(energy_kwh * max(hours_left, 0.0) / window_h, deliverable)
+    return min(energy_kwh, deliverable)
+
+
 class Location(Strict):
     latitude_deg: Annotated[float, Field(ge=-90, le=90)]
     longitude_deg: Annotated[float, Field(ge=-180, le=180)]
@@ -229,6 +245,10 @@ class HeatPump(Strict):
     tank_temp_initial_c: float | None = None
     tank_loss_pct_per_h: Annotated[float, Field(ge=0, le=20)] = 0.5
     """Standing loss, percent of stored heat (above ``tank_temp_min_c``) per hour."""
+    min_run_min: Annotated[float, Field(ge=0, le=240)] = 0.0
+    """Minimum run time once started, minutes (compressor protection); the real-time loop keeps it on."""
+    min_stop_min: Annotated[float, Field(ge=0, le=240)] = 0.0
+    """Minimum stop time once stopped, minutes; the real-time loop keeps it off (unless the tank runs cold)."""
     heat_demand_profile: str
     """Profile column with the heat drawn from the tank, kW_th."""
 

@@ -246,7 +246,7 @@ def compute_data(inp: DispatchInputs, structure: Structure) -> ModelData:  # noq
 
     v["cu_base"], v["cu_shed_max"] = {}, {}
     for c in inp.curtailable:
-        base = np.maximum(as_array(c.baseline_kw, n), 0.0)
+        base = c.base_kw(n)
         _series(v["cu_base"], c.id, base)
         _series(v["cu_shed_max"], c.id, base * c.max_curtail_pct / 100)
 

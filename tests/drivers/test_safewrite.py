@@ -64,10 +64,19 @@ def test_a_value_the_register_cannot_hold_is_refused_never_wrapped():
             assert r.status is WriteStatus.REFUSED
             assert srv.faults[1].writes == []
             assert [a.status for a in log] == [WriteStatus.REFUSED] * 3
-            # with a device limit on that side the register's range is one more limit: clamped, not truncated
+            # with a caller limit above the register's range the device's own limit is written (clamped, never
+            # truncated) and the write is not ok: written != wanted, named in the message
             r = await w.write("p_set_kw", 7000.0, hi=9000.0)
-            assert (r.status, r.new, r.clamped) == (WriteStatus.OK, 6553.5, True)
+            assert (r.status, r.new, r.clamped, r.ok, r.applied) == (WriteStatus.CLAMPED, 6553.5, True, False, True)
+            assert r.message == "dev register p_set_kw: wanted 7000 kW, written 6553.5 kW (the device takes 0 .. 6553.5 kW)"
             assert srv.faults[1].writes == [(6, 1, [65535])]
+            assert log[-1].status is WriteStatus.CLAMPED
+            # asking again sends nothing and is still not ok
+            r = await w.write("p_set_kw", 7000.0, hi=9000.0)
+            assert r.status is WriteStatus.CLAMPED and "already held" in r.message and len(srv.faults[1].writes) == 1
+            # within the device's range the same register is ok again
+            r = await w.write("p_set_kw", 100.0, hi=9000.0)
+            assert r.status is WriteStatus.OK
 
     run(body())
 

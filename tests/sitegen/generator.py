@@ -319,6 +319,7 @@ def _add_heat_pumps(shape: Shape, out: _Layout, rng: np.random.Generator, pm) ->
         out.heat_pumps.append({
             "id": hp_id, "tenant": t["id"], "bus": t["_lvs"][-1], "p_el_max_kw": kw,
             "p_el_min_kw": round(kw * 0.2, 1) if h % 2 else 0.0,  # every other pump has a minimum load
+            "min_run_min": 15.0 if h % 2 else 0.0, "min_stop_min": 15.0 if h % 2 else 0.0,
             "cop": {"model": "carnot", "eta_carnot": 0.45, "supply_temp_c": supply, "cop_min": cop_min, "cop_max": 5.0},
             "tank_volume_m3": max(volume, 2.0), "tank_temp_min_c": supply - 20, "tank_temp_max_c": supply,
             "tank_temp_initial_c": supply - 10, "tank_loss_pct_per_h": 0.5, "heat_demand_profile": column,

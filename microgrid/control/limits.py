@@ -1,0 +1,133 @@
+"""Hard limits in the real-time loop, in priority order, for the controllable consumers.
+
+The runtime asks this module twice per cycle (see :class:`ConsumerControl`):
+
+1. :meth:`ConsumerControl.prepare` — the consumers' setpoints wanted this cycle (plan or override, heat
+   pumps switched on/off with their minimum run/stop times and tank guard) and the change of PCC import
+   they will cause, so storage and PV are set for the PCC *after* the loads move (no step across a limit
+   at an interval boundary);
+2. :meth:`ConsumerControl.hold_limits` — after storage and PV (:func:`~microgrid.control.controllers.balance`):
+   what still crosses a limit is shed (or, for export, absorbed) by consumers in priority order:
+
+   1. the PCC import cap and export limit (hard, every consumer kind),
+   2. transformer ratings, from the tenant meters on each transformer's LV bus (hard, consumers on that bus),
+   3. the demand target ``max(planned peak, month-to-date peak)`` (curtailable, shiftable and EV only).
+
+A limit that cannot be held is named in the returned notes (the runtime raises a ``limit`` alarm).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from drivers.capabilities import FlexLoadReading, HeatPumpReading, MeterReading
+from microgrid.control.controllers.consumers import (
+    PEAK_SHED_KINDS,
+    SHED_ORDER,
+    Consumer,
+    HeatPumpLimits,
+    HeatPumpSwitching,
+    heat_pump_consumer,
+    on_off,
+    shift_consumption,
+)
+from microgrid.site.models import Site
+
+
+@dataclass
+class ConsumerControl:
+    """Per-site consumer control state (heat-pump switching) and the limits it holds."""
+
+    site: Site
+    order: tuple[str, ...] = SHED_ORDER
+    transformer_margin: float = 0.98
+    """Fraction of a transformer's rating (kVA at PF 1 as kW) the loop holds on its LV meter."""
+    switching: HeatPumpSwitching = field(default_factory=HeatPumpSwitching)
+
+    def __post_init__(self) -> None:
+        a = self.site.assets
+        self.kind = {h.id: "heat_pump" for h in a.heat_pumps}
+        self.kind.update({f.id: f.kind for f in a.flexible_loads})
+        self.kind.update({e.id: "ev_depot" for e in a.ev_depots})
+        self.bus = {x.id: x.bus for x in [*a.heat_pumps, *a.flexible_loads, *a.ev_depots]}
+        self.curtail_pct = {f.id: f.max_curtail_pct for f in a.flexible_loads if f.kind == "curtailable"}
+        self.hp = {h.id: HeatPumpLimits(h.p_el_min_kw, h.p_el_max_kw, h.tank_temp_min_c, h.tank_temp_max_c,
+                                        h.min_run_min * 60, h.min_stop_min * 60) for h in a.heat_pumps}
+        self.p_range = {h.id: (0.0, h.p_el_max_kw) for h in a.heat_pumps}
+        self.p_range.update({f.id: (f.p_min_kw, f.p_max_kw) for f in a.flexible_loads})
+        self.p_range.update({e.id: (0.0, e.p_max_kw) for e in a.ev_depots})
+        trafos = {t.lv_bus: t for t in self.site.network.transformers}
+        self.meter_trafo = {m.id: trafos[m.bus] for m in self.site.meters
+                            if m.scope == "tenant" and m.bus in trafos}
+
+    # ---- step 1 ------------------------------------------------------------------------------------
+    def prepare(self, wanted: dict[str, float], hp: dict[str, HeatPumpReading], flex: dict[str, FlexLoadReading],
+                now: datetime) -> tuple[list[Consumer], float]:
+        """Consumers with this cycle's setpoints, and the expected change of their consumption (kW)."""
+        consumers = []
+        for asset_id, value in wanted.items():
+            kind = self.kind.get(asset_id)
+            if kind is None:
+                continue
+            lo, hi = self.p_range[asset_id]
+            if kind == "heat_pump":
+                r = hp.get(asset_id)
+                p = float(r.p_el_kw) if r is not None and r.p_el_kw is not None else 0.0
+                c = Consumer(asset_id, kind, self.bus[asset_id], p, value, lo, hi)
+                c = heat_pump_consumer(c, self.hp[asset_id], self.switching, now,
+                                       r.tank_temp_c if r is not None else None)
+            else:
+                r = flex.get(asset_id)
+                p = float(r.p_kw) if r is not None and r.p_kw is not None else 0.0
+                base = float(r.p_baseline_kw) if r is not None and r.p_baseline_kw is not None else None
+                floor = 0.0
+                if kind == "curtailable" and base is not None:
+                    floor = base * (1 - self.curtail_pct[asset_id] / 100)
+                c = Consumer(asset_id, kind, self.bus[asset_id], p, min(max(value, lo), hi), lo, hi, base, floor)
+            consumers.append(c)
+        delta = sum(c.expected_kw(c.setpoint_kw) - c.p_kw for c in consumers)
+        return consumers, delta
+
+    # ---- step 2 ------------------------------------------------------------------------------------
+    def hold_limits(self, consumers: list[Consumer], pcc_expected_kw: float | None, pcc_min_kw: float,
+                    pcc_max_kw: float, demand_target_kw: float | None, meters: dict[str, MeterReading],
+                    now: datetime) -> tuple[dict[str, float], list[str]]:
+        """Final consumer setpoints and notes naming limits that cannot be held (see module docstring)."""
+        setpoints = {c.id: c.setpoint_kw for c in consumers}
+        notes: list[str] = []
+        expected = pcc_expected_kw
+        if expected is not None:
+            if expected > pcc_max_kw:
+                setpoints, left = shift_consumption(consumers, setpoints, pcc_max_kw - expected, self.order)
+                expected = pcc_max_kw - left
+                if left < -1.0:
+                    notes.append(f"import cap: {-left:.1f} kW above {pcc_max_kw:.1f} kW after shedding every consumer")
+            elif expected < pcc_min_kw:
+                setpoints, left = shift_consumption(consumers, setpoints, pcc_min_kw - expected, self.order[::-1])
+                expected = pcc_min_kw - left
+                if left > 1.0:
+                    notes.append(f"export limit: {left:.1f} kW below {pcc_min_kw:.1f} kW with every consumer raised")
+        for meter_id, trafo in self.meter_trafo.items():
+            r = meters.get(meter_id)
+            if r is None or not r.valid or r.p_kw is None:
+                continue
+            limit = trafo.sn_kva * trafo.max_loading_pct / 100 * self.transformer_margin
+            on_bus = [c for c in consumers if c.bus == trafo.lv_bus]
+            change = sum(c.expected_kw(setpoints[c.id]) - c.p_kw for c in on_bus)
+            over = float(r.p_kw) + change - limit
+            if over > 0 and on_bus:
+                setpoints, left = shift_consumption(on_bus, setpoints, -over, self.order)
+                if expected is not None:
+                    expected -= over + left
+                if left < -1.0:
+                    notes.append(f"transformer {trafo.id}: {-left:.1f} kW above {limit:.1f} kW after shedding")
+        if expected is not None and demand_target_kw is not None and expected > demand_target_kw:
+            setpoints, _left = shift_consumption(consumers, setpoints, demand_target_kw - expected, self.order,
+                                                 kinds=PEAK_SHED_KINDS)
+        for c in consumers:
+            if c.kind == "heat_pump":
+                value = on_off(setpoints[c.id], self.hp[c.id].p_min_kw)
+                setpoints[c.id] = min(max(value, c.lo_kw), c.hi_kw)
+                self.switching.record(c.id, setpoints[c.id] > 0, now)
+        return setpoints, notes
