@@ -47,7 +47,7 @@ RATED_POINTS: dict[str, tuple[RatedPoint, ...]] = {
     "heat_pump_controller": (RatedPoint("p_max", "p_el_set_kw", "command"), RatedPoint("p_max", "p_el_kw", "read")),
     "flex_load_controller": (RatedPoint("p_max", "p_set_kw", "command"), RatedPoint("p_max", "p_kw", "read")),
     "sungrow_sg": (RatedPoint("p_max", "p_ac_w", "read"), RatedPoint("p_max", "p_nominal_kw", "read")),
-    "huawei_sun2000_smartlogger": (RatedPoint("p_max", "p_ac_w", "read"), RatedPoint("p_max", "p_derate_w", "command")),
+    "huawei_sun2000": (RatedPoint("p_max", "p_ac_w", "read"), RatedPoint("p_max", "p_derate_w", "command")),
 }
 """Map name → its rated points (maps not listed carry no absolute power rating, e.g. percent-only maps)."""
 

@@ -19,7 +19,7 @@ CASES = [
     ("heat-pump power, u16 0.1 kW", "heat_pump_controller", "p_el_set_kw", 7_000.0, 6_553.5),
     ("flexible load / EV depot cap, u16 0.1 kW", "flex_load_controller", "p_set_kw", 8_000.0, 6_553.5),
     ("PV limit in percent, documented 0..110 %", "sungrow_sg", "p_limit_pct", 120.0, 110.0),
-    ("PV limit in W, u32", "huawei_sun2000_smartlogger", "p_derate_w", 5e9, 4_294_967_295.0),
+    ("PV limit in W, u32", "huawei_sun2000", "p_derate_w", 5e9, 4_294_967_295.0),
 ]
 
 

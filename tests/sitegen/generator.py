@@ -37,11 +37,11 @@ STORAGE_MAPS: dict[str, tuple[float, float]] = {
     # inside what the map's setpoint registers can command.
     "sunspec_battery": (50.0, 3000.0),  # 704 WSet: i32 W with a scale factor
     "cn_pcs": (100.0, 3000.0),  # p_set_kw: i16 in 0.1 kW, documented range ±3000 kW; paired with cn_bms
-    "sungrow_sh": (50.0, 65.0),  # charge_power_w: u16 in W, so at most 65,535 W
+    "sungrow_sh": (20.0, 32.0),  # bat_p_w (13022): signed 16-bit W, so at most 32,767 W
 }
 """Every storage map the project ships, with the battery ratings generated for it."""
 
-PV_MAPS = ("sunspec_inverter", "sungrow_sg", "huawei_sun2000_smartlogger")
+PV_MAPS = ("sunspec_inverter", "sungrow_sg", "huawei_sun2000")
 FLEX_KINDS = ("shiftable", "curtailable", "deferrable")
 KVA_SIZES = (315, 400, 500, 630, 800, 1000, 1250, 1600, 2000, 2500, 3150)
 VALLEY_CNY = 0.3554
@@ -429,8 +429,7 @@ def _add_meters_and_devices(shape: Shape, out: _Layout) -> None:
                             "host": "127.0.0.1", "port": 21001, "unit_id": unit, "poll_s": 2})
     for u, pv in enumerate(out.pv, start=1):
         name = PV_MAPS[(u - 1) % len(PV_MAPS)]
-        unit = 0 if name == "huawei_sun2000_smartlogger" else 1
-        dev.append({"id": f"dev_{pv['id']}", "serves": pv["id"], "role": "pv_inverter", "map": name, "host": "127.0.0.1", "port": 21100 + u, "unit_id": unit, "poll_s": 2})
+        dev.append({"id": f"dev_{pv['id']}", "serves": pv["id"], "role": "pv_inverter", "map": name, "host": "127.0.0.1", "port": 21100 + u, "unit_id": 1, "poll_s": 2})
     for u, bat in enumerate(out.batteries, start=1):
         name = bat.pop("_map")
         if name == "cn_pcs":
