@@ -17,7 +17,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(app, timeout_s: float = 20.0):
+def live_server(app, timeout_s: float = 180.0):
     """Yield the base URL of ``app`` served by uvicorn in a thread; stop it afterwards."""
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
