@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from microgrid.cli import validators as valid
 from microgrid.errors import UserError
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|min|m|s)")
@@ -54,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="stop after this much site time (90s, 15m, 2h, 1d, 1h30m) and print the KPI summary")
     parser.add_argument("--port", type=int, default=None, help="serve the operator API on this port")
     parser.add_argument("--host", default="127.0.0.1", help="API host (default 127.0.0.1)")
-    parser.add_argument("--store", default=None,
+    parser.add_argument("--store", default=None, type=valid.store_url,
                         help="store URL (sqlite:///file.db, postgresql://...), or 'memory'; default: the site's "
                              "SQLite file, with --sim a fresh file under out/sim/")
     parser.add_argument("--start", default=None,
@@ -63,8 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--faults", type=Path, default=None, help="with --sim: fault scenario YAML")
     parser.add_argument("--auto-ports", action="store_true",
                         help="with --sim: serve the devices on free ports instead of the site's ports")
-    parser.add_argument("--cycle-s", type=float, default=None, help="control cycle, s (default: control.cycle_s)")
-    parser.add_argument("--progress-min", type=float, default=None,
+    parser.add_argument("--cycle-s", type=valid.bounded(0.2, 60, "control cycle in s"), default=None,
+                        help="control cycle, s (default: control.cycle_s)")
+    parser.add_argument("--progress-min", type=valid.positive("number of site minutes", 1e6), default=None,
                         help="print a progress line every N site minutes (default 60 with --sim, 15 otherwise)")
     parser.add_argument("--quiet", action="store_true", help="only the summary and alarms")
     parser.set_defaults(func=run)
@@ -74,25 +76,17 @@ def _speed(args: argparse.Namespace) -> float | None:
     """Pacing factor for --sim (None = as fast as possible)."""
     if args.speed is None:
         return 1.0
-    if str(args.speed).lower() in ("max", "inf", "0"):
+    if str(args.speed).strip().lower() == "max":
         return None
     try:
-        value = float(args.speed)
-    except ValueError:
-        raise UserError(f"--speed: {args.speed!r} is not a number (or 'max')") from None
-    if value <= 0:
-        raise UserError(f"--speed: must be > 0 (got {args.speed})")
-    return value
+        return valid.positive("speed factor", 1e6)(str(args.speed))
+    except argparse.ArgumentTypeError as exc:
+        raise UserError(f"--speed: {exc} (or 'max' for no pacing)") from None
 
 
 def _start(args: argparse.Namespace, tz: ZoneInfo) -> datetime:
-    if args.start is None:
-        return datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-    try:
-        start = datetime.fromisoformat(args.start)
-    except ValueError:
-        raise UserError(f"--start: {args.start!r} is not an ISO 8601 time (e.g. 2025-07-16 or 2025-07-16T06:00)") from None
-    return start if start.tzinfo else start.replace(tzinfo=tz)
+    start = valid.local_time(args.start, "--start", tz)
+    return start or datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,14 +97,27 @@ def run(args: argparse.Namespace) -> int:
                             ("--auto-ports", args.auto_ports or None)):
             if value is not None:
                 raise UserError(f"{flag} only applies with --sim")
-    if args.cycle_s is not None and not 0.2 <= args.cycle_s <= 60:
-        raise UserError(f"--cycle-s: {args.cycle_s:g} is outside 0.2–60 s")
     if args.port is not None and not 1 <= args.port <= 65535:
         raise UserError(f"--port: {args.port} is not a TCP port (1–65535)")
     until = parse_duration(args.until) if args.until else None
     speed = _speed(args) if args.sim else 1.0
+    settings = _api_settings(args)
     site = load_site(args.site)
-    return asyncio.run(_main(args, site, until, speed))
+    return asyncio.run(_main(args, site, until, speed, settings))
+
+
+def _api_settings(args: argparse.Namespace):
+    """With ``--port``: the API settings from ``MICROGRID_*``, checked (and the bind address, which dev mode
+    keeps on loopback) before anything starts."""
+    if args.port is None:
+        return None
+    try:
+        from api.settings import Settings, check_bind
+    except ImportError:
+        return None
+    settings = Settings.from_env()
+    check_bind(args.host, settings.dev)
+    return settings
 
 
 def _open_store(args: argparse.Namespace, site, started: datetime):
@@ -129,7 +136,7 @@ def _open_store(args: argparse.Namespace, site, started: datetime):
     return store, store, store.url
 
 
-async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: float | None) -> int:
+async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: float | None, settings=None) -> int:
     from drivers.fleet import Fleet
     from microgrid.clock import RealClock, SteppedClock
     from microgrid.control.driver_fleet import DriverFleet, relax_pacing
@@ -168,7 +175,7 @@ async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: 
         runtime.events.subscribe(printer.event)
         printer.header(store_text, park)
         if args.port is not None:
-            server = await _serve_api(runtime, store, site, args)
+            server = await _serve_api(runtime, store, site, args, settings)
         await runtime.start()
         end = runtime.clock.now() + until if until is not None else None
         _install_signals(runtime)
@@ -197,7 +204,7 @@ def _install_signals(runtime) -> None:
             loop.add_signal_handler(sig, runtime.request_stop)
 
 
-async def _serve_api(runtime, store, site, args):
+async def _serve_api(runtime, store, site, args, settings=None):
     try:
         from api.serve import app_for_runtime, start_server
     except ImportError:
@@ -205,7 +212,7 @@ async def _serve_api(runtime, store, site, args):
         return None
     if store is None:
         raise UserError("--port needs a database store (not --store memory): the API serves users and records from it")
-    app = app_for_runtime(runtime, store, site)
+    app = app_for_runtime(runtime, store, site, settings)
     try:
         server = await start_server(app, host=args.host, port=args.port)
     except RuntimeError as exc:

@@ -233,7 +233,7 @@ class Runtime:
         return override
 
     def clear_override(self, asset_id: str, user: str = "operator") -> bool:
-        gone = self.overrides.clear(asset_id)
+        gone = self.overrides.clear(asset_id, user)
         if gone is not None:
             self.emit("override_cleared", f"{asset_id} released by {user}", Severity.INFO, "operator",
                       asset_id=asset_id, user=user)
@@ -402,7 +402,8 @@ class Runtime:
                         for r in readings.pv.values() if r.valid and r.p_available_kw is not None)
         st_kw = sum(r.p_kw or 0.0 for r in readings.storage.values() if r.valid)
         closed = self.accounting.add(now, 0.0 if first else dt_s, pcc_kw, pv_kw, curtailed, st_kw, interval)
-        self.store.add_writes(now, [w for w in writes if w.status != "unchanged"])
+        self.store.add_writes(now, self.overrides.attribute([w for w in writes if w.status != "unchanged"], now,
+                                                            held=mode != Mode.SAFE))
         samples = telemetry_samples(readings, self._commanded)
         samples[("controller", "mode_code")] = (float(list(Mode).index(mode)), GOOD)
         rows = self.telemetry.add(now, samples)

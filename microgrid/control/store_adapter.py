@@ -119,7 +119,8 @@ class StoreAdapter:
                 detail += f"; {w.message}"
             rows.append(SetpointWrite(ts=ts, device_id=w.device_id or w.asset_id, point=w.point or "setpoint",
                                       new_value=float(value), old_value=w.old, result=_RESULT.get(w.status,
-                                      WriteResult.FAILED), asset_id=w.asset_id, detail=detail[:500]))
+                                      WriteResult.FAILED), asset_id=w.asset_id, detail=detail[:500],
+                                      user=w.user))
         self.buffer.record_setpoint_writes(rows)
 
     def add_event(self, event: Event) -> None:
