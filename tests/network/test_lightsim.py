@@ -119,3 +119,16 @@ def test_unconverged_engine_steps_are_solved_again_by_numpy(small_network):
     assert solution.iterations[1] > 0 and solution.iterations[0] == 0
     reference = BatchPowerFlow(small_network.net, backend="numpy").solve(s)
     assert np.abs(solution.v - reference.v).max() <= 1e-8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3, 5, 8])
+def test_lightsim_backend_equals_runpp_on_generated_sites(seed, tmp_path):
+    """Seeded parks (tests/sitegen): 1–3 feeders of ring main units, 1–8 tenants behind one or two
+    transformers, storage, PV, flexible loads."""
+    from tests.sitegen import generate_site
+
+    site = load_site(generate_site(seed, tmp_path))
+    network = ParkNetwork.from_site(site)
+    assert network.solver.backend == "lightsim2grid"
+    _assert_equals_runpp(network, site)
