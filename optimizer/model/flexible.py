@@ -69,7 +69,7 @@ def define_curtailable_loads(m: pyo.ConcreteModel, d, loads: list[CurtailableLoa
 
 
 def define_ev_depots(m: pyo.ConcreteModel, d, depots: list[EVDepot], elastic: bool) -> None:
-    r"""EV charging sessions (one variable per session slot and interval, AC kW).
+    r"""EV charging sessions (one variable per session slot and interval it can charge in, AC kW).
 
     .. math::
         0 \le p_{k,t} \le \overline p_{k,t}, \qquad
