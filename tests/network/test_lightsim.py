@@ -122,7 +122,7 @@ def test_unconverged_engine_steps_are_solved_again_by_numpy(small_network):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2, 3, 5, 8])
+@pytest.mark.parametrize("seed", [1, 3, 8])
 def test_lightsim_backend_equals_runpp_on_generated_sites(seed, tmp_path):
     """Seeded parks (tests/sitegen): 1–3 feeders of ring main units, 1–8 tenants behind one or two
     transformers, storage, PV, flexible loads."""
