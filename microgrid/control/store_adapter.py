@@ -151,10 +151,12 @@ class StoreAdapter:
                 pass  # the buffer notices at its next flush
 
     def close(self) -> None:
+        """Write everything buffered and roll up every interval of the run, the last one included: the run is
+        over, so no late sample can still arrive (no grace)."""
         self.buffer.flush(force=True)
         if self._now is not None:
             with contextlib.suppress(AVAILABILITY_ERRORS):
-                self.store.roll_up(self._now())
+                self.store.roll_up(self._now(), grace=timedelta(0))
 
     # ---- resume --------------------------------------------------------------------------------------
     def _record(self, rec) -> PlanRecord | None:

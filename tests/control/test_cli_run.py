@@ -54,5 +54,6 @@ def test_short_simulated_run_prints_progress_and_summary(capsys):
     assert "microgrid run small_factory: simulator, as fast as possible, cycle 2 s, start 2025-07-16 10:00" in out
     assert "07-16 10:05 normal" in out
     assert "KPI summary, 0.17 h of site time (300 cycles" in out
-    for line in ("cost", "peak", "green power", "CO2", "curtailment", "tracking", "limits"):
+    for line in ("figures from", "green power", "CO2", "energy cost", "demand charge", "storage", "PV", "tracking",
+                 "limits"):
         assert f"\n  {line}" in out

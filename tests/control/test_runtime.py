@@ -56,6 +56,11 @@ async def test_zero_export_surplus_goes_to_storage_then_curtailment(small_site):
     # 150 kW surplus: the battery (200 kW) takes it, almost nothing is curtailed.
     assert k["storage_net_kwh"] == pytest.approx(-150, abs=10)  # plus the few kW of margin import
     assert k["pv_curtailed_kwh"] < 5
+    # The fake battery is lossless: charge minus discharge is all in the SoC, so the one accounting reports
+    # (almost) no loss — not the ~150 kWh that "charge − discharge" alone would claim.
+    f = k["figures"]
+    assert f["storage_charge_kwh"] > 100 and f["storage_losses_kwh"] == pytest.approx(0.0, abs=3.0)
+    assert f["green_power_ratio"] == pytest.approx(f["green_energy_kwh"] / f["consumption_kwh"], rel=1e-4)
     assert rt.mode == Mode.NORMAL
     assert {e.kind for e in rt.events.recent} >= {"runtime_started", "plan_accepted", "mode_change"}
     assert len(store.telemetry) > 0 and store.plans

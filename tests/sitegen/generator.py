@@ -47,6 +47,8 @@ KVA_SIZES = (315, 400, 500, 630, 800, 1000, 1250, 1600, 2000, 2500, 3150)
 VALLEY_CNY = 0.3554
 CABLE_240 = "NA2XS2Y 1x240 RM/25 6/10 kV"
 CABLE_KVA = 7000.0  # ~0.42 kA at 10 kV per circuit; more tenant kVA on a feeder gets parallel circuits
+CABLE_LV = "NAYY 4x150 SE"
+METER_POINTS = ("bus", "transformer", "mixed")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,14 @@ class Shape:
     """Import cap / declared demand (≥ 1)."""
     profile_seed: int
     extra: dict[str, Any] = field(default_factory=dict)
+    tenant_meters: tuple[int, ...] = ()
+    """Meters per tenant, 1–3 (empty: one per LV bus). 2 or 3 put the tenant behind two transformers; 3 splits
+    the second LV bus into two sub-feeders (cables from it), each with a feeder meter, its loads on them."""
+    meter_points: str = "bus"
+    """Where tenant meters sit: ``bus`` (on the LV bus), ``transformer`` (on the transformer, HV side) or
+    ``mixed`` (alternating)."""
+    shared_pv_kwp: float = 0.0
+    """A shared PV plant (``shared: true``) of this size on the first tenant's LV bus, behind its meter."""
 
 
 def draw_shape(seed: int) -> Shape:
@@ -144,6 +154,15 @@ def _with_overrides(shape: Shape, overrides: dict[str, Any]) -> Shape:
         values = getattr(shape, name)
         if len(values) != n:
             shape = replace(shape, **{name: tuple((list(values) * n)[:n]) if values else (0,) * n})
+    if shape.tenant_meters:
+        meters = tuple((list(shape.tenant_meters) * n)[:n])
+        if not all(1 <= k <= 3 for k in meters):
+            raise ValueError("generate_site: tenant_meters must be 1, 2 or 3 per tenant")
+        two = tuple(bool(t) or k >= 2 for t, k in zip(shape.two_transformers, meters, strict=True))
+        meters = tuple(max(k, 2) if t else k for t, k in zip(two, meters, strict=True))
+        shape = replace(shape, tenant_meters=meters, two_transformers=two)
+    if shape.meter_points not in METER_POINTS:
+        raise ValueError(f"generate_site: meter_points must be one of {METER_POINTS}")
     if len(shape.battery_kw) != len(shape.storage_maps):
         raise ValueError("generate_site: battery_kw needs one rating per entry of storage_maps")
     if len(shape.battery_hours) != len(shape.storage_maps):
@@ -236,8 +255,33 @@ def _layout(shape: Shape) -> _Layout:
     _add_flex(shape, out, rng, pm)
     _add_ev(shape, out, rng)
     _add_transformers(out)
-    _add_meters_and_devices(out)
+    _split_for_feeder_meters(shape, out)
+    if shape.shared_pv_kwp > 0 and out.tenants:
+        kwp = shape.shared_pv_kwp
+        out.pv.append({"id": "pv_shared", "shared": True, "bus": out.tenants[0]["bus"], "kwp": kwp,
+                       "inverter_ac_kw": round(kwp * 0.83, 1), "tilt_deg": 10.0, "azimuth_deg": 180.0})
+    _add_meters_and_devices(shape, out)
     return out
+
+
+def _split_for_feeder_meters(shape: Shape, out: _Layout) -> None:
+    """Tenants with three meters: the second LV bus feeds two sub-buses through cables; its loads move there."""
+    for i, t in enumerate(out.tenants):
+        if not shape.tenant_meters or shape.tenant_meters[i] < 3:
+            continue
+        lv2 = t["_lvs"][-1]
+        subs = []
+        for j in (1, 2):
+            sub = f"{t['id']}_sub{j}"
+            out.buses.append({"id": sub, "vn_kv": 0.4, "name": f"tenant {t['id']} sub-feeder {j}", "tenant": t["id"]})
+            out.lines.append({"id": f"cable_{t['id']}_sub{j}", "from_bus": lv2, "to_bus": sub, "std_type": CABLE_LV,
+                              "length_km": 0.05, "parallel": 2})
+            subs.append(sub)
+        t["_subs"] = subs
+        moved = [a for group in (out.heat_pumps, out.flex, out.ev, out.pv, out.batteries) for a in group
+                 if a["bus"] == lv2]
+        for k, asset in enumerate(moved):
+            asset["bus"] = subs[k % 2]
 
 
 def _add_batteries(shape: Shape, out: _Layout, rng: np.random.Generator) -> None:
@@ -355,16 +399,33 @@ def _add_transformers(out: _Layout) -> None:
         line["parallel"] = max(1, math.ceil(kva / CABLE_KVA))
 
 
-def _add_meters_and_devices(out: _Layout) -> None:
+def _add_meters_and_devices(shape: Shape, out: _Layout) -> None:
     total_kva = sum(t["sn_kva"] for t in out.trafos) + sum(b["p_discharge_max_kw"] for b in out.batteries if b["bus"].startswith("ess"))
     out.meters.append({"id": "meter_pcc", "scope": "pcc", "bus": "pcc_10kv", "pt_ratio": 100, "ct_ratio": _ct_ratio(total_kva, 10)})
     dev = out.devices
     dev.append({"id": "dev_meter_pcc", "serves": "meter_pcc", "role": "meter", "map": "acrel_dtsd1352", "host": "127.0.0.1", "port": 21000, "unit_id": 1, "poll_s": 1})
-    for u, t in enumerate(out.tenants, start=1):
-        kva = sum(x["sn_kva"] for x in out.trafos if x["lv_bus"] == t["bus"])
-        mid = f"meter_{t['id']}"
-        out.meters.append({"id": mid, "scope": "tenant", "tenant": t["id"], "bus": t["bus"], "ct_ratio": _ct_ratio(kva, 0.4)})
-        dev.append({"id": f"dev_{mid}", "serves": mid, "role": "meter", "map": "chint_dtsu666", "host": "127.0.0.1", "port": 21001, "unit_id": u, "poll_s": 2})
+    unit = 0
+    for t in out.tenants:
+        # Every LV bus of the tenant gets a meter (a tenant's consumption is only determined when its meters see
+        # all of its buses); a split second bus gets a feeder meter on each of its cables instead.
+        for n, lv in enumerate(t["_lvs"]):
+            tx = next(x for x in out.trafos if x["lv_bus"] == lv)
+            mid = f"meter_{t['id']}" if n == 0 else f"meter_{t['id']}_{n + 1}"
+            points = [{"bus": lv}]
+            if t.get("_subs") and n == len(t["_lvs"]) - 1:
+                points = [{"bus": lv, "line": f"cable_{t['id']}_sub{j}"} for j in (1, 2)]
+            for j, point in enumerate(points):
+                unit += 1
+                meter_id = mid if len(points) == 1 else f"{mid}_sub{j + 1}"
+                on_tx = shape.meter_points == "transformer" or (shape.meter_points == "mixed" and unit % 2 == 0)
+                if on_tx and "line" not in point:
+                    point = {"bus": tx["hv_bus"], "transformer": tx["id"]}
+                ratio = _ct_ratio(tx["sn_kva"] / len(points), 10 if "transformer" in point else 0.4)
+                extra = {"pt_ratio": 100} if "transformer" in point else {}
+                out.meters.append({"id": meter_id, "scope": "tenant", "tenant": t["id"], **point, **extra,
+                                   "ct_ratio": ratio})
+                dev.append({"id": f"dev_{meter_id}", "serves": meter_id, "role": "meter", "map": "chint_dtsu666",
+                            "host": "127.0.0.1", "port": 21001, "unit_id": unit, "poll_s": 2})
     for u, pv in enumerate(out.pv, start=1):
         name = PV_MAPS[(u - 1) % len(PV_MAPS)]
         unit = 0 if name == "huawei_sun2000_smartlogger" else 1
