@@ -6,11 +6,12 @@ STAMP  := $(VENV)/.installed-stamp
 SITE   ?= site_configs/putian_hitech
 OUT    ?= out/demo
 
-.PHONY: demo test lint bench venv clean help
+.PHONY: demo test test-fast lint bench venv clean help
 
 help:
 	@echo "make demo   - run the product's main job on the bundled reference park"
 	@echo "make test   - ruff + the whole pytest suite"
+	@echo "make test-fast - ruff + the tests not marked slow (inner loop)"
 	@echo "make bench  - benchmarks (results in docs/performance.md)"
 
 venv: $(STAMP)
@@ -41,7 +42,12 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	@scripts/ensure-chromium.sh
 	@scripts/ensure-debian-tools.sh socat mbpoll
+	@scripts/ensure-postgresql.sh
 	$(VENV)/bin/pytest -q
+
+test-fast: $(STAMP) lint
+	@scripts/ensure-postgresql.sh
+	$(VENV)/bin/pytest -q -m "not slow"
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

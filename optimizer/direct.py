@@ -57,18 +57,19 @@ def _compile(model: pyo.ConcreteModel, mip: bool) -> tuple[_Arrays, list]:
     n = len(cols)
     a = form.A.tocsc()
     rhs = np.asarray(form.rhs, dtype=float)
-    kind = np.array([r.bound_type for r in form.rows], dtype=int)
+    kind = np.fromiter((r.bound_type for r in form.rows), dtype=int, count=len(form.rows))
+    bounds = [v.bounds for v in cols]  # one property call per column instead of lb and ub
     arrays = _Arrays(
         col_ids=[id(v) for v in cols],
         row_keys=[(id(r.constraint), r.bound_type) for r in form.rows],
         indptr=np.asarray(a.indptr, dtype=np.int32), indices=np.asarray(a.indices, dtype=np.int32),
         data=np.asarray(a.data, dtype=float),
-        col_lower=np.array([-_INF if v.lb is None else v.lb for v in cols], dtype=float),
-        col_upper=np.array([_INF if v.ub is None else v.ub for v in cols], dtype=float),
+        col_lower=np.fromiter((-_INF if lb is None else lb for lb, _ in bounds), dtype=float, count=n),
+        col_upper=np.fromiter((_INF if ub is None else ub for _, ub in bounds), dtype=float, count=n),
         row_lower=np.where(kind == 1, -_INF, rhs), row_upper=np.where(kind == -1, _INF, rhs),
         cost=form.c.toarray().ravel() if form.c.shape[0] else np.zeros(n),
         offset=float(form.c_offset[0]) if len(form.c_offset) else 0.0,
-        integer=np.array([mip and v.is_integer() for v in cols], dtype=bool),
+        integer=np.array([v.is_integer() for v in cols], dtype=bool) if mip else np.zeros(n, dtype=bool),
     )
     return arrays, cols
 

@@ -155,7 +155,8 @@ def extract_schedule(dm) -> Schedule:  # noqa: C901 - one block per asset family
     for depot in inp.ev_depots:
         total = np.zeros(n)
         for key in m._depot_slots[depot.id]:
-            total += _clean(_values(m.p_ev, [(key, t) for t in steps]))
+            at = m._ev_steps[key]
+            total[at] += _clean(_values(m.p_ev, [(key, t) for t in at]))
         cols[f"{depot.id}_load_kw"] = total
         cols[f"{depot.id}_delivered_kwh"] = np.cumsum(total) * inp.step_h * depot.eta_charge
     frame = pd.DataFrame(cols, index=inp.index)

@@ -1,6 +1,8 @@
-"""Shared fixtures: paths of the bundled sites."""
+"""Shared fixtures: the bundled sites and a PostgreSQL server for the store tests."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -35,3 +37,23 @@ def debian_tool(name: str) -> str:
     if path is None:
         pytest.skip(f"{name} not installed (Debian package '{name}'; run as root or apt-get install {name})")
     return path
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """URL of a PostgreSQL database: ``MICROGRID_TEST_PG_URL`` when set, else a throw-away server started
+    for this session (tests/pgserver.py); the tests using it are skipped with the reason otherwise."""
+    url = os.environ.get("MICROGRID_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    from tests.pgserver import PgServer, Unavailable
+
+    try:
+        server = PgServer.start()
+    except Unavailable as exc:
+        pytest.skip(f"PostgreSQL store tests: {exc}")
+    try:
+        yield server.url
+    finally:
+        server.stop()

@@ -2,10 +2,17 @@
 
 The network topology and impedances are the same in every step of a schedule; only the bus injections
 change. :class:`BatchPowerFlow` runs ``pp.runpp`` once to let pandapower build its internal case
-(``net._ppc["internal"]``: ``Ybus``, ``Yf``, ``Yt``, bus types, lookups), then solves all steps together
-with a Newton–Raphson iteration in polar coordinates whose Jacobians are stacked into one
-``(steps, 2m, 2m)`` array (MATPOWER's ``dSbus_dV`` formulas, Zimmerman et al. 2011) and solved with one
-batched ``numpy.linalg.solve`` per iteration. Steps that have converged drop out of the iteration.
+(``net._ppc["internal"]``: ``Ybus``, ``Yf``, ``Yt``, bus types, lookups), then solves all steps together:
+
+- with lightsim2grid's C++ time-series solver on that same internal case when lightsim2grid is installed
+  and reproduces pandapower's admittance matrix (:mod:`microgrid.network.lightsim`, the default);
+- otherwise (and for any step the first engine leaves unconverged) with a Newton–Raphson iteration in
+  polar coordinates whose Jacobians are stacked into one ``(steps, 2m, 2m)`` array (MATPOWER's
+  ``dSbus_dV`` formulas, Zimmerman et al. 2011) and solved with one batched ``numpy.linalg.solve`` per
+  iteration. Steps that have converged drop out of the iteration.
+
+Either way a step counts as converged only when its mismatch, recomputed here on pandapower's ``Ybus``,
+is below the tolerance.
 
 Results follow pandapower's definitions exactly (``pandapower.results_branch``): branch current
 ``i = |S| / (√3 · |V| · V_base)`` on each side; line loading ``max(i_from, i_to) / (max_i_ka · df ·
@@ -28,6 +35,7 @@ from pandapower.pypower.idx_bus import BASE_KV
 
 from microgrid.errors import UserError
 from microgrid.network.builder import ASSET_TABLES, ElementPowers
+from microgrid.network.lightsim import LightSimSeries
 
 SQRT3 = np.sqrt(3.0)
 DEFAULT_TOL_PU = 1e-9
@@ -86,7 +94,11 @@ class Sensitivities:
 class BatchPowerFlow:
     """AC power flow of one pandapower net for many injection scenarios at once."""
 
-    def __init__(self, net: pp.pandapowerNet, tol_pu: float = DEFAULT_TOL_PU, max_iter: int = 20) -> None:
+    def __init__(self, net: pp.pandapowerNet, tol_pu: float = DEFAULT_TOL_PU, max_iter: int = 20,
+                 backend: str = "auto") -> None:
+        """``backend``: ``"auto"`` (lightsim2grid when it can take the case, else numpy), ``"numpy"``."""
+        if backend not in ("auto", "numpy"):
+            raise ValueError(f"unknown power-flow backend '{backend}' (use auto or numpy)")
         self.net = net
         self.tol_pu = tol_pu
         self.max_iter = max_iter
@@ -119,6 +131,9 @@ class BatchPowerFlow:
             powers = ElementPowers({t: 0 * p for t, p in powers.p_mw.items()}, {t: 0 * q for t, q in powers.q_mvar.items()})
         s_now = self.element_injections_pu(powers)[0]
         self.s_fixed = np.asarray(ppci["Sbus"], dtype=complex) - s_now
+        self._engine = LightSimSeries.build(ppci) if backend == "auto" else None
+        self.backend = "lightsim2grid" if self._engine is not None else "numpy"
+        """Engine that solves batches: ``"lightsim2grid"`` or ``"numpy"``."""
 
     # ---- setup -------------------------------------------------------------------------------
     def _map_branches(self, ppc: dict, net: pp.pandapowerNet) -> None:
@@ -190,6 +205,28 @@ class BatchPowerFlow:
     def solve(self, s_bus_pu: np.ndarray, v0: np.ndarray | None = None) -> BatchSolution:
         """Solve every row of ``s_bus_pu`` (steps × buses, generation positive); start from ``v0`` or the
         voltages of the initial pandapower solution."""
+        if self._engine is None or v0 is not None or s_bus_pu.shape[0] == 0:
+            return self._newton(s_bus_pu, v0)
+        n_steps = s_bus_pu.shape[0]
+        finite = np.all(np.isfinite(s_bus_pu), axis=1)
+        v = np.tile(self.v_init, (n_steps, 1))
+        if finite.any():
+            v[finite] = self._engine.solve(s_bus_pu[finite], self.v_init, self.tol_pu, self.max_iter)
+        good = finite & np.all(np.isfinite(v), axis=1)
+        err = np.full(n_steps, np.inf)
+        if good.any():
+            f = self._mismatch(v[good], s_bus_pu[good])
+            err[good] = np.abs(f).max(axis=1) if f.shape[1] else 0.0
+        redo = np.flatnonzero(err >= self.tol_pu)
+        iterations = np.zeros(n_steps, dtype=np.int64)
+        if redo.size:  # the numpy Newton gets the steps the first engine left unconverged
+            again = self._newton(s_bus_pu[redo])
+            v[redo], err[redo], iterations[redo] = again.v, again.max_mismatch_pu, again.iterations
+        converged = (err < self.tol_pu) & finite
+        return BatchSolution(v, converged, iterations, err)
+
+    def _newton(self, s_bus_pu: np.ndarray, v0: np.ndarray | None = None) -> BatchSolution:
+        """The numpy batched Newton–Raphson (see the module docstring)."""
         n_steps = s_bus_pu.shape[0]
         v = np.tile(self.v_init, (n_steps, 1)) if v0 is None else np.array(v0, dtype=complex, copy=True)
         vm, va = np.abs(v), np.angle(v)

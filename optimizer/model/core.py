@@ -147,7 +147,7 @@ def injection(m: pyo.ConcreteModel, asset_id: str, t: int):
     if kind == "curtailable":
         return m.p_shed[asset_id, t] - d.cu_base[asset_id, t]
     if kind == "ev_depot":
-        return -pyo.quicksum(m.p_ev[k, t] for k in m._depot_slots[asset_id])
+        return -pyo.quicksum(m.p_ev[k, t] for k in m._ev_at[asset_id].get(t, ()))
     raise KeyError(f"unknown asset id '{asset_id}' (use a site asset id, a tenant id or 'grid')")
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pyomo.environ as pyo
 
 from optimizer.inputs import CurtailableLoad, EVDepot
-from optimizer.model.core import add_slack
+from optimizer.model.core import add_slack, bounded_row
+from optimizer.model.data import slot_depot
 
 
 def define_deferrable_loads(m: pyo.ConcreteModel, d, elastic: bool) -> None:
@@ -68,7 +69,7 @@ def define_curtailable_loads(m: pyo.ConcreteModel, d, loads: list[CurtailableLoa
 
 
 def define_ev_depots(m: pyo.ConcreteModel, d, depots: list[EVDepot], elastic: bool) -> None:
-    r"""EV charging sessions (one variable per session slot and interval, AC kW).
+    r"""EV charging sessions (one variable per session slot and interval it can charge in, AC kW).
 
     .. math::
         0 \le p_{k,t} \le \overline p_{k,t}, \qquad
@@ -85,17 +86,32 @@ def define_ev_depots(m: pyo.ConcreteModel, d, depots: list[EVDepot], elastic: bo
     for depot in depots:
         for key in m._depot_slots[depot.id]:
             eta[key] = depot.eta_charge
-    m.p_ev = pyo.Var(m.EV, m.T, bounds=lambda m, k, t: (0.0, d.ev_cap[k, t]))
-    energy = {k: (eta[k] * dt) * pyo.quicksum(m.p_ev[k, t] for t in m.T) for k in m.EV}
+    # One-shot models hold a column only where the session can charge (a year has hundreds of sessions,
+    # each a few hours long); the persistent model keeps every (slot, step), a slot's window moves intraday.
+    sparse = isinstance(d.ev_cap, dict)
+    pairs = [(k, t) for k in m.EV for t in m.T if not sparse or d.ev_cap[k, t] > 0]
+    m.EV_T = pyo.Set(initialize=pairs, dimen=2, ordered=True)
+    m._ev_steps = {k: [] for k in m.EV}
+    m._ev_at = {a: {} for a in m.DEPOT}
+    for k, t in pairs:
+        m._ev_steps[k].append(t)
+        m._ev_at[slot_depot(k)].setdefault(t, []).append(k)
+    m.p_ev = pyo.Var(m.EV_T, bounds=lambda m, k, t: (0.0, d.ev_cap[k, t]))
+    energy = {k: (eta[k] * dt) * pyo.quicksum(m.p_ev[k, t] for t in m._ev_steps[k]) for k in m.EV}
     if elastic:
         short = add_slack(m, "ev", m.EV, "kWh", per_step=False)
-        m.c_ev_owed = pyo.Constraint(m.EV, rule=lambda m, k: energy[k] + short[k] >= d.ev_owed[k])
+        m.c_ev_owed = pyo.Constraint(m.EV, rule=lambda m, k: bounded_row(energy[k] + short[k], d.ev_owed[k], None))
     else:
-        m.c_ev_owed = pyo.Constraint(m.EV, rule=lambda m, k: energy[k] >= d.ev_owed[k])
-    m.c_ev_max = pyo.Constraint(m.EV, rule=lambda m, k: energy[k] <= d.ev_max[k])
+        m.c_ev_owed = pyo.Constraint(m.EV, rule=lambda m, k: bounded_row(energy[k], d.ev_owed[k], None))
+    m.c_ev_max = pyo.Constraint(m.EV, rule=lambda m, k: bounded_row(energy[k], None, d.ev_max[k]))
     multi = [x for x in depots if len(m._depot_slots[x.id]) > 1]
     p_max = {x.id: x.p_max_kw for x in multi}
     m.DEPOT_MULTI = pyo.Set(initialize=[x.id for x in multi], ordered=True)
     m.c_ev_depot = pyo.Constraint(
         m.DEPOT_MULTI, m.T,
-        rule=lambda m, a, t: pyo.quicksum(m.p_ev[k, t] for k in m._depot_slots[a]) <= p_max[a])
+        rule=lambda m, a, t: bounded_row(ev_depot_power(m, a, t), None, p_max[a]))
+
+
+def ev_depot_power(m: pyo.ConcreteModel, depot_id: str, t: int):
+    """Charging power of all sessions of an EV depot at interval ``t``, kW (AC, > 0)."""
+    return pyo.quicksum(m.p_ev[k, t] for k in m._ev_at[depot_id].get(t, ()))

@@ -73,32 +73,36 @@ def _flow_bounds(inp: DispatchInputs, md, asset_ids: set[str]) -> tuple[np.ndarr
     n = inp.n_steps
     v = md.values
     down, up = np.zeros(n), np.zeros(n)
-    for t in range(n):
-        for pv in inp.pv:
-            if pv.id in asset_ids:
-                up[t] += v["pv_avail"][pv.id, t]
-        for b in inp.batteries:
-            if b.id in asset_ids:
-                up[t] += b.p_discharge_max_kw
-                down[t] += b.p_charge_max_kw
-        for h in inp.heat_pumps:
-            if h.id in asset_ids:
-                down[t] += h.p_el_max_kw
-        for ld in inp.loads:
-            if ld.id in asset_ids:
-                down[t] += v["load"][ld.id, t]
-        for x in inp.deferrable:
-            if x.id in asset_ids:
-                down[t] += v["def_cap"][x.id, t]
-        for x in inp.shiftable:
-            if x.id in asset_ids:
-                down[t] += x.p_max_kw
-        for x in inp.curtailable:
-            if x.id in asset_ids:
-                down[t] += v["cu_base"][x.id, t]
-        for x in inp.ev_depots:
-            if x.id in asset_ids:
-                down[t] += x.p_max_kw
+
+    def series(name: str, asset_id: str) -> np.ndarray:
+        values = v[name]
+        return np.fromiter((values[asset_id, t] for t in range(n)), dtype=float, count=n)
+
+    for pv in inp.pv:
+        if pv.id in asset_ids:
+            up += series("pv_avail", pv.id)
+    for b in inp.batteries:
+        if b.id in asset_ids:
+            up += b.p_discharge_max_kw
+            down += b.p_charge_max_kw
+    for h in inp.heat_pumps:
+        if h.id in asset_ids:
+            down += h.p_el_max_kw
+    for ld in inp.loads:
+        if ld.id in asset_ids:
+            down += series("load", ld.id)
+    for x in inp.deferrable:
+        if x.id in asset_ids:
+            down += series("def_cap", x.id)
+    for x in inp.shiftable:
+        if x.id in asset_ids:
+            down += x.p_max_kw
+    for x in inp.curtailable:
+        if x.id in asset_ids:
+            down += series("cu_base", x.id)
+    for x in inp.ev_depots:
+        if x.id in asset_ids:
+            down += x.p_max_kw
     return down, up
 
 

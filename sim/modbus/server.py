@@ -126,6 +126,8 @@ class Endpoint:
         self.server: ModbusTcpServer | None = None
         self.down = False
         self._published: dict[tuple[str, str], list[int]] = {}
+        self._encoded_from: dict[tuple[str, str], tuple] = {}
+        """(served value, scale factor) each published point was encoded from: unchanged → not re-encoded."""
 
     @property
     def running(self) -> bool:
@@ -159,7 +161,9 @@ class Endpoint:
                 SimDevice(id=device.device.unit_id, simdata=tables, action=self._action_for(device))
             )
             for point in device.map.points:
-                self._published[(device.device.id, point.id)] = device.registers_of(point)
+                key = (device.device.id, point.id)
+                self._published[key] = device.registers_of(point)
+                self._encoded_from[key] = _encoding_input(device, point)
         return simdevices
 
     def _core(self) -> StrictCore:
@@ -224,9 +228,13 @@ class Endpoint:
                 run_start: int | None = None
                 run: list = []
                 for point in device.map.points_in(table):  # type: ignore[arg-type]
-                    regs = device.registers_of(point)
                     key = (device.device.id, point.id)
-                    if self._published.get(key) == regs:
+                    source = _encoding_input(device, point)
+                    regs = None
+                    if self._encoded_from.get(key) != source:  # encode only when the value changed
+                        regs = device.registers_of(point)
+                        self._encoded_from[key] = source
+                    if regs is None or self._published.get(key) == regs:
                         if run:
                             calls += await self._write(device, table, run_start, run)
                             run_start, run = None, []
@@ -246,6 +254,11 @@ class Endpoint:
         assert self.server is not None and address is not None
         await self.server.async_setValues(device.device.unit_id, _TABLE_FC[table], address, values)
         return 1
+
+
+def _encoding_input(device: DeviceModel, point: Point) -> tuple:
+    """What a point's registers are a pure function of: its served value and scale factor."""
+    return device.served.get(point.id), device.sf_of(point)
 
 
 def _as_table(point: Point, regs: list[int]) -> list:

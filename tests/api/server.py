@@ -19,7 +19,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(app, timeout_s: float = 20.0):
+def live_server(app, timeout_s: float = 180.0):
     """Yield the base URL of ``app`` served by uvicorn in a thread; stop it afterwards."""
     port = free_port()
     config = uvicorn_config(app, "127.0.0.1", port)

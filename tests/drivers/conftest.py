@@ -22,7 +22,7 @@ logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
 def run(coro: Any) -> Any:
     """Run one async test body (no pytest-asyncio in this project)."""
-    return asyncio.run(asyncio.wait_for(coro, timeout=60))
+    return asyncio.run(asyncio.wait_for(coro, timeout=600))  # hang guard only
 
 
 NOON = datetime(2025, 7, 16, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

@@ -1,16 +1,13 @@
-"""Store fixtures: a fresh SQLite file per test, and the same tests on PostgreSQL when
-``MICROGRID_TEST_PG_URL`` is set (e.g. ``postgresql+psycopg://user:pw@127.0.0.1/microgrid_test``)."""
+"""Store fixtures: a fresh SQLite file per test, and the same tests on PostgreSQL (a throw-away server
+started for the session, or ``MICROGRID_TEST_PG_URL``; see tests/conftest.py ``pg_url``)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
 
 from microgrid.store import Store
-
-PG_URL = os.environ.get("MICROGRID_TEST_PG_URL")
 
 
 @pytest.fixture
@@ -20,12 +17,10 @@ def sqlite_url(tmp_path):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_url(request, tmp_path):
-    """A SQLite file, then (only with MICROGRID_TEST_PG_URL) a PostgreSQL database."""
+    """A SQLite file, then a PostgreSQL database."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.sqlite'}"
-    if not PG_URL:
-        pytest.skip("set MICROGRID_TEST_PG_URL to run the store tests on PostgreSQL")
-    return PG_URL
+    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture

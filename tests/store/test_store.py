@@ -64,7 +64,9 @@ def test_bad_url_and_missing_driver_are_user_errors():
     with pytest.raises(StoreError, match="not a database URL"):
         Store.open("nonsense", site_id="s")
     with pytest.raises(StoreError, match="needs the database driver"):
-        Store.open("postgresql+psycopg://u@127.0.0.1:1/x", site_id="s")
+        Store.open("postgresql+pg8000://u@127.0.0.1:1/x", site_id="s")  # a driver that is not installed
+    with pytest.raises(StoreError, match="cannot open the store"):
+        Store.open("postgresql+psycopg://u@127.0.0.1:1/x", site_id="s")  # nothing listens on port 1
 
 
 def test_telemetry_pages_by_source_and_time(store):
