@@ -6,6 +6,8 @@ Used by ``microgrid devices`` (and usable by the API): one :class:`PointRow` per
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -22,7 +24,7 @@ class PointRow:
     unit: str
     age_s: float | None
     status: str
-    """``ok``, ``stale``, ``not implemented``, ``unsupported`` (the device refused the address) or ``no data``."""
+    """``ok``, ``stale``, ``invalid`` (non-finite value), ``not implemented``, ``unsupported`` (the device refused the address) or ``no data``."""
     access: str
     table: str
     address: int
@@ -82,6 +84,8 @@ def point_rows(device: ModbusDevice, point_ids: Iterable[str]) -> list[PointRow]
             status = "no data"
         elif sample.value is None:
             status = "not implemented"
+        elif isinstance(sample.value, float) and not math.isfinite(sample.value):
+            status = "invalid"  # inf / -inf in a float register is never a measurement
         elif not device.fresh(pid):
             status = "stale"
         else:
