@@ -168,7 +168,7 @@ def test_safe_state_keeps_both_limits_for_every_load_in_the_bounds(load, case):
 
 
 def test_safe_state_discharges_for_the_import_cap_and_export_wins_a_conflict():
-    inp = _inputs(pv_p=0.0, pv_lim=0.0, bat_p=0.0, bat_set=0.0, cap=380.0)
+    inp = _inputs(pv_p=0.0, pv_lim=0.0, bat_p=0.0, bat_set=0.0, cap=380.0, margin=0.0)
     sp = safe_state(inp, LoadBounds(300.0, 480.0))  # proven 300 kW, up to 480 kW
     assert sp.storage_kw["bat"] == pytest.approx(100.0)  # 480 - 380
     assert sum(sp.pv_limit_kw.values()) == pytest.approx(200.0)  # 300 proven - 100 discharge

@@ -11,10 +11,10 @@ Worst-case reasoning (docs/control.md, "Safe state"). With ``L`` the uncontrolle
 * ``L_hi`` — the load last known while the PCC was plausible, plus ``safe_load_rise_kw``.
 
 Export (``PCC ≥ −E``) must hold for the lowest load and the highest PV output the limits allow (a cloud
-can clear within a cycle): ``Σ PV limits + S ≤ L_lo + E``. Import (``PCC ≤ C``) must hold for the highest
+can clear within a cycle): ``Σ PV limits + S ≤ L_lo + E − export_margin``. Import (``PCC ≤ C``) must hold for the highest
 load at the PV output measured now (a drop in PV is seen and answered next cycle):
-``S ≥ L_hi − P − C``. So storage first holds its last setpoint clipped to
-``[L_hi − P − C, L_lo + E]`` ∩ its BMS bounds, then the PV limits share ``L_lo + E − S`` at one percentage
+``S ≥ L_hi − P − C + import_margin``. So storage first holds its last setpoint clipped to
+``[L_hi − P − C + m_i, L_lo + E − m_e]`` ∩ its BMS bounds, then the PV limits share ``L_lo + E − S`` at one percentage
 of rating: charging storage makes room for PV, discharging storage takes it away. When the two bounds
 cross (``L_hi − L_lo > C + E − …``) the export limit wins (protection relays trip on backflow; an import
 excursion is billed) and a note says the import cap is at risk. Without ``L_hi`` (no plausible PCC since
@@ -42,14 +42,14 @@ class LoadBounds:
 def safe_pv_cap_kw(inp: ControlInputs, load: LoadBounds | None = None, storage_kw: float = 0.0) -> float:
     """Total PV limit that keeps export ≤ the limit for the lowest provable load, kW."""
     lo = max(load.lo_kw if load else 0.0, inp.config.safe_min_load_kw)
-    return max(inp.limits.export_limit_kw + lo - storage_kw, 0.0)
+    return max(inp.limits.export_limit_kw - inp.config.export_margin_kw + lo - storage_kw, 0.0)
 
 
 def safe_state(inp: ControlInputs, load: LoadBounds | None = None) -> Setpoints:
     """Setpoints of the safe state (see the module docstring)."""
     load = load or LoadBounds()
     lo_load = max(load.lo_kw, inp.config.safe_min_load_kw)
-    exp_room = lo_load + inp.limits.export_limit_kw
+    exp_room = lo_load + inp.limits.export_limit_kw - inp.config.export_margin_kw
     pv_now = sum(u.p_kw for u in inp.pv if u.online)
     storage = [u for u in inp.storage if u.online]
     notes = ["safe state: PCC measurement missing"]
@@ -58,7 +58,8 @@ def safe_state(inp: ControlInputs, load: LoadBounds | None = None) -> Setpoints:
                for u in storage)
     s_lo_all = sum(b[0] for b in bounds.values())
     s_hi_all = sum(b[1] for b in bounds.values())
-    want_lo = -float("inf") if load.hi_kw is None else load.hi_kw - pv_now - inp.limits.import_cap_kw
+    want_lo = (-float("inf") if load.hi_kw is None
+               else load.hi_kw - pv_now - inp.limits.import_cap_kw + inp.config.import_margin_kw)
     want_hi = exp_room
     if want_lo > want_hi:
         notes.append(f"safe state: import cap at risk (load up to {load.hi_kw:.0f} kW, proven {lo_load:.0f} kW)")
