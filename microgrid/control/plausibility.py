@@ -55,7 +55,7 @@ class PlausibilityConfig:
     """Identical samples in a row that make a value frozen (when the others moved in between)."""
     frozen_floor_kw: float = 0.0
     """A change at or below this counts as no change (the meter's noise floor / resolution), kW."""
-    frozen_motion_kw: float = 2.0
+    frozen_motion_kw: float = 1.0
     """Total change of the other readings over those samples that proves the value should have moved, kW."""
     kirchhoff_abs_kw: float = 10.0
     kirchhoff_pct: float = 2.0

@@ -7,7 +7,8 @@ Two sites from the small factory with a tenant meter on its feeder (redundancy f
   charges; the export limit is 0 kW;
 * **tight import** — a weekday at 18:30: 500 kW of load, no PV, import cap 400 kW held by discharging.
 
-Each PCC fault runs for a short window around the fault (settle 60 s, fault, 30 s after), 2 s cycles.
+One loop per site runs the seven PCC faults one after another (settle 40 s; each fault 30-40 s, the loss
+5 min; 16 s after each to recover), 2 s cycles.
 Tolerance, per cycle of the true PCC after the fault starts: at most 2 consecutive cycles above a limit and
 never above it by more than 2 % of the cap (2 % of the PV rating for a zero-export limit, which has no
 percentage). The alarm must be raised within 3 cycles of the fault.
@@ -29,16 +30,16 @@ from tests.control.trust_sites import metered_site
 
 TZ = ZoneInfo("Asia/Shanghai")
 CYCLE_S = 2.0
-SETTLE_S = 60.0
-AFTER_S = 30.0
+SETTLE_S = 40.0
+AFTER_S = 16.0
 
 FAULTS = {
-    "stuck_at_0": ("pcc_implausible", dict(type="meter_loss", mode="zero"), 90.0),
-    "frozen": ("pcc_implausible", dict(type="frozen_values"), 90.0),
-    "scaled_x10": ("pcc_implausible", dict(type="wrong_scale", factor=10.0), 90.0),
-    "plus_inf": ("pcc_implausible", dict(type="bad_value", value=math.inf), 60.0),
-    "3e38": ("pcc_implausible", dict(type="bad_value", value=3e38), 60.0),
-    "noisy": ("pcc_implausible", dict(type="noise", sigma_kw=60.0), 90.0),
+    "stuck_at_0": ("pcc_implausible", dict(type="meter_loss", mode="zero"), 40.0),
+    "frozen": ("pcc_implausible", dict(type="frozen_values"), 40.0),
+    "scaled_x10": ("pcc_implausible", dict(type="wrong_scale", factor=10.0), 40.0),
+    "plus_inf": ("pcc_implausible", dict(type="bad_value", value=math.inf), 30.0),
+    "3e38": ("pcc_implausible", dict(type="bad_value", value=3e38), 30.0),
+    "noisy": ("pcc_implausible", dict(type="noise", sigma_kw=60.0), 40.0),
     "lost_5_min": ("pcc_lost", dict(type="meter_loss", mode="refuse"), 300.0),
 }
 
@@ -88,37 +89,50 @@ def options():
     return dict(controller=ControllerConfig(export_margin_kw=5.0, import_margin_kw=8.0))
 
 
+def excursions_between(loop: Loop, t0: float, t1: float, site) -> dict[str, tuple[int, float]]:
+    window = Loop(loop.site, loop.clock, loop.park, loop.fleet, loop.store, loop.runtime, loop.db_url,
+                  [x for x in loop.truth if t0 < x[0] <= t1])
+    return excursions(window, t0, site)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("fault", list(FAULTS))
 @pytest.mark.parametrize("kind", ["zero_export", "tight_import"])
 @async_test
-async def test_pcc_fault_is_alarmed_and_both_limits_hold_by_the_physics(kind, fault, small_site, tmp_path):
+async def test_pcc_faults_are_alarmed_and_both_limits_hold_by_the_physics(kind, small_site, tmp_path):
+    """The seven PCC faults one after the other on one running loop (each cleared before the next)."""
     site, start = site_and_start(kind, small_site)
-    code, spec, duration_s = FAULTS[fault]
     loop = await open_loop(site, start, tmp_path, **options())
+    tol = tolerance_kw(site)
+    report = []
     try:
         rt = loop.runtime
         await rt.run(until=start + timedelta(seconds=SETTLE_S))
         assert rt.mode == Mode.NORMAL, rt.modes.snapshot()
         assert not rt.trust.raised, rt.trust.raised  # a healthy meter raises nothing
-        spec = dict(spec)
-        loop.park.faults.inject(spec.pop("type"), "dev_meter_pcc", duration_s=duration_s, **spec)
-        t_fault = loop.park.t_s
-        injected = loop.clock.now()
-        await rt.run(until=injected + timedelta(seconds=duration_s + AFTER_S))
-        raised = [(t, c) for t, c, s in rt.trust.raised if s == "meter_pcc"]
-        assert raised, f"{fault}: no alarm"
-        first_t, first_code = raised[0]
-        assert first_code == code
-        assert (first_t - injected).total_seconds() <= 3 * CYCLE_S, f"{fault}: alarm after {first_t - injected}"
-        event = next(e for e in rt.events.of_kind("alarm") if e.data["code"] == code)
-        assert event.data["params"]["meter"] == "meter_pcc" and "used" in event.data["params"]
-        exc = assert_within_limits(loop, t_fault, site, f"{kind}/{fault}")
-        # The controller went on with the tenant meter (degraded), not blind (safe state).
+        for fault, (code, spec, duration_s) in FAULTS.items():
+            spec = dict(spec)
+            seen = len(rt.trust.raised)
+            loop.park.faults.inject(spec.pop("type"), "dev_meter_pcc", duration_s=duration_s, **spec)
+            t_fault = loop.park.t_s
+            injected = loop.clock.now()
+            await rt.run(until=injected + timedelta(seconds=duration_s + AFTER_S))
+            raised = [(t, c) for t, c, src in rt.trust.raised[seen:] if src == "meter_pcc"]
+            assert raised, f"{kind}/{fault}: no alarm"
+            first_t, first_code = raised[0]
+            delay_s = (first_t - injected).total_seconds()
+            assert first_code == code, f"{kind}/{fault}: {raised}"
+            assert delay_s <= 3 * CYCLE_S, f"{kind}/{fault}: alarm after {delay_s} s"
+            event = [e for e in rt.events.of_kind("alarm") if e.data["code"] == code][-1]
+            assert event.data["params"]["meter"] == "meter_pcc" and "estimate_kw" in event.data["params"]
+            exc = excursions_between(loop, t_fault, loop.park.t_s, site)
+            for side, (cycles, worst) in exc.items():
+                assert cycles <= 2, f"{kind}/{fault}: true {side} above the limit {cycles} cycles in a row"
+                assert worst <= tol[side], f"{kind}/{fault}: true {side} {worst:.1f} kW over (tol {tol[side]:.1f})"
+            assert rt.mode == Mode.NORMAL, f"{kind}/{fault}: not recovered: {rt.modes.snapshot()}"
+            report.append(f"{fault}: {first_code} after {delay_s:.0f} s, excursions {exc}")
         modes = [e.data["to"] for e in rt.events.of_kind("mode_change")]
-        assert "degraded" in modes and "safe" not in modes, modes
-        print(f"{kind}/{fault}: alarm {first_code} after {(first_t - injected).total_seconds():.0f} s;"
-              f" excursions {exc}; mode now {rt.mode}")
+        assert "degraded" in modes and "safe" not in modes, modes  # never blind: the tenant meter carried it
+        print(f"\n{kind}: " + "\n  ".join(report))
     finally:
         await close_loop(loop)
 
