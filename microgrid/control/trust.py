@@ -100,7 +100,7 @@ class TrustLayer:
     def load_bounds(self, readings: FleetReadings) -> LoadBounds:
         """Load range for the safe state: proven by plausible tenant meters .. last known + allowed rise."""
         v = self.plausibility.last
-        lo = v.proven_load_kw if v is not None else 0.0
+        lo = max(v.proven_load_kw if v is not None else 0.0, self.site.control.safe_min_load_kw)
         # The proven part counts the tenants' own PV and storage as their injections; heat pumps and
         # flexible loads behind a plausible meter are inside it.
         hi = None if self.last_load_kw is None else max(self.last_load_kw + self.load_rise_kw, lo)
