@@ -7,7 +7,6 @@ Used by ``microgrid devices`` (and usable by the API): one :class:`PointRow` per
 from __future__ import annotations
 
 import math
-
 from collections.abc import Iterable
 from dataclasses import dataclass
 

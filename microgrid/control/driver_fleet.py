@@ -20,7 +20,6 @@ from drivers.fleet import Fleet
 from drivers.safewrite import WriteResult
 from microgrid.control.fleet import FleetReadings, WriteOutcome
 
-
 RESET_POINTS = ("fault_reset", "alarm_reset")
 """Map points that clear latched faults when 1 is written (PCS ``fault_reset``, BMS ``alarm_reset``)."""
 

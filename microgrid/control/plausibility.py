@@ -291,7 +291,7 @@ class Plausibility:
         proven = 0.0
         terms: list[float] = []
         ok = topo.complete
-        for tenant, meter in topo.tenant_meter.items():
+        for meter in topo.tenant_meter.values():
             c = checks[meter]
             if not c.plausible or c.value_kw is None:
                 ok = False

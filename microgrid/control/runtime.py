@@ -43,7 +43,6 @@ from microgrid.control.controllers import (
 from microgrid.control.events import Event, EventLog, Severity
 from microgrid.control.fleet import (
     FleetPort,
-    without,
     FleetReadings,
     WriteOutcome,
     held_setpoints,
@@ -52,6 +51,7 @@ from microgrid.control.fleet import (
     pv_units,
     storage_units,
     telemetry_samples,
+    without,
 )
 from microgrid.control.jobs import APSchedulerRunner, ClockJobRunner, DailyAt, Every, JobRunner
 from microgrid.control.modes import Condition, Mode, ModeMachine

@@ -30,7 +30,7 @@ from microgrid.control.controllers.safe import LoadBounds
 from microgrid.control.events import Event, Severity
 from microgrid.control.fleet import FleetReadings
 from microgrid.control.latched import LatchChanges, LatchedStates
-from microgrid.control.plausibility import Plausibility, PlausibilityConfig, PccVerdict, injection_kw
+from microgrid.control.plausibility import PccVerdict, Plausibility, PlausibilityConfig, injection_kw
 from microgrid.control.soc_check import SocCheck
 from microgrid.site.models import Site
 

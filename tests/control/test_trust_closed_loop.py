@@ -17,7 +17,7 @@ percentage). The alarm must be raised within 3 cycles of the fault.
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
