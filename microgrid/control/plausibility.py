@@ -85,6 +85,19 @@ def injection_kw(readings: FleetReadings, asset_id: str) -> float | None:
     return None
 
 
+def power_readings(readings: FleetReadings) -> dict[str, float]:
+    """Every valid, finite active-power reading of the cycle (meters, PV, storage, consumers), kW."""
+    out: dict[str, float] = {}
+    for group in (readings.meters, readings.pv, readings.storage, readings.flex):
+        for k, r in group.items():
+            if r.valid and _finite(r.p_kw):
+                out[k] = float(r.p_kw)  # type: ignore[arg-type]
+    for k, r in readings.heat_pumps.items():
+        if r.valid and _finite(r.p_el_kw):
+            out[k] = float(r.p_el_kw)  # type: ignore[arg-type]
+    return out
+
+
 @dataclass(frozen=True)
 class MeteringTopology:
     """Which meter sees which assets, and the physical bounds of every meter (from the site file)."""
@@ -237,18 +250,8 @@ class Plausibility:
     # ---- single readings ---------------------------------------------------------------------------
     def _motion(self, readings: FleetReadings, exclude: str) -> dict[str, float]:
         """|Δ| of every other power reading since the previous cycle, kW (keyed by source)."""
-        now: dict[str, float] = {}
-        for k, r in readings.meters.items():
-            if k != exclude and r.valid and _finite(r.p_kw):
-                now[k] = float(r.p_kw)  # type: ignore[arg-type]
-        for group in (readings.pv, readings.storage, readings.flex):
-            for k, r in group.items():
-                if r.valid and _finite(r.p_kw):
-                    now[k] = float(r.p_kw)
-        for k, r in readings.heat_pumps.items():
-            if r.valid and _finite(r.p_el_kw):
-                now[k] = float(r.p_el_kw)  # type: ignore[arg-type]
-        return {k: abs(v - self._last_power[k]) for k, v in now.items() if k in self._last_power}
+        now = power_readings(readings)
+        return {k: abs(v - self._last_power[k]) for k, v in now.items() if k in self._last_power and k != exclude}
 
     def check_meter(self, meter_id: str, r: MeterReading | None, readings: FleetReadings,
                     motion: Mapping[str, float]) -> MeterCheck:
@@ -297,7 +300,10 @@ class Plausibility:
                 ok = False
                 continue
             terms.append(c.value_kw)
-            inj = [injection_kw(readings, a) for a in topo.assets_of.get(meter, ())]
+            # Proven load in the safe state's sense: everything but the PV and storage the loop controls
+            # (consumers behind the meter are part of it).
+            ctl = [a for a in topo.assets_of.get(meter, ()) if a in readings.pv or a in readings.storage]
+            inj = [injection_kw(readings, a) for a in ctl]
             if all(i is not None for i in inj):
                 proven += max(c.value_kw + sum(inj), 0.0)  # type: ignore[arg-type]
         for asset_id in topo.outside:
@@ -370,13 +376,4 @@ class Plausibility:
         return verdict
 
     def _remember(self, readings: FleetReadings) -> None:
-        for k, r in readings.meters.items():
-            if r.valid and _finite(r.p_kw):
-                self._last_power[k] = float(r.p_kw)  # type: ignore[arg-type]
-        for group in (readings.pv, readings.storage, readings.flex):
-            for k, r in group.items():
-                if r.valid and _finite(r.p_kw):
-                    self._last_power[k] = float(r.p_kw)
-        for k, r in readings.heat_pumps.items():
-            if r.valid and _finite(r.p_el_kw):
-                self._last_power[k] = float(r.p_el_kw)  # type: ignore[arg-type]
+        self._last_power.update(power_readings(readings))
