@@ -124,6 +124,11 @@ async def test_pcc_faults_are_alarmed_and_both_limits_hold_by_the_physics(kind, 
             assert delay_s <= 3 * CYCLE_S, f"{kind}/{fault}: alarm after {delay_s} s"
             event = [e for e in rt.events.of_kind("alarm") if e.data["code"] == code][-1]
             assert event.data["params"]["meter"] == "meter_pcc" and "estimate_kw" in event.data["params"]
+            seen_kw = event.data["params"]["meter_kw"]
+            if fault == "plus_inf":  # the value really crossed the wire as +inf (float32 register)
+                assert seen_kw == math.inf
+            elif fault == "3e38":
+                assert seen_kw > 1e30
             exc = excursions_between(loop, t_fault, loop.park.t_s, site)
             for side, (cycles, worst) in exc.items():
                 assert cycles <= 2, f"{kind}/{fault}: true {side} above the limit {cycles} cycles in a row"
