@@ -9,7 +9,8 @@ The drivers say whether a value was *read* (fresh, device online); this layer sa
 - **the physical envelope** of the park's load: the uncontrolled load behind a meter,
   ``meter − consumers + PV + storage``, cannot be negative (beyond the Kirchhoff tolerance);
 - **frozen values**: a value unchanged (within ``frozen_floor_kw``) for ``frozen_cycles`` new samples
-  while the other readings moved by at least ``frozen_motion_kw`` in total;
+  while the value predicted from the other readings (the Kirchhoff estimate, or the assets behind the meter)
+  moved by at least ``frozen_motion_kw`` and 3 steps of the meter's resolution;
 - **redundancy** (Kirchhoff on the metering topology, :class:`MeteringTopology`): the PCC equals the sum of
   the tenant meters minus the injections of assets outside every tenant meter (shared storage at 10 kV…),
   within ``kirchhoff_abs_kw + kirchhoff_pct`` % of the gross metered flow (losses, meter classes, polling
@@ -55,8 +56,10 @@ class PlausibilityConfig:
     """Identical samples in a row that make a value frozen (when the others moved in between)."""
     frozen_floor_kw: float = 0.0
     """A change at or below this counts as no change (the meter's noise floor / resolution), kW."""
-    frozen_motion_kw: float = 1.0
-    """Total change of the other readings over those samples that proves the value should have moved, kW."""
+    frozen_motion_kw: float = 0.5
+    """Change of the value predicted from the other readings (Kirchhoff estimate, or the assets behind the
+    meter) over those samples that proves the value should have moved, kW; at least 3 steps of the meter's
+    resolution."""
     kirchhoff_abs_kw: float = 10.0
     kirchhoff_pct: float = 2.0
     """Kirchhoff tolerance: ``abs + pct % × gross metered flow`` (losses, meter class, polling skew)."""
@@ -83,19 +86,6 @@ def injection_kw(readings: FleetReadings, asset_id: str) -> float | None:
     if fl is not None:
         return -float(fl.p_kw) if fl.valid and _finite(fl.p_kw) else None
     return None
-
-
-def power_readings(readings: FleetReadings) -> dict[str, float]:
-    """Every valid, finite active-power reading of the cycle (meters, PV, storage, consumers), kW."""
-    out: dict[str, float] = {}
-    for group in (readings.meters, readings.pv, readings.storage, readings.flex):
-        for k, r in group.items():
-            if r.valid and _finite(r.p_kw):
-                out[k] = float(r.p_kw)  # type: ignore[arg-type]
-    for k, r in readings.heat_pumps.items():
-        if r.valid and _finite(r.p_el_kw):
-            out[k] = float(r.p_el_kw)  # type: ignore[arg-type]
-    return out
 
 
 @dataclass(frozen=True)
@@ -173,28 +163,56 @@ def meter_bounds(site: Site, margin_pct: float = 10.0) -> dict[str, tuple[float,
     return bounds
 
 
+def meter_resolution_kw(site: Site) -> dict[str, float]:
+    """Smallest step of each meter's active-power reading at the primary side, kW (0 for float registers).
+
+    From the register map of the device serving the meter: the point's scale (W or kW) times the PT/CT
+    ratios it is multiplied by. An integer register of 0.001 kW behind 100 × 80 ratios moves in 8 kW steps,
+    so a steady value there says little about a frozen meter.
+    """
+    from drivers.registermap import load_map
+
+    ratios = {m.id: {"pt_ratio": m.pt_ratio, "ct_ratio": m.ct_ratio} for m in site.meters}
+    out: dict[str, float] = {}
+    for device in site.devices:
+        if device.serves not in ratios:
+            continue
+        point = next((p for p in load_map(device.map).points if p.id in ("p_kw", "p_w")), None)
+        if point is None:
+            continue
+        step = 0.0 if point.type == "f32" else point.scale * (0.001 if point.unit == "W" else 1.0)
+        for ref in point.multiply_by:
+            step *= ratios[device.serves].get(ref, 1.0)
+        out[device.serves] = step
+    return out
+
+
 @dataclass
 class _Frozen:
-    """Frozen-value watch of one meter."""
+    """Frozen-value watch of one meter: identical samples while the value predicted from the other
+    readings moved."""
 
     last: float | None = None
     last_ts: object = None
     same: int = 0
-    motion_kw: float = 0.0
+    anchor_kw: float | None = None
+    """Predicted value when the reading last changed."""
+    moved_kw: float = 0.0
 
-    def update(self, value: float, ts: object, motion_kw: float, floor_kw: float) -> None:
+    def update(self, value: float, ts: object, predicted_kw: float | None, floor_kw: float) -> None:
         if ts == self.last_ts:
             return  # no new sample: nothing to judge
         self.last_ts = ts
         if self.last is not None and abs(value - self.last) <= floor_kw:
             self.same += 1
-            self.motion_kw += motion_kw
+            if predicted_kw is not None and self.anchor_kw is not None:
+                self.moved_kw = abs(predicted_kw - self.anchor_kw)
         else:
-            self.same, self.motion_kw = 0, 0.0
+            self.same, self.anchor_kw, self.moved_kw = 0, predicted_kw, 0.0
         self.last = value
 
-    def frozen(self, cfg: PlausibilityConfig) -> bool:
-        return self.same + 1 >= cfg.frozen_cycles and self.motion_kw >= cfg.frozen_motion_kw
+    def frozen(self, frozen_cycles: int, threshold_kw: float) -> bool:
+        return self.same + 1 >= frozen_cycles and self.moved_kw >= threshold_kw
 
 
 @dataclass(frozen=True)
@@ -241,20 +259,15 @@ class Plausibility:
     def __post_init__(self) -> None:
         self.topology = MeteringTopology.from_site(self.site, self.config.bound_margin_pct)
         self._frozen: dict[str, _Frozen] = {}
-        self._last_power: dict[str, float] = {}
+        self.resolution = meter_resolution_kw(self.site)
         self._disagree = 0
         self._agree = 0
         self.degraded = False
         self.last: PccVerdict | None = None
 
     # ---- single readings ---------------------------------------------------------------------------
-    def _motion(self, readings: FleetReadings, exclude: str) -> dict[str, float]:
-        """|Δ| of every other power reading since the previous cycle, kW (keyed by source)."""
-        now = power_readings(readings)
-        return {k: abs(v - self._last_power[k]) for k, v in now.items() if k in self._last_power and k != exclude}
-
     def check_meter(self, meter_id: str, r: MeterReading | None, readings: FleetReadings,
-                    motion: Mapping[str, float]) -> MeterCheck:
+                    predicted_kw: float | None) -> MeterCheck:
         """Bounds, non-finite, frozen and load-envelope checks of one meter."""
         if r is None or not r.valid or r.p_kw is None:
             why = "no reading" if r is None or r.timestamp is None else f"{r.health}"
@@ -269,11 +282,14 @@ class Plausibility:
                                                       f"{lo:.0f} … {hi:.0f} kW")
         watch = self._frozen.setdefault(meter_id, _Frozen())
         behind = self.topology.assets_of.get(meter_id, ())
-        moved = sum(motion.values()) if meter_id == self.topology.pcc_id else sum(motion.get(a, 0.0) for a in behind)
-        watch.update(value, r.timestamp, moved, self.config.frozen_floor_kw)
-        if watch.frozen(self.config):
+        res = self.resolution.get(meter_id, 0.0)
+        if predicted_kw is None:
+            inj = [injection_kw(readings, a) for a in behind]
+            predicted_kw = -sum(inj) if inj and all(i is not None for i in inj) else None  # type: ignore[arg-type]
+        watch.update(value, r.timestamp, predicted_kw, max(self.config.frozen_floor_kw, res / 2))
+        if watch.frozen(self.config.frozen_cycles, max(self.config.frozen_motion_kw, 3 * res)):
             return MeterCheck(meter_id, value, False, f"frozen at {value:.1f} kW for {watch.same + 1} readings while "
-                                                      f"the other readings moved {watch.motion_kw:.1f} kW")
+                                                      f"the other readings say it moved {watch.moved_kw:.1f} kW")
         inj = [injection_kw(readings, a) for a in behind]
         if all(i is not None for i in inj):
             load = value + sum(inj)  # type: ignore[arg-type]
@@ -318,18 +334,16 @@ class Plausibility:
         """Judge this cycle's PCC reading (``stale_s``: a reading older than this counts as lost)."""
         topo = self.topology
         pcc_id = topo.pcc_id
-        motion = self._motion(readings, pcc_id)
+        checks = {m: self.check_meter(m, readings.meters.get(m), readings, None)
+                  for m in topo.tenant_meter.values()}
+        estimate, proven, terms = self._estimate(checks, readings)
         r = readings.meters.get(pcc_id)
         if r is not None and stale_s is not None and r.age_s is not None and r.age_s > stale_s:
             meter = MeterCheck(pcc_id, r.p_kw, False, f"last reading {r.age_s:.1f} s old (limit {stale_s:g} s)")
         else:
-            meter = self.check_meter(pcc_id, r, readings, motion)
-        checks = {m: self.check_meter(m, readings.meters.get(m), readings, motion)
-                  for m in topo.tenant_meter.values()}
-        estimate, proven, terms = self._estimate(checks, readings)
+            meter = self.check_meter(pcc_id, r, readings, estimate)
         unproven = tuple(t.id for t in self.site.tenants if t.id not in topo.tenant_meter
                          or not checks[topo.tenant_meter[t.id]].plausible)
-        self._remember(readings)
         lost = r is None or not r.valid or r.p_kw is None or (meter.problem.startswith("last reading"))
         if meter.plausible and estimate is None:
             verdict = self._agreeing(PccVerdict(meter.value_kw, "meter", meter, None, reason=f"{pcc_id}: plausible"))
@@ -374,6 +388,3 @@ class Plausibility:
             return PccVerdict(**{**verdict.__dict__, "alarm": prev or "pcc_implausible",
                                  "reason": verdict.reason + " (recovering)"})
         return verdict
-
-    def _remember(self, readings: FleetReadings) -> None:
-        self._last_power.update(power_readings(readings))
