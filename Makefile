@@ -40,6 +40,7 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	@scripts/ensure-chromium.sh
+	@scripts/ensure-debian-tools.sh socat mbpoll
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)

@@ -74,8 +74,10 @@ class ModbusDevice:
         self.unit_id = unit_id
         self.clock = clock
         self.health = HealthTracker(stale_after_s=stale_after_s, offline_after=offline_after)
-        self.single_fc6 = (not regmap.sunspec_models) if single_fc6 is None else single_fc6
-        """FC6 for one-register writes; SunSpec maps use FC16 (the only write function SunSpec requires)."""
+        if single_fc6 is None:
+            single_fc6 = not regmap.sunspec_models and (not regmap.function_codes or 6 in regmap.function_codes)
+        self.single_fc6 = single_fc6
+        """FC6 for one-register writes; SunSpec maps and maps whose ``function_codes`` lack 6 use FC16."""
         self.max_gap_known = max_gap_known
         self.max_gap_unknown = max_gap_unknown
         self.samples: dict[str, Sample] = {}
@@ -90,6 +92,13 @@ class ModbusDevice:
         self._sf_ids = frozenset(p.scale_sf for p in regmap.points if p.scale_sf)
         self._points: dict[str, Point] = {p.id: p for p in regmap.points}  # plain dict: hot path
         transport.configure_unit(unit_id, min_interval_s=regmap.min_request_interval_ms / 1000.0)
+
+    def replace_map(self, regmap: RegisterMap) -> None:
+        """Use another map for this device (a discovered SunSpec chain); forgets plans and samples of old ids."""
+        self.regmap = regmap
+        self._plans.clear()
+        self._sf_ids = frozenset(p.scale_sf for p in regmap.points if p.scale_sf)
+        self._points = {p.id: p for p in regmap.points}
 
     def __repr__(self) -> str:
         return f"ModbusDevice({self.device_id}, {self.regmap.name}, unit {self.unit_id} @ {self.transport.key})"

@@ -55,6 +55,10 @@ class DeviceConfig:
     retries: int = 1
     stale_after_s: float | None = None
     """Age after which its measurements are stale; default ``max(3 × poll_s, 3 s)``."""
+    map_options: Mapping[str, str] = field(default_factory=dict)
+    """Choices of the map's firmware/variant ``options``."""
+    inter_frame_gap_s: float = 0.0
+    """Bus silence this device needs between any two requests on its link, s (largest on a link wins)."""
 
 
 @dataclass(frozen=True)
@@ -120,9 +124,14 @@ class Fleet:
         settings: dict[str, LinkSettings] = {}
         endpoints: dict[str, Endpoint] = {}
         for dc in config.devices:
-            regmap = load_map(dc.map_name)
+            regmap = load_map(dc.map_name, dc.map_options)
             delay = regmap.connect_delay_s if connect_delay_s is None else connect_delay_s
-            s = LinkSettings(timeout_s=dc.timeout_s, retries=dc.retries, connect_delay_s=delay)
+            s = LinkSettings(
+                timeout_s=dc.timeout_s,
+                retries=dc.retries,
+                connect_delay_s=delay,
+                inter_frame_gap_s=dc.inter_frame_gap_s,
+            )
             key = dc.endpoint.key
             if key in endpoints and endpoints[key] != dc.endpoint:
                 raise DriverConfigError(
@@ -137,7 +146,7 @@ class Fleet:
         for dc in config.devices:
             if dc.device_id in self.devices:
                 raise DriverConfigError(f"duplicate device id {dc.device_id}")
-            regmap = load_map(dc.map_name)
+            regmap = load_map(dc.map_name, dc.map_options)
             stale = dc.stale_after_s if dc.stale_after_s is not None else max(3.0 * dc.poll_s, 3.0)
             # Reading a hole the map describes costs 2 bytes per register: nothing on TCP, ~2 ms per register
             # on a 9600 baud RS-485 line (serial RTU, or RTU framing behind a serial server).
@@ -233,9 +242,30 @@ class Fleet:
     # ------------------------------------------------------------------ the cycle
 
     async def start(self) -> Fleet:
-        """Read every point class of every device once (ratings, SunSpec chains, ratios, measurements)."""
+        """Discover SunSpec chains, then read every point class of every device once (ratings, ratios, ...)."""
+        await self.discover()
         await self.read_all(force_all=True)
         return self
+
+    async def discover(self, device_ids: Iterable[str] | None = None) -> None:
+        """Give each SunSpec device (all, or ``device_ids``) the map of the chain it serves
+        (see :mod:`drivers.sunspec_discovery`)."""
+        chosen = [self.devices[d] for d in device_ids] if device_ids is not None else list(self.devices.values())
+        await asyncio.gather(*(self._discover(d) for d in chosen if d.regmap.sunspec_models))
+
+    async def _discover(self, device: ModbusDevice) -> None:
+        """Give a SunSpec device the map of the chain it actually serves (base, models, lengths)."""
+        from drivers.sunspec_discovery import SunSpecNotFound, discover_map
+
+        try:
+            found = await discover_map(device.transport, device.unit_id, device.regmap)
+        except SunSpecNotFound as exc:
+            device.health.set_problem("config", str(exc))
+            return
+        if found is not None:
+            device.replace_map(found)
+            asset_id, _role = self._device_asset[device.device_id]
+            self.capabilities[asset_id].on_map_changed()
 
     async def read_all(self, *, force_all: bool = False, assets: Iterable[str] | None = None) -> dict[str, AnyReading]:
         """Poll the devices (fast points; slow/static in the background) and return readings by asset id."""

@@ -84,7 +84,7 @@ def point_rows(device: ModbusDevice, point_ids: Iterable[str]) -> list[PointRow]
         elif sample.value is None:
             status = "not implemented"
         elif isinstance(sample.value, float) and not math.isfinite(sample.value):
-            status = "invalid"  # inf / -inf in a float register is never a measurement
+            status = "invalid"  # decoded to inf/nan (float32 register): no measurement, whatever the age
         elif not device.fresh(pid):
             status = "stale"
         else:

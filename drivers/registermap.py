@@ -175,6 +175,74 @@ class Point(_Strict):
         return self
 
 
+class WriteValue(_Strict):
+    """A fixed value written to a point (enable switch, run command)."""
+
+    point: str
+    value: int
+
+
+class Profile(_Strict):
+    """How a map serves its capability without code: which points mean what (see docs/drivers.md).
+
+    Powers and energies may be in W or kW (var/kvar, Wh/kWh): the adapter converts by the point's ``unit``.
+    ``*_sign`` turns the device's raw sign into the park's: PV power + generation, storage power + discharge,
+    meter power + forward (import through the meter).
+    """
+
+    kind: Literal["meter", "pv_inverter", "storage"]
+    power: str
+    power_sign: Literal[1, -1] = 1
+    reactive: str | None = None
+    voltages: list[str] = []
+    currents: list[str] = []
+    frequency: str | None = None
+    power_factor: str | None = None
+    energy_import: str | None = None
+    """Meter: forward energy; PV: total yield; storage: total discharged."""
+    energy_export: str | None = None
+    """Meter: reverse energy; storage: total charged."""
+    rated: str | None = None
+    """PV: the power the limit percentage refers to; storage: the rated charge/discharge power."""
+    limit_pct: str | None = None
+    """PV: active power limit in % of ``rated`` (100 = no limit)."""
+    limit_enable: WriteValue | None = None
+    """PV: written before the limit (a limit switch); read back to tell whether the limit is in force."""
+    state: str | None = None
+    soc: str | None = None
+    setpoint: str | None = None
+    """Storage: power setpoint (W or kW), ``setpoint_sign`` × park power (+ discharge)."""
+    setpoint_sign: Literal[1, -1] = 1
+    run: WriteValue | None = None
+    """Storage: command written after a non-zero setpoint (start/run)."""
+
+    def point_ids(self) -> list[str]:
+        ids = [self.power, self.reactive, self.frequency, self.power_factor, self.energy_import]
+        ids += [self.energy_export, self.rated, self.limit_pct, self.state, self.soc, self.setpoint]
+        ids += [*self.voltages, *self.currents]
+        ids += [w.point for w in (self.limit_enable, self.run) if w is not None]
+        return [i for i in ids if i]
+
+
+class MapOption(_Strict):
+    """A firmware- or model-dependent choice in a map: each choice patches points by id.
+
+    ``choices: {choice: {point_id: {field: value, ...} | null}}`` -- fields replace the point's fields (a new
+    id adds a point; ``null`` removes it); the key ``_map`` replaces map-level fields (``function_codes``). ``default`` is the choice used when the site file gives none.
+    """
+
+    description: str
+    default: str
+    choices: dict[str, dict[str, dict[str, Any] | None]]
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _default_is_a_choice(self) -> MapOption:
+        if self.default not in self.choices:
+            raise ValueError(f"option default '{self.default}' is not one of {sorted(self.choices)}")
+        return self
+
+
 class RegisterMap(_Strict):
     """A device model's register map (one ``drivers/maps/<name>.yaml``)."""
 
@@ -198,6 +266,14 @@ class RegisterMap(_Strict):
     sunspec_models: list[int] = []
     """SunSpec maps: the model chain served at ``sunspec_base`` (``[1, 701, ...]``)."""
     sunspec_base: int = 40000
+    function_codes: list[Annotated[int, Field(ge=1, le=127)]] = []
+    """Function codes the device answers (others: exception 1); empty = derived from the tables it uses."""
+    options: dict[str, MapOption] = {}
+    """Firmware/variant choices (:class:`MapOption`), chosen per device by ``map_options`` in the site file."""
+    selected: dict[str, str] = {}
+    """The choice of every option this instance was built with (set by :func:`load_map`)."""
+    profile: Profile | None = None
+    """Maps driven without code: the generic adapter and simulator read their meaning from here."""
     points: list[Point]
 
     _by_id: dict[str, Point] = PrivateAttr(default_factory=dict)
@@ -232,6 +308,8 @@ class RegisterMap(_Strict):
             for (_a0, e0, id0), (a1, _e1, id1) in zip(spans, spans[1:], strict=False):
                 if a1 < e0:
                     problems.append(f"points {id0} and {id1} overlap in the {table} table at address {a1}")
+        if self.profile is not None:
+            problems += [f"profile: unknown point '{i}'" for i in self.profile.point_ids() if i not in by_id]
         if problems:
             raise ValueError("; ".join(problems))
         object.__setattr__(self, "points", resolved)
@@ -239,6 +317,22 @@ class RegisterMap(_Strict):
             object.__setattr__(self, "capabilities", [self.capability])
         self._by_id = by_id
         return self
+
+    @property
+    def allowed_function_codes(self) -> frozenset[int]:
+        """Function codes the device answers: the map's ``function_codes`` or those of the tables it uses."""
+        if self.function_codes:
+            return frozenset(self.function_codes)
+        codes: set[int] = set()
+        tables = {p.table for p in self.points}
+        writable = {p.table for p in self.points if p.writable}
+        codes |= {3} if "holding" in tables else set()
+        codes |= {6, 16} if "holding" in writable else set()
+        codes |= {4} if "input" in tables else set()
+        codes |= {1} if "coil" in tables else set()
+        codes |= {5, 15} if "coil" in writable else set()
+        codes |= {2} if "discrete_input" in tables else set()
+        return frozenset(codes)
 
     def point(self, point_id: str) -> Point:
         """The point with this id; ``KeyError`` naming the map if absent."""
@@ -442,6 +536,15 @@ def bit_names(point: Point, raw: int) -> list[str]:
     return [point.bits.get(bit, f"bit{bit}") for bit in range(32) if raw >> bit & 1]
 
 
+_KW_FACTOR = {"W": 1e-3, "kW": 1.0, "MW": 1e3, "var": 1e-3, "kvar": 1.0, "VA": 1e-3, "kVA": 1.0}
+_KW_FACTOR |= {"Wh": 1e-3, "kWh": 1.0, "MWh": 1e3, "varh": 1e-3, "kvarh": 1.0}
+
+
+def kw_factor(point: Point) -> float:
+    """Factor from the point's engineering unit to kW / kvar / kWh (W -> 0.001); 1 for other units."""
+    return _KW_FACTOR.get(point.unit, 1.0)
+
+
 def float32_registers(value: float, word_order: WordOrder = "big") -> list[int]:
     """Two registers of an IEEE-754 float32 (helper for tests and simulators)."""
     packed = struct.unpack(">HH", struct.pack(">f", value))
@@ -479,15 +582,58 @@ def load_map_file(path: str | Path) -> RegisterMap:
         raise RegisterMapError(f"register map {path}: {len(problems)} problem(s)", problems) from None
 
 
+def load_map(name: str, options: Mapping[str, str] | None = None) -> RegisterMap:
+    """The bundled map ``drivers/maps/<name>.yaml`` with its ``options`` chosen (validated once, then cached).
+
+    Options not given take the map's defaults; an unknown option or choice is a :class:`RegisterMapError`.
+    """
+    return _load_map(name, tuple(sorted((options or {}).items())))
+
+
 @cache
-def load_map(name: str) -> RegisterMap:
-    """The bundled map ``drivers/maps/<name>.yaml`` (validated once, then cached)."""
+def _load_map(name: str, options: tuple[tuple[str, str], ...]) -> RegisterMap:
     path = MAPS_DIR / f"{name}.yaml"
     if not path.exists():
         raise RegisterMapError(
             f"unknown register map '{name}'", [f"available maps: {', '.join(available_maps())}"]
         )
-    return load_map_file(path)
+    base = load_map_file(path)
+    chosen = dict(options)
+    unknown = [
+        f"{k}={v}" for k, v in chosen.items() if k not in base.options or v not in base.options[k].choices
+    ]
+    if unknown:
+        offered = [f"{k}: {', '.join(o.choices)}" for k, o in base.options.items()] or ["the map has no options"]
+        raise RegisterMapError(f"register map {name}: unknown option choice {', '.join(unknown)}", offered)
+    selected = {k: chosen.get(k, o.default) for k, o in base.options.items()}
+    if not selected:
+        return base
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    patches = [dict(base.options[k].choices[v]) for k, v in selected.items()]
+    for patch in patches:
+        data.update(patch.pop("_map", None) or {})  # map-level fields of a choice (e.g. function_codes)
+    data["points"] = _patched_points(data["points"], patches)
+    data["selected"] = selected
+    try:
+        return RegisterMap.model_validate(data)
+    except ValidationError as exc:
+        raise RegisterMapError(f"register map {name} with options {selected}: invalid", [str(exc)]) from None
+
+
+def _patched_points(points: list[dict], patches: list[dict[str, dict[str, Any] | None]]) -> list[dict]:
+    """Points with each patch applied by id (fields replaced, ``None`` removes, a new id appends)."""
+    out = [dict(p) for p in points]
+    for patch in patches:
+        for pid, fields in patch.items():
+            index = next((i for i, p in enumerate(out) if p.get("id") == pid), None)
+            if fields is None:
+                if index is not None:
+                    out.pop(index)
+            elif index is None:
+                out.append({"id": pid, **fields})
+            else:
+                out[index] = {**out[index], **fields}
+    return out
 
 
 __all__ = [
@@ -506,4 +652,7 @@ __all__ = [
     "float32_registers",
     "load_map",
     "load_map_file",
+    "MapOption",
+    "Profile",
+    "kw_factor",
 ]

@@ -1,6 +1,7 @@
 """Convert a site (``microgrid.site.Site``) into the drivers' own typed inputs (:class:`FleetConfig`).
 
-- Endpoints from ``devices[].host/port/framer``; devices with the same ``host:port`` share a link.
+- Endpoints from ``devices[].host/port/framer`` or ``devices[].serial_port`` (+ baudrate, parity, stop bits);
+  devices with the same ``host:port`` or serial port share a link (one RS-485 bus, requests serialised).
 - Assets from ``devices[].serves``: every device serving the same asset or meter belongs to one
   capability; roles ``pcs`` + ``bms`` make one storage, any other role is the ``main`` device.
 - Limits from the asset's ratings (PV inverter AC rating, battery charge/discharge power and SoC window,
@@ -24,6 +25,7 @@ from drivers.transport import Endpoint
 
 if TYPE_CHECKING:
     from microgrid.site import Site
+    from microgrid.site.models import Device
 
 _ROLE_KIND = {
     "meter": CapabilityKind.METER,
@@ -64,6 +66,19 @@ def _limits(site: Site, target: str) -> AssetLimits:
     return AssetLimits()
 
 
+def endpoint_of(device: Device) -> Endpoint:
+    """The link of a site device: serial RTU port, or TCP host:port with its framer."""
+    if device.serial_port:
+        return Endpoint(
+            serial_port=device.serial_port,
+            baudrate=device.baudrate,
+            parity=device.parity,
+            stopbits=device.stopbits,
+            bytesize=device.bytesize,
+        )
+    return Endpoint(host=device.host or "", port=device.port, framer=device.framer)
+
+
 def fleet_config_from_site(site: Site, *, options: ControlOptions | None = None) -> FleetConfig:
     """The :class:`FleetConfig` of ``site.devices``; :class:`DriverConfigError` lists what cannot be driven."""
     devices: list[DeviceConfig] = []
@@ -75,12 +90,14 @@ def fleet_config_from_site(site: Site, *, options: ControlOptions | None = None)
             DeviceConfig(
                 device_id=d.id,
                 map_name=d.map,
-                endpoint=Endpoint(host=d.host, port=d.port, framer=d.framer),
+                endpoint=endpoint_of(d),
                 unit_id=d.unit_id,
                 poll_s=d.poll_s,
                 timeout_s=d.timeout_s,
                 retries=d.retries,
                 stale_after_s=stale,
+                map_options=dict(d.map_options),
+                inter_frame_gap_s=d.inter_frame_gap_ms / 1000.0,
             )
         )
         by_target[d.serves].append(d)
@@ -111,4 +128,4 @@ def fleet_config_from_site(site: Site, *, options: ControlOptions | None = None)
     return FleetConfig(tuple(devices), tuple(assets), opts)
 
 
-__all__ = ["fleet_config_from_site"]
+__all__ = ["endpoint_of", "fleet_config_from_site"]

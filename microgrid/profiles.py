@@ -57,12 +57,16 @@ def day_index(site: Site, day: date, step_min: int) -> pd.DatetimeIndex:
     return pd.date_range(start, end, freq=f"{step_min}min", inclusive="left")
 
 
-def load_day_profile(site: Site, day: date, step_min: int | None = None) -> pd.DataFrame:
-    """Profile of ``day`` at ``step_min`` (default: the site's resolution), indexed by interval start."""
+def load_day_profile(site: Site, day: date, step_min: int | None = None, day_type: str | None = None) -> pd.DataFrame:
+    """Profile of ``day`` at ``step_min`` (default: the site's resolution), indexed by interval start.
+
+    ``day_type`` overrides the weekday/weekend rule of :func:`day_type_for` (e.g. a public holiday from the
+    study calendar uses ``weekend``).
+    """
     step = step_min or site.site.resolution_min
     if step % FINE_STEP_MIN or not FINE_STEP_MIN <= step <= 60 or 60 % step and step % 60:
         raise UserError(f"step_min: {step} is not a supported step (use 5, 10, 15, 20, 30 or 60)")
-    day_type = day_type_for(site, day)
+    day_type = day_type or day_type_for(site, day)
     base = _read_profile(str(profile_path(site, day_type)))
     repeat = PROFILE_STEP_MIN // FINE_STEP_MIN
     fine = np.repeat(base.to_numpy(), repeat, axis=0)

@@ -129,8 +129,10 @@ class DirectHighs:
 
     interface = "direct"
 
-    def __init__(self, options: SolverOptions | None = None) -> None:
+    def __init__(self, options: SolverOptions | None = None, highs_options: dict | None = None) -> None:
         self.options = options or SolverOptions()
+        self.highs_options = dict(highs_options or {})
+        """Extra HiGHS options set before every run (e.g. ``{"solver": "ipm"}`` for a year-long LP)."""
         self.name = f"HiGHS {_highs_version()} (pyomo standard form → highspy)"
         self._highs: highspy.Highs | None = None
         self._model = None
@@ -169,9 +171,13 @@ class DirectHighs:
                 self.last_changes = None
             highs = self._highs
             highs.setOptionValue("threads", opts.threads)
-            highs.setOptionValue("time_limit", float(opts.time_limit_s))
-            highs.setOptionValue("mip_rel_gap", float(opts.mip_rel_gap))
             run_before = highs.getRunTime()
+            # time_limit counts the instance's accumulated run time (HiGHS): relative to it, or a persistent
+            # model re-solved often enough would stop at once with "time limit reached"
+            highs.setOptionValue("time_limit", float(run_before + opts.time_limit_s))
+            highs.setOptionValue("mip_rel_gap", float(opts.mip_rel_gap))
+            for name, value in self.highs_options.items():
+                highs.setOptionValue(name, value)
             highs.run()
         except Exception as exc:  # noqa: BLE001 - any engine failure becomes an ERROR outcome
             self._highs, self._loaded = None, None

@@ -73,13 +73,15 @@ class Location:
     altitude_m: float = 0.0
 
 
-def pv_ac_power_kw(weather: pd.DataFrame, location: Location, system: PVSystem) -> np.ndarray:
+def pv_ac_power_kw(weather: pd.DataFrame, location: Location, system: PVSystem,
+                   solar_position: pd.DataFrame | None = None) -> np.ndarray:
     """Available AC power of a PV plant per interval, kW.
 
     ``weather`` is indexed by tz-aware interval starts with ``ghi_w_m2``, ``dni_w_m2``, ``dhi_w_m2`` and
     ``temp_air_c`` (interval averages). Steps:
 
-    1. Sun position at mid-interval (NREL SPA, :func:`pvlib.solarposition.get_solarposition`).
+    1. Sun position at mid-interval (NREL SPA, :func:`pvlib.solarposition.get_solarposition`), or the
+       ``solar_position`` frame of :func:`mid_interval_sun` when given (the same for every plant).
     2. Plane-of-array irradiance, Hay–Davies transposition with extraterrestrial DNI
        (:func:`pvlib.irradiance.get_total_irradiance`); incidence-angle losses on the beam component
        (:func:`pvlib.iam.physical`).
@@ -98,12 +100,8 @@ def pv_ac_power_kw(weather: pd.DataFrame, location: Location, system: PVSystem) 
     if missing:
         raise ForecastError(f"weather is missing columns {missing} needed for the PV model")
     index = weather.index
-    if len(index) > 1:
-        mid = index + (index[1] - index[0]) / 2
-    else:
-        mid = index + pd.Timedelta(minutes=7.5)
-    solpos = pvlib.solarposition.get_solarposition(mid, location.latitude_deg, location.longitude_deg,
-                                                   altitude=location.altitude_m)
+    mid = mid_interval(index)
+    solpos = solar_position if solar_position is not None else mid_interval_sun(index, location)
     dni_extra = pvlib.irradiance.get_extra_radiation(mid)
     zenith = solpos["apparent_zenith"].to_numpy()
     dni = weather["dni_w_m2"].to_numpy(dtype=float).clip(min=0)
@@ -126,6 +124,17 @@ def pv_ac_power_kw(weather: pd.DataFrame, location: Location, system: PVSystem) 
                                  eta_inv_nom=system.eta_inverter_nom)
     pac = np.clip(np.nan_to_num(np.asarray(pac, dtype=float), nan=0.0), 0.0, system.inverter_ac_kw * 1000.0)
     return pac / 1000.0
+
+
+def mid_interval(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Middle of each interval (a single interval is taken as 15 min long)."""
+    return index + ((index[1] - index[0]) / 2 if len(index) > 1 else pd.Timedelta(minutes=7.5))
+
+
+def mid_interval_sun(index: pd.DatetimeIndex, location: Location) -> pd.DataFrame:
+    """Sun position at mid-interval (NREL SPA); pass it to :func:`pv_ac_power_kw` for several plants at once."""
+    return pvlib.solarposition.get_solarposition(mid_interval(index), location.latitude_deg, location.longitude_deg,
+                                                 altitude=location.altitude_m)
 
 
 def cop_carnot(temp_ambient_c: np.ndarray, supply_temp_c: float, eta_carnot: float = 0.45,

@@ -167,13 +167,16 @@ class PersistentHighs:
         start = time.perf_counter()
         highs_before = self._opt._solver_model.getRunTime() if not first and self._opt._solver_model else 0.0
         try:
+            # HiGHS measures time_limit against the run time accumulated by its instance since creation, so
+            # a persistent solver would hit it after enough re-solves: the limit is set relative to it.
+            limit = highs_before + opts.time_limit_s
             if self.interface == "appsi":
-                self._opt.config.time_limit = opts.time_limit_s
+                self._opt.config.time_limit = limit
                 self._opt.config.mip_gap = opts.mip_rel_gap
                 results = self._opt.solve(model)
             else:
                 results = self._opt.solve(
-                    model, time_limit=opts.time_limit_s, rel_gap=opts.mip_rel_gap, threads=opts.threads,
+                    model, time_limit=limit, rel_gap=opts.mip_rel_gap, threads=opts.threads,
                     load_solutions=False, raise_exception_on_nonoptimal_result=False,
                     solver_options={"output_flag": False})
         except Exception as exc:  # noqa: BLE001 - any interface failure becomes an ERROR outcome

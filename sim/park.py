@@ -33,6 +33,7 @@ from typing import Literal
 from drivers.registermap import load_map
 from microgrid.clock import Clock
 from microgrid.errors import UserError
+from microgrid.site.metering import MeteringTopology
 from microgrid.site.models import Device, Site
 from sim.assets import (
     BatteryRuntime,
@@ -92,7 +93,10 @@ class Park:
         pf_every_s: float = 10.0,
         load_noise_pct: float = 1.0,
         start: datetime | None = None,
+        serial_ports: dict[str, str] | None = None,
     ) -> None:
+        """``serial_ports`` maps a site file's ``serial_port`` to the port the simulator serves that bus on
+        (the other end of a null-modem cable or pty pair); unmapped serial buses are served on the port itself."""
         self.site = site
         self.clock = clock
         self.seed = seed
@@ -130,19 +134,27 @@ class Park:
             run.start(self.start_seconds_of_day)
         self.tenants = {t.id: TenantLoadRuntime(t.id, t.bus) for t in site.tenants}
         bus_kv = {b.id: b.vn_kv for b in site.network.buses}
+        self.topology = MeteringTopology(site)
         self.meters = {m.id: MeterRuntime(m, vn_kv=bus_kv.get(m.bus, 0.4)) for m in site.meters}
+        self.meter_buses = {m.id: self.topology.meter_buses(m) for m in site.meters}
 
         self.bms_logic: dict[str, object] = {}
         """Per-battery BMS protection state shared by BMS and PCS devices (sim.devices.cn_storage)."""
         self.devices: dict[str, DeviceModel] = {}
         for device in site.devices:
             self.devices[device.id] = self._make_device(device)
-        groups: dict[tuple[str, int], list[DeviceModel]] = {}
+        groups: dict[str, list[DeviceModel]] = {}
         for model in self.devices.values():
-            groups.setdefault((model.device.host, model.device.port), []).append(model)
+            groups.setdefault(model.device.link_key, []).append(model)
         self.endpoints = {
-            f"{host}:{port}": Endpoint(host, port, models, bind_port=0 if bind == "auto" else None)
-            for (host, port), models in groups.items()
+            key: Endpoint(
+                models[0].device.host or "",
+                models[0].device.port,
+                models,
+                bind_port=0 if bind == "auto" else None,
+                serial_port=(serial_ports or {}).get(sp, sp) if (sp := models[0].device.serial_port) else None,
+            )
+            for key, models in groups.items()
         }
         self.faults = FaultManager(self)
         self._task: asyncio.Task | None = None
@@ -166,7 +178,7 @@ class Park:
         return park
 
     def _make_device(self, device: Device) -> DeviceModel:
-        rmap = load_map(device.map)
+        rmap = load_map(device.map, device.map_options)
         return device_class(device, rmap)(device, rmap, self)
 
     # ----------------------------------------------------------------------------------- lookups
@@ -205,8 +217,7 @@ class Park:
         return None
 
     def endpoint_of(self, device_id: str) -> str:
-        device = self.devices[device_id].device
-        return f"{device.host}:{device.port}"
+        return self.devices[device_id].device.link_key
 
     def devices_serving(self, asset_id: str, family: str | None = None) -> list[DeviceModel]:
         return [
@@ -239,7 +250,7 @@ class Park:
         for group in (self.pvs, self.batteries, self.heat_pumps, self.flex):
             for asset_id, run in group.items():
                 spec = run.spec
-                out.append(Injection(asset_id, spec.bus, getattr(spec, "tenant", None), run.injection_kw()))
+                out.append(Injection(asset_id, spec.bus, self.topology.owner.get(asset_id), run.injection_kw()))
         return out
 
     def step(self, dt_s: float) -> None:
@@ -290,11 +301,12 @@ class Park:
                 battery.step(dt_s)
         for battery in self.batteries.values():
             if battery.self_consumption:
-                battery.p_target_kw = self.tenant_forward_kw(battery.spec.tenant, exclude=battery.spec.id)
+                battery.p_target_kw = self.tenant_forward_kw(self.topology.owner.get(battery.spec.id),
+                                                               exclude=battery.spec.id)
                 battery.step(dt_s)
         for pv_id, pv in self.pvs.items():
             if pv.feed_in_limit_kw is not None:
-                room = pv.feed_in_limit_kw + self.tenant_forward_kw(pv.spec.tenant, exclude=pv_id)
+                room = pv.feed_in_limit_kw + self.tenant_forward_kw(self.topology.owner.get(pv_id), exclude=pv_id)
                 pv.step(available[pv_id], dt_s, feed_in_room_kw=max(0.0, room))
         self._solve_network(dt_s)
         for device in self.devices.values():
@@ -320,7 +332,9 @@ class Park:
             if spec.scope == "pcc":
                 p = self._network.pcc_import_kw
             elif spec.scope == "tenant":
-                p = tenant_forward_kw(injections, spec.tenant or "")
+                # Exactly the flows downstream of the meter's point (lossless below the PCC).
+                buses = self.meter_buses.get(spec.id) or self.topology.meter_buses(spec)
+                p = -sum(i.p_kw for i in injections if i.bus in buses)
             else:
                 p = -sum(i.p_kw for i in injections if i.source == spec.asset)
             meter.vm_pu = self._network.bus_vm_pu.get(spec.bus, 1.0)
@@ -419,8 +433,8 @@ class Park:
                         "device": d.id,
                         "kind": d.role,
                         "serves": d.serves,
-                        "host": d.host,
-                        "port": endpoint.bound_port or d.port,
+                        "host": d.host or d.serial_port,
+                        "port": endpoint.bound_port or d.port if d.host else endpoint.serial_port,
                         "unit_id": d.unit_id,
                         "map": d.map,
                         "endpoint": key,
@@ -431,5 +445,7 @@ class Park:
     def client_site(self) -> Site:
         """The site with each device's port replaced by the port actually served (for ``bind="auto"``)."""
         ports = {row["device"]: row["port"] for row in self.endpoint_rows()}
-        devices = [d.model_copy(update={"port": ports.get(d.id, d.port)}) for d in self.site.devices]
+        devices = [
+            d.model_copy(update={"port": ports.get(d.id, d.port)}) if d.host else d for d in self.site.devices
+        ]
         return self.site.model_copy(update={"devices": devices})

@@ -96,6 +96,9 @@ SHAPES: dict[str, dict[str, Shape]] = {
         "flex_cold_store_food_kw": _shape(120, [(10, 17, 30)], summer=1.3, winter=0.75, weekend=(100, [(10, 17, 20)]), noise=0.06),
         "flex_air_coatings_kw": _shape(30, [(6, 22, 150)], weekend=(30, [(8, 16, 40)]), noise=0.05),
         "flex_hvac_rnd_kw": _shape(5, [(8, 18, 135)], summer=1.0, winter=0.45, weekend=(5, [(9, 17, 15)]), noise=0.05),
+        # gas-fired curing oven of the coatings plant (a fuel baseline the target planner may electrify); kept
+        # last so the columns above draw the same random numbers as before
+        "heat_oven_coatings_kw_th": _shape(40, [(6, 22, 320)], weekend=(40, [(8, 16, 80)]), noise=0.05),
     },
     "small_factory": {
         "load_factory_kw": _shape(80, [(8, 20, 370), (12, 13, -120)], summer=1.08, weekend=(80, [(8, 16, 40)])),

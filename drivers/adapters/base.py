@@ -107,6 +107,9 @@ class Adapter:
 
     # ------------------------------------------------------------------ structure
 
+    def on_map_changed(self) -> None:
+        """A device got another map (discovered SunSpec chain): adapters that derive point sets override."""
+
     @property
     def devices(self) -> tuple[ModbusDevice, ...]:
         return tuple(self.by_role.values())

@@ -29,7 +29,7 @@ _MODE_W = 6
 
 class HuaweiPVInverter(Adapter):
     kind = CapabilityKind.PV_INVERTER
-    maps: ClassVar[dict[str, str]] = {"main": "huawei_sun2000_smartlogger"}
+    maps: ClassVar[dict[str, str]] = {"main": "huawei_sun2000"}
     # 50 ms between requests to a SmartLogger: every cycle reads only the output; the status and the
     # derating the driver wrote (verified by readback at each write) come in the background rotation.
     FAST: ClassVar[dict[str, tuple[str, ...]]] = {"main": ("p_ac_w",)}
@@ -93,7 +93,7 @@ class HuaweiPVInverter(Adapter):
 
 class HuaweiStorage(Adapter):
     kind = CapabilityKind.STORAGE
-    maps: ClassVar[dict[str, str]] = {"main": "huawei_sun2000_smartlogger"}
+    maps: ClassVar[dict[str, str]] = {"main": "huawei_sun2000"}
     FAST: ClassVar[dict[str, tuple[str, ...]]] = {
         "main": ("bat_p_w", "bat_soc_pct", "bat_running_status", "bat_forced_cmd")
     }

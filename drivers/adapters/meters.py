@@ -17,6 +17,29 @@ from drivers.adapters.base import Adapter
 from drivers.capabilities import CapabilityKind, MeterReading
 
 
+def ratio_problems(adapter: Adapter) -> list[str]:
+    """PT/CT ratios on the device that differ from the site file (also set as the device's config problem)."""
+    d = adapter.dev()
+    problems = []
+    for pid, site_value, label in (
+        ("pt_ratio", adapter.limits.pt_ratio, "PT"),
+        ("ct_ratio", adapter.limits.ct_ratio, "CT"),
+    ):
+        dev_value = d.number(pid) if d.has(pid) else None
+        if site_value is None or dev_value is None:
+            continue
+        if abs(dev_value - site_value) > 0.005 * site_value:
+            problems.append(
+                f"{label} ratio on the device is {dev_value:g} but the site file says {site_value:g}: "
+                f"fix the meter setting or meters[].{label.lower()}_ratio"
+            )
+    if problems:
+        d.health.set_problem("config", "; ".join(problems))
+    else:
+        d.health.clear_problem("config")
+    return problems
+
+
 class _RatioMeter(Adapter):
     kind = CapabilityKind.METER
     P_ID: ClassVar[str]
@@ -28,25 +51,7 @@ class _RatioMeter(Adapter):
     CONTROL: ClassVar[dict[str, tuple[str, ...]]]
 
     def ratio_problems(self) -> list[str]:
-        d = self.dev()
-        problems = []
-        for pid, site_value, label in (
-            ("pt_ratio", self.limits.pt_ratio, "PT"),
-            ("ct_ratio", self.limits.ct_ratio, "CT"),
-        ):
-            dev_value = d.number(pid)
-            if site_value is None or dev_value is None:
-                continue
-            if abs(dev_value - site_value) > 0.005 * site_value:
-                problems.append(
-                    f"{label} ratio on the device is {dev_value:g} but the site file says {site_value:g}: "
-                    f"fix the meter setting or meters[].{label.lower()}_ratio"
-                )
-        if problems:
-            d.health.set_problem("config", "; ".join(problems))
-        else:
-            d.health.clear_problem("config")
-        return problems
+        return ratio_problems(self)
 
     def _mean_primary(self, ids: tuple[str, ...]) -> float | None:
         d = self.dev()
@@ -109,4 +114,4 @@ class ChintDtsu666Meter(_RatioMeter):
     STATIC: ClassVar[dict[str, tuple[str, ...]]] = {"main": ("pt_ratio", "ct_ratio")}
 
 
-__all__ = ["AcrelDtsd1352Meter", "ChintDtsu666Meter"]
+__all__ = ["AcrelDtsd1352Meter", "ChintDtsu666Meter", "ratio_problems"]

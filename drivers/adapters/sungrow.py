@@ -101,17 +101,27 @@ class SungrowSHStorage(Adapter):
         cha, dis = soc_gate(cha, dis, self.fresh_num("bat_soc_pct"), soc_min, soc_max, notes)
         return cha, dis, notes
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.dev().has("bat_p_signed_w"):  # firmware from 2024-10: the signed int32 at 5214
+            self.FAST = {"main": (*self.FAST["main"], "bat_p_signed_w")}
+            self.CONTROL = {"main": ("bat_p_signed_w", "bat_soc_pct")}
+
     def battery_kw(self) -> float | None:
-        """Battery power in the park sign: + discharging (bit 2), − charging (bit 1)."""
+        """Battery power in the park sign: 5214 (+ discharging) if the map has it, else 13022's magnitude with
+        the direction from running_state (+ discharging bit 2, − charging bit 1)."""
+        if self.dev().has("bat_p_signed_w"):
+            signed = self.num("bat_p_signed_w")
+            return None if signed is None else signed / 1000.0
         mag = self.num("bat_p_w")
         bits = self.num("running_state")
         if mag is None or bits is None:
             return None
         bits = int(bits)
         if bits & 0b100:
-            return mag / 1000.0
+            return abs(mag) / 1000.0
         if bits & 0b010:
-            return -mag / 1000.0
+            return -abs(mag) / 1000.0
         return 0.0
 
     def reading(self) -> StorageReading:

@@ -42,6 +42,13 @@ class _SunSpec(Adapter):
             ids += [f"m{model}_id", f"m{model}_l"]
         return tuple(i for i in ids if regmap.has(i))
 
+    def num(self, pid: str, role: str = "main") -> float | None:
+        """A point's value; ``None`` when the device's (discovered) chain lacks the model."""
+        return super().num(pid, role) if self.dev(role).has(pid) else None
+
+    def fresh_num(self, pid: str, role: str = "main") -> float | None:
+        return super().fresh_num(pid, role) if self.dev(role).has(pid) else None
+
     def chain_problem(self) -> str | None:
         """Why the device's model chain differs from the map (``None`` if it matches or is not read yet)."""
         d = self.dev()
@@ -78,7 +85,8 @@ class _SunSpec(Adapter):
 
 
 class SunSpecPVInverter(_SunSpec):
-    """PV inverter on SunSpec 1 + 701/702/703/704/715."""
+    """PV inverter on SunSpec: reading through 701 (else 103/102/101), rating 702 (else 121/120), limit through
+    704 ``WMaxLimPct`` (else the legacy 123 ``WMaxLimPct`` with ``WMaxLim_Ena``)."""
 
     kind = CapabilityKind.PV_INVERTER
     maps: ClassVar[dict[str, str]] = {"main": "sunspec_inverter"}
@@ -90,43 +98,70 @@ class SunSpecPVInverter(_SunSpec):
 
     @classmethod
     def static_points(cls, regmap) -> tuple[str, ...]:
-        return (*cls.chain_points(regmap), "m702_w_max_rtg", "m702_w_max")
+        ids = ("m702_w_max_rtg", "m702_w_max", "m121_w_max", "m120_w_rtg")
+        return (*cls.chain_points(regmap), *(i for i in ids if regmap.has(i)))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.STATIC = {"main": self.static_points(self.dev().regmap)}
+        self.on_map_changed()
+
+    def on_map_changed(self) -> None:
+        """Pick the models this device has (IEEE 1547-2018 701-704, else the legacy 101-103/120-123)."""
+        m = self.dev().regmap
+        self.w_id = next((i for i in ("m701_w", "m103_w", "m102_w", "m101_w") if m.has(i)), None)
+        self.state_id = next((i for i in ("m701_inv_st", "m103_st", "m102_st", "m101_st") if m.has(i)), None)
+        self.wh_id = next((i for i in ("m701_tot_wh_inj", "m103_wh", "m102_wh", "m101_wh") if m.has(i)), None)
+        self.limit = "704" if m.has("m704_w_max_lim_pct") else "123" if m.has("m123_w_max_lim_pct") else None
+        pct, ena = {"704": ("m704_w_max_lim_pct", "m704_w_max_lim_pct_ena"),
+                    "123": ("m123_w_max_lim_pct", "m123_w_max_lim_ena"), None: (None, None)}[self.limit]
+        self.pct_id, self.ena_id = pct, ena
+        fast = [self.w_id, self.state_id, pct, ena] + (["m701_throt_pct"] if m.has("m701_throt_pct") else [])
+        self.FAST = {"main": tuple(i for i in fast if i)}
+        self.CONTROL = {"main": (self.w_id,) if self.w_id else ()}
+        self.SLOW = {"main": (self.wh_id,) if self.wh_id else ()}
+        self.STATIC = {"main": self.static_points(m)}
+
+    def missing(self) -> str | None:
+        """Why this device cannot serve as a PV inverter (``None``: it can)."""
+        if self.w_id is None:
+            return "SunSpec device has no AC power model (701, 101, 102 or 103)"
+        return None
 
     def rated_kw(self) -> float | None:
-        """The power ``WMaxLimPct`` refers to: 702 ``WMax`` (setting), else ``WMaxRtg``, kW."""
-        w = self.num("m702_w_max")
-        if w is None or w <= 0:
-            w = self.num("m702_w_max_rtg")
-        return None if w is None or w <= 0 else w / 1000.0
+        """The power ``WMaxLimPct`` refers to: 702 ``WMax`` (setting) else ``WMaxRtg``; legacy 121 ``WMax`` else
+        120 ``WRtg``; kW."""
+        for pid in ("m702_w_max", "m702_w_max_rtg", "m121_w_max", "m120_w_rtg"):
+            w = self.num(pid) if self.dev().has(pid) else None
+            if w is not None and w > 0:
+                return w / 1000.0
+        return None
 
     def available_kw(self, p_kw: float | None, limit_active: bool) -> float | None:
-        """Power available without the limit: 701 ``ThrotPct`` is the throttling in % of it."""
+        """Power available without the limit: 701 ``ThrotPct`` is the throttling "in pct of maximum active
+        power" (model 701 text), so available = output + ThrotPct × WMax."""
         if p_kw is None:
             return None
         if not limit_active:
             return p_kw
-        throt = self.num("m701_throt_pct")
-        if throt is None or not 0 <= throt < 100:
+        throt = self.num("m701_throt_pct") if self.dev().has("m701_throt_pct") else None
+        rated = self.rated_kw()
+        if throt is None or rated is None or not 0 <= throt <= 100:
             return None
-        return p_kw / (1.0 - throt / 100.0)
+        return p_kw + throt / 100.0 * rated
 
     def reading(self) -> PVReading:
-        problem = self.check_chain()
-        w = self.num("m701_w")
-        self.check_response(None if w is None else w / 1000.0, point_id="m701_w")
+        problem = self.check_chain() or self.missing()
+        w = self.num(self.w_id) if self.w_id else None
+        self.check_response(None if w is None else w / 1000.0, point_id=self.w_id or "-")
         meta = self.meta([problem] if problem else [])
         rated = self.rated_kw()
-        pct = self.num("m704_w_max_lim_pct")
-        enabled = self.num("m704_w_max_lim_pct_ena") == _ENABLED
-        state = enum_name(self.dev(), "m701_inv_st")
+        pct = self.num(self.pct_id) if self.pct_id else None
+        enabled = self.ena_id is not None and self.num(self.ena_id) == _ENABLED
+        state = enum_name(self.dev(), self.state_id) if self.state_id else None
         limit_pct = pct if enabled and pct is not None else None
         limit_active = (limit_pct is not None and limit_pct < 100.0) or state == "THROTTLED"
         p_kw = None if w is None else w / 1000.0
-        wh = self.num("m701_tot_wh_inj")
+        wh = self.num(self.wh_id) if self.wh_id else None
         return PVReading(
             **meta,
             p_kw=p_kw,
@@ -141,6 +176,12 @@ class SunSpecPVInverter(_SunSpec):
 
     def _steps(self, pct: float, hi_pct: float, rated: float) -> list[Step]:
         o = self.options
+        if self.limit == "123":  # legacy: revert timer, value, then enable
+            return [
+                Step("m123_w_max_lim_pct_rvrt_tms", round(o.revert_timer_s)),
+                Step("m123_w_max_lim_pct", pct, lo=0.0, hi=hi_pct, deadband=o.deadband_pct),
+                Step("m123_w_max_lim_ena", _ENABLED),
+            ]
         return [
             Step("m704_w_max_lim_pct_rvrt_tms", round(o.revert_timer_s)),
             Step("m704_w_max_lim_pct_rvrt", min(o.pv_fallback_limit_pct, hi_pct)),
@@ -151,22 +192,24 @@ class SunSpecPVInverter(_SunSpec):
 
     async def set_limit(self, p_limit_kw: float | None) -> list[WriteResult]:
         """Limit the AC output to ``p_limit_kw`` (≥ 0; ``None`` = 100 % of the rating)."""
-        if problem := self.check_chain():
-            return [self.refuse(problem, "m704_w_max_lim_pct", requested=p_limit_kw)]
-        planned = self.pv_limit_pct(p_limit_kw, "m704_w_max_lim_pct", "device rating (702 WMax/WMaxRtg)")
+        if problem := self.check_chain() or self.missing():
+            return [self.refuse(problem, self.pct_id or "-", requested=p_limit_kw)]
+        if self.pct_id is None:
+            return [self.refuse("SunSpec device offers no active power limit (neither model 704 nor 123)",
+                                requested=p_limit_kw)]
+        planned = self.pv_limit_pct(p_limit_kw, self.pct_id, "device rating (702 / 121 / 120)")
         if isinstance(planned, WriteResult):
             return [planned]
         pct, hi_pct, rated = planned
         results = await self.writer().write_sequence("pv_limit", self._steps(pct, hi_pct, rated))
-        if self.expect_pv_limit(results, "m704_w_max_lim_pct", rated):
-            self.writer().keep_alive("m704_w_max_lim_pct", self.refresh_period(self.options.revert_timer_s, 60.0))
+        if self.expect_pv_limit(results, self.pct_id, rated):
+            self.writer().keep_alive(self.pct_id, self.refresh_period(self.options.revert_timer_s, 60.0))
             self.start_heartbeats()
             self.control_started = True
         return results
 
-
     def raw_write_plan(self, role: str, point_id: str, value: Any) -> Any:
-        if point_id == "m704_w_max_lim_pct" and _is_number(value) and value >= 0:
+        if point_id == self.pct_id and _is_number(value) and value >= 0:
             rated = self.rated_kw()
             if rated is not None:
                 return self.set_limit(rated * float(value) / 100.0)
@@ -208,7 +251,21 @@ class SunSpecStorage(_SunSpec):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.STATIC = {"main": self.static_points(self.dev().regmap)}
+        self.on_map_changed()
+
+    def on_map_changed(self) -> None:
+        """Keep the points this device's chain has; note the models control needs and it lacks."""
+        m = self.dev().regmap
+        have = lambda ids: tuple(i for i in ids if m.has(i))  # noqa: E731
+        self.FAST = {"main": have(type(self).FAST["main"])}
+        self.CONTROL = {"main": have(type(self).CONTROL["main"])}
+        self.SLOW = {"main": have(type(self).SLOW["main"])}
+        self.STATIC = {"main": have(self.static_points(m))}
+        lacking = [mid for mid in (701, 704, 802) if mid not in m.sunspec_models]
+        self.lacking = (
+            f"SunSpec storage control needs models 701, 704 and 802; this device lacks {lacking} "
+            f"(chain {m.sunspec_models}): read-only" if lacking else None
+        )
 
     def allowed_kw(self) -> tuple[float, float, list[str]]:
         """(charge, discharge) power allowed now, kW ≥ 0, and why they are reduced.
@@ -253,7 +310,7 @@ class SunSpecStorage(_SunSpec):
         return StorageState.UNKNOWN
 
     def reading(self) -> StorageReading:
-        problem = self.check_chain()
+        problem = self.check_chain() or self.lacking
         self.check_response(_kw(self.num("m701_w")), point_id="m701_w")
         meta = self.meta([problem] if problem else [])
         cha, dis, _notes = self.allowed_kw()
@@ -273,7 +330,7 @@ class SunSpecStorage(_SunSpec):
 
     async def set_power(self, p_kw: float) -> list[WriteResult]:
         """Discharge (> 0) or charge (< 0) at ``p_kw`` kW, clamped to what is allowed now."""
-        if problem := self.check_chain():
+        if problem := self.check_chain() or self.lacking:
             return [self.refuse(problem, "m704_w_set", requested=p_kw)]
         cha, dis, _notes = self.allowed_kw()
         o = self.options

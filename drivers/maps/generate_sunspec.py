@@ -227,8 +227,14 @@ REVERT_NOTES = {
 }
 
 
-def model_points(mid: int, address: int, pysunspec_version: str) -> tuple[list[dict[str, Any]], int]:
-    """Points of model ``mid`` starting at ``address`` (its ID register); returns points and the model length L."""
+def model_points(
+    mid: int, address: int, pysunspec_version: str, *, skip_repeating: bool = False
+) -> tuple[list[dict[str, Any]], int]:
+    """Points of model ``mid`` starting at ``address`` (its ID register); returns points and the model length L.
+
+    ``skip_repeating``: models with repeating groups (160 MPPT modules, curves) get their fixed part only
+    (discovery); the generator of the bundled maps refuses them.
+    """
     mdef = json.loads((MODELS_DIR / f"model_{mid}.json").read_text())
     group = mdef["group"]
     source = (
@@ -296,6 +302,8 @@ def model_points(mid: int, address: int, pysunspec_version: str) -> tuple[list[d
         add(pdef, "")
     for sub in group.get("groups", []):
         if sub.get("count") not in (None, 1):
+            if skip_repeating:
+                break
             raise SystemExit(f"model {mid}: repeating group {sub['name']} is not supported by this generator")
         for pdef in sub["points"]:
             add(pdef, f"{snake(sub['name'])}_")
@@ -306,12 +314,28 @@ def model_points(mid: int, address: int, pysunspec_version: str) -> tuple[list[d
     return points, length
 
 
-def build(name: str, title: str, capability: str, chain: list[int], notes: str) -> dict[str, Any]:
+def known_model(mid: int) -> bool:
+    """Whether pysunspec2 ships a definition of model ``mid``."""
+    return (MODELS_DIR / f"model_{mid}.json").exists()
+
+
+def build(
+    name: str,
+    title: str,
+    capability: str,
+    chain: list[int],
+    notes: str,
+    *,
+    base: int = BASE,
+    lengths: list[int] | None = None,
+) -> dict[str, Any]:
+    """A map (as YAML data) for ``chain`` at ``base``. ``lengths``: the device's L of each model (discovery):
+    the next model starts there even where the definition is shorter (repeating groups) or unknown."""
     version = metadata.version("pysunspec2")
     points: list[dict[str, Any]] = [
         {
             "id": "sunspec_marker",
-            "address": BASE,
+            "address": base,
             "table": "holding",
             "type": "string",
             "count": 2,
@@ -322,9 +346,19 @@ def build(name: str, title: str, capability: str, chain: list[int], notes: str) 
             "group": "header",
         },
     ]
-    address = BASE + 2
-    for mid in chain:
-        model, length = model_points(mid, address, version)
+    address = base + 2
+    for i, mid in enumerate(chain):
+        device_length = lengths[i] if lengths is not None else None
+        if device_length is not None and not known_model(mid):
+            address += device_length + 2  # a model pysunspec2 does not define (vendor model): skipped
+            continue
+        model, length = model_points(mid, address, version, skip_repeating=lengths is not None)
+        if device_length is not None:
+            for point in model:
+                if point["id"] == f"m{mid}_l":
+                    point["default"] = device_length
+            model = [p for p in model if p["address"] < address + 2 + device_length]
+            length = device_length
         points.extend(model)
         address += length + 2
     points.append(
@@ -367,39 +401,41 @@ def build(name: str, title: str, capability: str, chain: list[int], notes: str) 
         "connect_delay_s": 0,
         "default_unit_id": 1,
         "sunspec_models": chain,
-        "sunspec_base": BASE,
+        "sunspec_base": base,
         "points": points,
     }
 
 
-MAPS = [
-    build(
-        "sunspec_inverter",
-        "SunSpec PV inverter, IEEE 1547-2018 models (1 + 701, 702, 703, 704, 715)",
-        "pv_inverter",
-        [1, 701, 702, 703, 704, 715],
-        "Generic IEEE 1547 DER at 40000 (0-based PDU). Chain 1, 701 AC measurement, 702 capacity, 703 enter "
-        "service, 704 AC controls (WMaxLimPct / WSet with reversion timers), 715 DER control (heartbeats, OpCtl). "
-        "Curve models 705-712 and DC model 714 are omitted (not used by the controller). 701 W is positive "
-        "for generation. Scale factors of power/energy points are chosen per device rating by the simulator: "
-        "always read the *_SF registers.",
-    ),
-    build(
-        "sunspec_battery",
-        "SunSpec battery storage, IEEE 1547-2018 DER + battery (1 + 701, 702, 704, 713, 715, 802)",
-        "storage",
-        [1, 701, 702, 704, 713, 715, 802],
-        "Storage DER at 40000 (0-based PDU). 701 W is positive when discharging (injecting), negative when "
-        "charging; 704 WSet (WSetMod=1 WATTS) is the signed active-power setpoint with the same sign, "
-        "WSetPct (WSetMod=0) in % of WMaxRtg; WSetRvrtTms reverts to WSetRvrt. 802 SetOp CONNECT/DISCONNECT, "
-        "CtrlHb heartbeat (simulated device: 30 s), AChaMax/ADisChaMax, SoC. 713 SoC/WHAvail. "
-        "Model 124 is not served: 704 WSet covers power control.",
-    ),
-]
+def bundled_maps() -> list[dict[str, Any]]:
+    """The bundled SunSpec maps (built on demand: reading the model JSON takes a moment)."""
+    return [
+        build(
+            "sunspec_inverter",
+            "SunSpec PV inverter, IEEE 1547-2018 models (1 + 701, 702, 703, 704, 715)",
+            "pv_inverter",
+            [1, 701, 702, 703, 704, 715],
+            "Generic IEEE 1547 DER at 40000 (0-based PDU). Chain 1, 701 AC measurement, 702 capacity, 703 enter "
+            "service, 704 AC controls (WMaxLimPct / WSet with reversion timers), 715 DER control (heartbeats, OpCtl). "
+            "Curve models 705-712 and DC model 714 are omitted (not used by the controller). 701 W is positive "
+            "for generation. Scale factors of power/energy points are chosen per device rating by the simulator: "
+            "always read the *_SF registers.",
+        ),
+        build(
+            "sunspec_battery",
+            "SunSpec battery storage, IEEE 1547-2018 DER + battery (1 + 701, 702, 704, 713, 715, 802)",
+            "storage",
+            [1, 701, 702, 704, 713, 715, 802],
+            "Storage DER at 40000 (0-based PDU). 701 W is positive when discharging (injecting), negative when "
+            "charging; 704 WSet (WSetMod=1 WATTS) is the signed active-power setpoint with the same sign, "
+            "WSetPct (WSetMod=0) in % of WMaxRtg; WSetRvrtTms reverts to WSetRvrt. 802 SetOp CONNECT/DISCONNECT, "
+            "CtrlHb heartbeat (simulated device: 30 s), AChaMax/ADisChaMax, SoC. 713 SoC/WHAvail. "
+            "Model 124 is not served: 704 WSet covers power control.",
+        ),
+    ]
 
 
 def main() -> None:
-    for data in MAPS:
+    for data in bundled_maps():
         path = OUT_DIR / f"{data['name']}.yaml"
         header = (
             f"# GENERATED by drivers/maps/generate_sunspec.py from pysunspec2's SunSpec model JSON - do not edit.\n"

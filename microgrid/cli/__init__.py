@@ -14,15 +14,15 @@ from collections.abc import Sequence
 from microgrid import __version__
 from microgrid.errors import UserError
 
-COMMANDS: tuple[str, ...] = ("validate", "optimize", "check", "sim", "run", "devices", "users", "report")
+COMMANDS: tuple[str, ...] = ("validate", "optimize", "check", "sim", "run", "devices", "users", "report", "study",
+                             "plan-target")
 """Sub-command modules in ``microgrid.cli``, in the order ``--help`` lists them."""
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse exits with 2 on bad arguments; keep that, but say which command to ask for help."""
+    """argparse exits with 2 on bad arguments; keep that, in one line that says where the usage is."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
         self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
-        importlib.import_module(f"microgrid.cli.{name}").register(subparsers)
+        importlib.import_module(f"microgrid.cli.{name.replace('-', '_')}").register(subparsers)
     return parser
 
 

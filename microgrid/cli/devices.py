@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import re
 
 from drivers.fleet import Fleet
 from drivers.health import Health
 from drivers.inspect import device_rows, point_rows, points_of_interest
 from drivers.safewrite import WriteResult, WriteStatus
+from microgrid.cli import validators as valid
 from microgrid.errors import UserError
 from microgrid.site import load_site
 
@@ -40,7 +42,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DEVICE.POINT=VALUE",
         help="write one point (number, enum meaning or 0x.. raw value) and show the readback",
     )
-    parser.add_argument("--connect-delay", type=float, default=None, metavar="S", help="override the wait after connect (s)")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="compare each device with the site file: unit id, identity (devices[].expect, SunSpec chain), "
+        "word order, PT/CT ratios, refused points; exit 2 on a mismatch",
+    )
+    parser.add_argument("--connect-delay", type=valid.bounded(0, 60, "delay in s"), default=None, metavar="S",
+                        help="override the wait after connect (s)")
     parser.set_defaults(func=run)
 
 
@@ -60,6 +69,9 @@ def parse_write(text: str) -> tuple[str, str, object]:
             value = float(raw)
         except ValueError:
             value = raw
+        else:
+            if not math.isfinite(value):
+                raise UserError(f"--write {text!r}: {raw} is not a finite number")
     return m["device"], m["point"], value
 
 
@@ -84,6 +96,9 @@ async def _run(args: argparse.Namespace) -> int:
     for did in wanted:
         fleet.device(did)
     try:
+        await fleet.discover(wanted)
+        if args.check:
+            return await _check(fleet, site, wanted)
         assets = {fleet.asset_of(d)[0].asset_id for d in wanted}
         await fleet.read_all(force_all=True, assets=assets)
         if args.all:
@@ -97,8 +112,32 @@ async def _run(args: argparse.Namespace) -> int:
         await fleet.close()
 
 
+async def _check(fleet: Fleet, site, device_ids: list[str]) -> int:
+    from drivers.check import check_fleet
+
+    expect = {d.id: dict(d.expect) for d in site.devices if d.expect}
+    buses = {b.id: b.vn_kv for b in site.network.buses}
+    meters = {m.id: m for m in site.meters}
+    nominal = {
+        d.id: buses[meters[d.serves].bus] * 1000.0 / 3**0.5
+        for d in site.devices
+        if d.serves in meters and meters[d.serves].bus in buses
+    }
+    findings = await check_fleet(fleet, device_ids, expect, nominal)
+    print(f"site {site.id}: checked {len(device_ids)} device(s)")
+    by_device = {f.device_id for f in findings}
+    for did in device_ids:
+        if did not in by_device:
+            print(f"{did}: ok")
+    for finding in findings:
+        print(finding.line())
+    if any(f.kind == "offline" for f in findings):
+        return 4
+    return 2 if findings else 0
+
+
 def _print_points(fleet: Fleet, device_ids: list[str], *, all_points: bool, site_id: str) -> int:
-    offline = 0
+    offline = invalid = 0
     print(f"site {site_id}: {len(device_ids)} device(s)")
     for row in device_rows(fleet, device_ids):
         device = fleet.device(row.device_id)
@@ -112,14 +151,15 @@ def _print_points(fleet: Fleet, device_ids: list[str], *, all_points: bool, site
         if row.health == Health.OFFLINE.value:
             offline += 1
         ids = points_of_interest(fleet, device, all_points=all_points)
-        table = [
-            [p.point_id, p.value, p.unit, _fmt_age(p.age_s), p.status, f"{p.table[:4]} {p.address}"]
-            for p in point_rows(device, ids)
-        ]
+        rows = point_rows(device, ids)
+        invalid += sum(p.status == "invalid" for p in rows)
+        table = [[p.point_id, p.value, p.unit, _fmt_age(p.age_s), p.status, f"{p.table[:4]} {p.address}"]
+                 for p in rows]
         print(_table(table, ["point", "value", "unit", "age", "status", "register"]))
     print()
-    if offline:
-        print(f"{offline} device(s) offline")
+    if offline or invalid:
+        print("; ".join(([f"{offline} device(s) offline"] if offline else [])
+                        + ([f"{invalid} point(s) invalid (not a finite number)"] if invalid else [])))
         return 4
     print("all devices answered")
     return 0

@@ -22,6 +22,7 @@ from optimizer.forecast import (
     Location,
     PVSystem,
     cop_carnot,
+    mid_interval_sun,
     pv_ac_power_kw,
     read_forecast_csv,
 )
@@ -75,15 +76,21 @@ def site_forecast(site: Site, index: pd.DatetimeIndex, forecast_csv: str | Path 
                 [f"allowed columns for site '{site.id}': {', '.join(sorted(known_columns(site)))}"])
         for col in user.columns:
             frame[col] = user[col].to_numpy()
+    return add_derived_columns(site, frame)
+
+
+def add_derived_columns(site: Site, frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``pv_<id>_kw`` (pvlib, from the weather columns) and ``cop_<id>`` (Carnot) where not given."""
     loc = site.site.location
     location = Location(loc.latitude_deg, loc.longitude_deg, loc.altitude_m)
+    sun = mid_interval_sun(frame.index, location) if site.assets.pv else None
     for pv in site.assets.pv:
         col = f"pv_{pv.id}_kw"
         if col not in frame.columns:
             system = PVSystem(kwp=pv.kwp, inverter_ac_kw=pv.inverter_ac_kw, tilt_deg=pv.tilt_deg,
                               azimuth_deg=pv.azimuth_deg, temp_coeff_pct_per_c=pv.temp_coeff_pct_per_c,
                               system_losses_pct=pv.system_losses_pct, noct_c=pv.noct_c)
-            frame[col] = pv_ac_power_kw(frame, location, system)
+            frame[col] = pv_ac_power_kw(frame, location, system, solar_position=sun)
     for hp in site.assets.heat_pumps:
         col = f"cop_{hp.id}"
         if col not in frame.columns:

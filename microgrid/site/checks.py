@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from microgrid.site.metering import metering_problems
 from microgrid.site.models import Site, minutes_of
 
 DAY_MINUTES = 1440
@@ -292,16 +293,49 @@ def check_connectivity(site: Site) -> list[str]:
 
 
 def check_devices(site: Site) -> list[str]:
-    seen: dict[tuple[str, int, int], int] = {}
+    seen: dict[tuple[str, int], int] = {}
+    bus_settings: dict[str, tuple[int, tuple]] = {}
     problems = []
     for i, dev in enumerate(site.devices):
-        key = (dev.host, dev.port, dev.unit_id)
+        key = (dev.link_key, dev.unit_id)
         if key in seen:
             problems.append(
-                f"devices[{i}]: same endpoint {dev.host}:{dev.port} unit {dev.unit_id} as devices[{seen[key]}] ('{site.devices[seen[key]].id}')"
+                f"devices[{i}]: same endpoint {dev.link_key} unit {dev.unit_id} as devices[{seen[key]}] ('{site.devices[seen[key]].id}')"
             )
         else:
             seen[key] = i
+        line = (dev.baudrate, dev.parity, dev.stopbits, dev.bytesize) if dev.serial_port else (dev.framer,)
+        first = bus_settings.setdefault(dev.link_key, (i, line))
+        if first[1] != line:
+            what = "baudrate/parity/stopbits/bytesize" if dev.serial_port else "framer"
+            problems.append(
+                f"devices[{i}]: {what} {line} differs from devices[{first[0]}] {first[1]} on the same link {dev.link_key}"
+            )
+        if dev.map_options:
+            problems += _map_option_problems(i, dev.map, dev.map_options)
+    return problems
+
+
+def _map_option_problems(i: int, map_name: str, chosen: dict[str, str]) -> list[str]:
+    """Unknown option names or values of a device's register map (the drivers are imported only here)."""
+    from drivers.registermap import RegisterMapError, load_map
+
+    try:
+        options = load_map(map_name).options
+    except RegisterMapError:
+        return []  # reported as an unknown map
+    problems = []
+    for name, value in chosen.items():
+        if name not in options:
+            problems.append(
+                f"devices[{i}].map_options.{name}: map '{map_name}' has no option '{name}' "
+                f"(has: {', '.join(sorted(options)) or 'none'})"
+            )
+        elif value not in options[name].choices:
+            problems.append(
+                f"devices[{i}].map_options.{name}: '{value}' is not a choice "
+                f"(choices: {', '.join(options[name].choices)})"
+            )
     return problems
 
 
@@ -355,6 +389,8 @@ def required_profile_columns(site: Site) -> dict[str, str]:
     for i, fl in enumerate(site.assets.flexible_loads):
         if fl.baseline_profile:
             needed[fl.baseline_profile] = f"assets.flexible_loads[{i}].baseline_profile"
+    for i, fb in enumerate(site.study.fuel_baselines):
+        needed[fb.heat_profile] = f"study.fuel_baselines[{i}].heat_profile"
     return needed
 
 
@@ -378,6 +414,41 @@ def check_profiles(site: Site) -> list[str]:
     return problems
 
 
+def check_study(site: Site) -> list[str]:
+    """References of the ``study:`` block (tenants, buses, profile columns, 12 monthly factors)."""
+    study = site.study
+    tenants = {t.id for t in site.tenants}
+    buses = {b.id for b in site.network.buses}
+    problems = []
+    groups = {"shutdowns": study.shutdowns, "roofs": study.roofs, "storage": study.storage,
+              "fuel_baselines": study.fuel_baselines}
+    for name, items in groups.items():
+        for i, item in enumerate(items):
+            tenant = getattr(item, "tenant", None)
+            if tenant is not None and tenant not in tenants:
+                problems.append(f"study.{name}[{i}].tenant: unknown tenant '{tenant}'")
+            bus = getattr(item, "bus", None)
+            if bus is not None and bus not in buses:
+                problems.append(f"study.{name}[{i}].bus: unknown bus '{bus}'")
+    columns = set(required_profile_columns(site))
+    for column, factors in study.seasonal_load_pct.items():
+        if column not in columns:
+            problems.append(f"study.seasonal_load_pct.{column}: not a load, heat or flexible-baseline profile column")
+        if len(factors) != 12:
+            problems.append(f"study.seasonal_load_pct.{column}: needs 12 monthly values, has {len(factors)}")
+    for i, opt in enumerate(study.storage):
+        if opt.soc_min_pct >= opt.soc_max_pct:
+            problems.append(f"study.storage[{i}]: soc_min_pct must be below soc_max_pct")
+    return problems
+
+
+def check_metering(site: Site) -> list[str]:
+    """Meter layout (:func:`microgrid.site.metering.metering_problems`), once the references are sound."""
+    if check_references(site) or check_connectivity(site):
+        return []
+    return metering_problems(site)
+
+
 CHECKS = (
     check_unique_ids,
     check_timezone,
@@ -385,9 +456,11 @@ CHECKS = (
     check_ratings,
     check_transformer_capacity,
     check_connectivity,
+    check_metering,
     check_devices,
     check_tariff,
     check_profiles,
+    check_study,
 )
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from microgrid.site.study import StudySettings
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
@@ -167,6 +169,8 @@ class PVPlant(Strict):
     system_losses_pct: Pct = 14.0
     noct_c: float = 45.0
     curtailable: bool = True
+    shared: bool = False
+    """Park (shared) plant even on a tenant's bus; otherwise it belongs to ``tenant`` or its bus's tenant."""
 
 
 class Battery(Strict):
@@ -174,8 +178,10 @@ class Battery(Strict):
 
     id: Identifier
     tenant: Identifier | None = None
-    """Owning tenant, or ``None`` for shared (park) storage."""
+    """Owning tenant; ``None``: the tenant of its bus, or the park's when the bus has no tenant."""
     bus: Identifier
+    shared: bool = False
+    """Shared (park) storage even on a tenant's bus."""
     p_charge_max_kw: PositiveFloat
     p_discharge_max_kw: PositiveFloat
     e_kwh: PositiveFloat
@@ -290,11 +296,20 @@ class Assets(Strict):
 
 
 class Meter(Strict):
-    """A revenue or sub-meter; ``scope`` pcc meters the whole park, tenant meters one tenant's feeder."""
+    """A revenue or sub-meter measuring everything downstream of its point (:mod:`microgrid.site.metering`).
+
+    ``scope`` pcc meters the whole park; a tenant meter part (or all) of one tenant: a tenant may have any
+    number of meters, which together must see its load and its assets, and nothing twice.
+    """
 
     id: Identifier
     scope: Literal["pcc", "tenant", "asset"]
     bus: Identifier
+    """Bus at the meter's point; without ``transformer``/``line`` it sees this bus and all fed through it."""
+    transformer: Identifier | None = None
+    """Meter on this transformer (at ``bus``, one of its ends): it sees the transformer's downstream side."""
+    line: Identifier | None = None
+    """Feeder meter on this line (at ``bus``, one of its ends): it sees the line's far end and beyond."""
     tenant: Identifier | None = None
     asset: Identifier | None = None
     pt_ratio: PositiveFloat = 1.0
@@ -315,13 +330,38 @@ class Device(Strict):
     role: DeviceRole
     map: str
     """Register-map name: a file stem in ``drivers/maps/``."""
-    host: str
+    host: str | None = None
+    """TCP host (Modbus TCP, or RTU over TCP with ``framer: rtu``); omit for a serial port."""
     port: Annotated[int, Field(ge=1, le=65535)] = 502
     unit_id: Annotated[int, Field(ge=0, le=255)] = 1
     framer: Literal["socket", "rtu"] = "socket"
+    serial_port: str | None = None
+    """Serial device (``/dev/ttyUSB0``) for RS-485 RTU; every device on the same port shares one bus."""
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
+    inter_frame_gap_ms: Annotated[float, Field(ge=0, le=5000)] = 0.0
+    """Bus silence between two requests on this device's link (RS-485 pacing), ms; the largest on a bus wins."""
+    map_options: dict[str, str] = {}
+    """Firmware/variant choices the register map offers (``options`` in the map file)."""
+    expect: dict[str, str | float] = {}
+    """Identity the device must report, by map point id (``{model_name: SUN2000-100KTL-M1}``): checked by
+    ``microgrid devices SITE --check``."""
     poll_s: Annotated[float, Field(gt=0, le=3600)] = 1.0
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     retries: Annotated[int, Field(ge=0, le=10)] = 1
+
+    @model_validator(mode="after")
+    def _one_link(self) -> Device:
+        if (self.host is None) == (self.serial_port is None):
+            raise ValueError("give either 'host' (Modbus TCP / RTU over TCP) or 'serial_port' (serial RTU)")
+        return self
+
+    @property
+    def link_key(self) -> str:
+        """Identity of the link this device is on: devices with the same key share one bus/connection."""
+        return f"serial:{self.serial_port}" if self.serial_port else f"{self.host}:{self.port}"
 
 
 TouPeriod = Literal["critical", "peak", "flat", "valley"]
@@ -436,6 +476,8 @@ class Site(Strict):
     green_power: GreenPower = GreenPower()
     profiles: ProfileFiles
     control: ControlSettings = ControlSettings()
+    study: StudySettings = StudySettings()
+    """Annual study and target-planner options (docs/study.md)."""
 
     # Filled by the loader: the directory of the site file, for resolving profile paths.
     base_dir: str = Field(default="", exclude=True)

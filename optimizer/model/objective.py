@@ -53,17 +53,31 @@ def define_green_ratio(m: pyo.ConcreteModel, inp: DispatchInputs, elastic: bool)
     charge/discharge and re-solved as a MILP if needed.
     """
     g = inp.green
-    dt = m._dt
-    pv = dt * pyo.quicksum(m.p_pv[a, t] for a in m.PV for t in m.T)
-    exp = dt * pyo.quicksum(m.p_export[t] for t in m.T)
-    imp = dt * pyo.quicksum(m.p_import[t] for t in m.T)
-    lhs = g.onsite_certificate_share * (pv - exp) + g.green_purchased_kwh
-    rhs = g.min_ratio * (imp + pv - exp)
+    onsite, consumption = green_energy_terms(m)
+    lhs = g.onsite_certificate_share * onsite + g.green_purchased_kwh
+    rhs = g.min_ratio * consumption
     if elastic:
         short = add_slack(m, "green", None, "kWh", per_step=False)
         m.c_green = pyo.Constraint(expr=lhs + short >= rhs)
     else:
         m.c_green = pyo.Constraint(expr=lhs >= rhs)
+
+
+def green_energy_terms(m: pyo.ConcreteModel) -> tuple:
+    r"""On-site PV consumed on site and total consumption over the horizon, kWh, as linear expressions.
+
+    .. math::
+        S = \Delta t \sum_t \Big(\sum_a p^{pv}_{a,t} - p^{exp}_t\Big), \qquad
+        E = \Delta t \sum_t \Big(p^{imp}_t + \sum_a p^{pv}_{a,t} - p^{exp}_t\Big)
+
+    The one definition used by :func:`define_green_ratio` (per horizon) and by the target planner's annual
+    ratio (:func:`optimizer.model.capacity.define_annual_green_ratio`, weighted over days).
+    """
+    dt = m._dt
+    pv = dt * pyo.quicksum(m.p_pv[a, t] for a in m.PV for t in m.T)
+    exp = dt * pyo.quicksum(m.p_export[t] for t in m.T)
+    imp = dt * pyo.quicksum(m.p_import[t] for t in m.T)
+    return pv - exp, imp + pv - exp
 
 
 def define_objective(m: pyo.ConcreteModel, d, inp: DispatchInputs, slack_penalty: float) -> None:

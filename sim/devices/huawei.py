@@ -1,4 +1,4 @@
-"""Huawei SUN2000 / SmartLogger semantics (map ``huawei_sun2000_smartlogger``).
+"""Huawei SUN2000 / SmartLogger semantics (map ``huawei_sun2000``).
 
 Serving a PV plant:
 
@@ -51,6 +51,7 @@ class HuaweiPlant(DeviceModel):
             self.set("bat_charge_cutoff_soc_pct", max(90.0, spec.soc_max_pct))
             self.set("bat_discharge_cutoff_soc_pct", min(20.0, spec.soc_min_pct))
             self.set("model_name", f"LUNA2000 {spec.e_kwh:g} kWh (sim)")
+            self.set("storage_1_model", 2)
 
     @property
     def p_max_w(self) -> float:
@@ -130,7 +131,7 @@ class HuaweiPlant(DeviceModel):
             bat.running = self.running
 
     def measure(self) -> None:
-        tenant = (self.pv or self.bat).spec.tenant  # type: ignore[union-attr]
+        tenant = self.park.topology.owner.get((self.pv or self.bat).spec.id)  # type: ignore[union-attr]
         export_kw = -self.park.tenant_forward_kw(tenant)
         self.set("meter_p_w", export_kw * 1000.0)
         meter = next(
@@ -139,6 +140,7 @@ class HuaweiPlant(DeviceModel):
         )
         if meter is None and tenant is None:
             meter = next((m for m in self.park.meters.values() if m.spec.scope == "pcc"), None)
+        self.set("meter_status", 1 if meter is not None else 0)
         if meter is not None:
             self.set("meter_e_export_kwh", meter.e_export_kwh)
             self.set("meter_e_import_kwh", meter.e_import_kwh)
@@ -152,6 +154,12 @@ class HuaweiPlant(DeviceModel):
                 min(pv.p_available_kw, pv.spec.inverter_ac_kw * 1.02) * 1000.0 if pv.running else 0.0,
             )
             self.set("p_ac_w", pv.p_kw * 1000.0)
+            amps = pv.p_kw * 1000.0 / (3**0.5 * 400.0)
+            for phase in "abc":
+                self.set(f"u_{phase}_v", 230.9)
+                self.set(f"i_{phase}_a", amps)
+            for line in ("u_ab_v", "u_bc_v", "u_ca_v"):
+                self.set(line, 400.0)
             self.set("pf", 1.0)
             self.set("f_hz", 50.0)
             self.set("temp_internal_c", 30.0 + 20.0 * pv.p_kw / pv.spec.inverter_ac_kw)

@@ -12,6 +12,7 @@ from sim.devices.flex import FlexLoadController
 from sim.devices.heat_pump import HeatPumpController
 from sim.devices.huawei import HuaweiPlant
 from sim.devices.meters import AcrelDTSD1352, ChintDTSU666
+from sim.devices.profile import PROFILE_DEVICES
 from sim.devices.sungrow import SungrowSG, SungrowSH
 from sim.devices.sunspec import SunSpecBattery, SunSpecInverter
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 FAMILIES: dict[str, type[DeviceModel]] = {
     "sunspec_inverter": SunSpecInverter,
     "sunspec_battery": SunSpecBattery,
-    "huawei_sun2000_smartlogger": HuaweiPlant,
+    "huawei_sun2000": HuaweiPlant,
     "sungrow_sg": SungrowSG,
     "sungrow_sh": SungrowSH,
     "cn_pcs": CnPcs,
@@ -33,8 +34,10 @@ FAMILIES: dict[str, type[DeviceModel]] = {
 
 
 def device_class(device: Device, rmap: RegisterMap) -> type[DeviceModel]:
-    """The semantics class for a device's map; maps without one are served as plain registers."""
+    """The semantics class for a device's map (a family, else its profile); others serve plain registers."""
     cls = FAMILIES.get(rmap.name)
+    if cls is None and rmap.profile is not None:
+        return PROFILE_DEVICES[rmap.profile.kind]
     if cls is None:
         log.warning(
             "map %s has no simulator semantics: device %s serves its defaults only", rmap.name, device.id

@@ -14,8 +14,11 @@ Data flow:
   delay, exception replies), feeds the device's watchdogs, and routes writes (FC 5/6/15/16/22/23) to
   :meth:`DeviceModel.client_write`, which may refuse them with an exception code (the registers then keep
   their old content).
-- an unknown unit id gets no reply (a catch-all unit 0 stays silent), like a serial gateway with nothing at
-  that address; pymodbus alone would answer exception 4.
+- strict like a real device (:class:`StrictCore`): a unit id nobody has gets no reply (unit 0 is a device of
+  its own, e.g. a SmartLogger, never a catch-all), a function code the device's map does not allow gets
+  exception 1, an address outside the map exception 2. A map whose ``function_codes`` allow FC4 but which has
+  no input registers serves its holding registers on FC4 too (meters that answer both).
+- serial RTU: an endpoint with ``serial_port`` serves the same devices with ``ModbusSerialServer`` (RTU).
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from collections.abc import Iterable
 from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.framer import FramerType
-from pymodbus.server import ModbusTcpServer
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
+from pymodbus.simulator.simcore import SimCore
 
 from drivers.registermap import Point
 from sim.devices.base import WRITE_FCS, DeviceModel
@@ -39,6 +43,40 @@ _TABLE_FC = {"coil": 1, "discrete_input": 2, "holding": 3, "input": 4}
 _TABLE_ORDER = ("coil", "discrete_input", "holding", "input")
 _WRITE_TABLE = {5: "coil", 15: "coil", 6: "holding", 16: "holding", 22: "holding", 23: "holding"}
 _BIT_PLACEHOLDER = 65520
+
+
+class StrictCore(SimCore):
+    """pymodbus's datastore core with a real device's strictness (see the module docstring)."""
+
+    def __init__(self, devices: list[SimDevice], allowed: dict[int, frozenset[int]], fc4_alias: set[int]) -> None:
+        super().__init__(devices)
+        self.allowed = allowed
+        self.fc4_alias = fc4_alias
+
+    def _SimCore__get_device(self, device_id: int):  # noqa: N802 - overrides SimCore's private lookup
+        try:
+            return self.devices[device_id]
+        except KeyError:
+            raise NoSuchIdException(f"no device at unit id {device_id}") from None
+
+    def _fc(self, device_id: int, fc: int) -> int | None:
+        """The function code to serve, or ``None`` when the device does not support it."""
+        if device_id in self.allowed and fc not in self.allowed[device_id]:
+            return None
+        return 3 if fc == 4 and device_id in self.fc4_alias else fc
+
+    async def async_getValues(self, device_id: int, func_code: int, address: int, count: int = 1):  # noqa: N802
+        self._SimCore__get_device(device_id)
+        fc = self._fc(device_id, func_code)
+        if fc is None:
+            return ExcCodes.ILLEGAL_FUNCTION
+        return await super().async_getValues(device_id, fc, address, count)
+
+    async def async_setValues(self, device_id: int, func_code: int, address: int, values):  # noqa: N802
+        self._SimCore__get_device(device_id)
+        if func_code in WRITE_FCS and self._fc(device_id, func_code) is None:
+            return ExcCodes.ILLEGAL_FUNCTION
+        return await super().async_setValues(device_id, func_code, address, values)
 
 
 class EndpointError(RuntimeError):
@@ -65,8 +103,15 @@ class Endpoint:
     """One Modbus TCP server (host:port) carrying one or more simulated devices (unit ids)."""
 
     def __init__(
-        self, host: str, port: int, devices: Iterable[DeviceModel], bind_port: int | None = None
+        self,
+        host: str,
+        port: int,
+        devices: Iterable[DeviceModel],
+        bind_port: int | None = None,
+        serial_port: str | None = None,
     ) -> None:
+        self.serial_port = serial_port
+        """Serial device the simulator serves on (RTU) instead of ``host:port``."""
         self.host = host
         self.port = port
         """Configured port (site file)."""
@@ -77,7 +122,7 @@ class Endpoint:
         framers = {d.device.framer for d in self.devices}
         if len(framers) > 1:
             raise EndpointError(f"{host}:{port}: devices mix framers {sorted(framers)}")
-        self.framer = FramerType.RTU if framers == {"rtu"} else FramerType.SOCKET
+        self.framer = FramerType.RTU if framers == {"rtu"} or serial_port else FramerType.SOCKET
         self.server: ModbusTcpServer | None = None
         self.down = False
         self._published: dict[tuple[str, str], list[int]] = {}
@@ -115,35 +160,50 @@ class Endpoint:
             )
             for point in device.map.points:
                 self._published[(device.device.id, point.id)] = device.registers_of(point)
-        if all(d.device.unit_id != 0 for d in self.devices):
-
-            async def silent(*_args) -> ExcCodes | None:
-                raise NoSuchIdException("no device at this unit id")
-
-            # one shared block over the whole address space, so every request reaches the action
-            simdevices.append(
-                SimDevice(id=0, simdata=[SimData(0, count=65535, datatype=DataType.REGISTERS)], action=silent)
-            )
         return simdevices
 
+    def _core(self) -> StrictCore:
+        allowed = {d.device.unit_id: d.map.allowed_function_codes for d in self.devices}
+        alias = {
+            d.device.unit_id
+            for d in self.devices
+            if 4 in allowed[d.device.unit_id] and not d.map.points_in("input") and d.map.points_in("holding")
+        }
+        return StrictCore(self._simdevices(), allowed, alias)
+
     async def start(self) -> None:
-        """Listen (again) on the bind port with the devices' current register content."""
+        """Listen (again) on the bind port (or serial port) with the devices' current register content."""
         if self.server is not None:
             return
-        server = ModbusTcpServer(
-            self._simdevices(),
-            framer=self.framer,
-            address=(self.host, self.bound_port or self.bind_port),
-            ignore_missing_devices=True,
-        )
+        where = self.serial_port or f"{self.host}:{self.bound_port or self.bind_port}"
+        core = self._core()
+        server: ModbusTcpServer | ModbusSerialServer
+        if self.serial_port:
+            server = ModbusSerialServer(
+                _placeholder(),
+                framer=FramerType.RTU,
+                port=self.serial_port,
+                baudrate=self.devices[0].device.baudrate,
+                parity=self.devices[0].device.parity,
+                stopbits=self.devices[0].device.stopbits,
+                bytesize=self.devices[0].device.bytesize,
+                ignore_missing_devices=True,
+            )
+        else:
+            server = ModbusTcpServer(
+                _placeholder(),
+                framer=self.framer,
+                address=(self.host, self.bound_port or self.bind_port),
+                ignore_missing_devices=True,
+            )
+        server.context = core  # strict unit ids and function codes (pymodbus's own core falls back to unit 0)
         try:
             await server.serve_forever(background=True)
         except (OSError, RuntimeError) as exc:
-            raise EndpointError(
-                f"cannot listen on {self.host}:{self.bound_port or self.bind_port}: {exc}"
-            ) from exc
-        sockets = getattr(server.transport, "sockets", None) or []
-        self.bound_port = sockets[0].getsockname()[1] if sockets else self.bind_port
+            raise EndpointError(f"cannot listen on {where}: {exc}") from exc
+        if not self.serial_port:
+            sockets = getattr(server.transport, "sockets", None) or []
+            self.bound_port = sockets[0].getsockname()[1] if sockets else self.bind_port
         self.server = server
         self.down = False
 
@@ -152,6 +212,7 @@ class Endpoint:
         server, self.server = self.server, None
         if server is not None:
             await server.shutdown()
+            await asyncio.sleep(0.02)  # let the closed connections reach the clients (loopback EOF)
 
     async def publish(self) -> int:
         """Write the points whose served registers changed; returns the number of write calls."""
@@ -189,3 +250,9 @@ class Endpoint:
 
 def _as_table(point: Point, regs: list[int]) -> list:
     return [bool(regs[0])] if point.table in ("coil", "discrete_input") else regs
+
+
+
+def _placeholder() -> SimDevice:
+    """A minimal device for the server constructor; the real datastore is the :class:`StrictCore` set after."""
+    return SimDevice(id=1, simdata=[SimData(0, count=1, datatype=DataType.REGISTERS)])

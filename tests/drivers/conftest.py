@@ -85,3 +85,26 @@ def with_devices(site: Any, **changes: dict[str, Any]) -> Any:
 @pytest.fixture
 def audit_log() -> list[WriteResult]:
     return []
+
+
+async def serve_device(device: Any) -> tuple[Any, int]:
+    """A pymodbus TCP server for one ``SimDevice`` on a free loopback port: (server, port)."""
+    from pymodbus.server import ModbusTcpServer
+
+    server = ModbusTcpServer(device, address=("127.0.0.1", 0))
+    await server.serve_forever(background=True)
+    return server, server.transport.sockets[0].getsockname()[1]
+
+
+def single_device_fleet(map_name: str, port: int, unit_id: int, kind: str = "pv_inverter") -> Fleet:
+    """A fleet of one device (map at 127.0.0.1:port) serving one asset ``pv`` (pacing relaxed: loopback)."""
+    from drivers.fleet import AssetConfig, DeviceConfig, FleetConfig
+    from drivers.transport import Endpoint
+
+    config = FleetConfig(
+        (DeviceConfig("dev", map_name, Endpoint(port=port), unit_id=unit_id),),
+        (AssetConfig("pv", kind, {"main": "dev"}),),
+    )
+    fleet = Fleet(config, connect_delay_s=0.0)
+    fleet.relax_pacing()
+    return fleet

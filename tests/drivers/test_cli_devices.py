@@ -15,14 +15,16 @@ import pytest
 from microgrid.cli import main
 from microgrid.clock import SteppedClock
 from microgrid.site import load_site
+from tests.drivers.badreply import Damage, DamagingProxy, byte_count_too_large, wrong_function_code
 from tests.drivers.conftest import NOON
 from tests.paths import SMALL_SITE
 
 
 @contextlib.contextmanager
-def served_site(tmp_path: Path) -> Iterator[tuple[Path, object]]:
+def served_site(tmp_path: Path, damage: dict[str, Damage] | None = None) -> Iterator[tuple[Path, object]]:
     """The small site served by the simulator on free ports (own event loop in a thread), and a copy of
-    the site directory whose ports point at it."""
+    the site directory whose ports point at it (through a :class:`DamagingProxy` for the devices in
+    ``damage``)."""
     from sim.park import Park
 
     site = load_site(SMALL_SITE)
@@ -31,16 +33,24 @@ def served_site(tmp_path: Path) -> Iterator[tuple[Path, object]]:
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     asyncio.run_coroutine_threadsafe(park.start(run=False), loop).result(10)
+    proxies = []
     try:
         copy = tmp_path / "site"
         shutil.copytree(SMALL_SITE, copy)
         text = (copy / "site.yaml").read_text(encoding="utf-8")
         for row in park.endpoint_rows():
             configured = next(d.port for d in site.devices if d.id == row["device"])
-            text = re.sub(rf"\bport: {configured}\b", f"port: {row['port']}", text)
+            port = row["port"]
+            if row["device"] in (damage or {}):
+                proxy = DamagingProxy(port, damage[row["device"]])
+                port = asyncio.run_coroutine_threadsafe(proxy.start(), loop).result(10).port
+                proxies.append(proxy)
+            text = re.sub(rf"\bport: {configured}\b", f"port: {port}", text)
         (copy / "site.yaml").write_text(text, encoding="utf-8")
         yield copy, park
     finally:
+        for proxy in proxies:
+            asyncio.run_coroutine_threadsafe(proxy.stop(), loop).result(10)
         asyncio.run_coroutine_threadsafe(park.stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
@@ -85,6 +95,23 @@ def test_one_write_with_readback_and_the_refusals(tmp_path, capsys):
     assert "dev_meter_pcc  [offline]" in out and "1 device(s) offline" in out
 
 
+@pytest.mark.parametrize(("damage", "message"), [
+    (wrong_function_code, "reply has function code 4, not 3"),
+    (byte_count_too_large, "undecodable reply"),
+])
+def test_a_meter_with_damaged_replies_is_reported_in_one_line(tmp_path, capsys, caplog, damage, message):
+    """The PCC meter's replies carry another function code or a wrong byte count: no value is shown as read,
+    the device's line names the bad reply, exit 4, and no pymodbus traceback."""
+    with served_site(tmp_path, {"dev_meter_pcc": damage}) as (site_dir, _park):
+        code = main(["devices", str(site_dir), "--device", "dev_meter_pcc", "--connect-delay", "0"])
+    out = capsys.readouterr()
+    assert code == 4, out
+    detail = [line for line in out.out.splitlines() if message in line]
+    assert len(detail) == 1 and "dev_meter_pcc  [offline]" in out.out
+    assert " ok " not in out.out.split("dev_meter_pcc  [offline]")[1]
+    assert "Traceback" not in out.err and not [r for r in caplog.records if r.exc_info]
+
+
 @pytest.mark.parametrize("text", ["dev.p=1", "dev.p=0xAA", "dev.p=-2.5", "dev.p=enable"])
 def test_write_argument_parsing(text):
     from microgrid.cli.devices import parse_write
@@ -92,3 +119,32 @@ def test_write_argument_parsing(text):
     device, point, value = parse_write(text)
     assert (device, point) == ("dev", "p")
     assert value == {"dev.p=1": 1, "dev.p=0xAA": 0xAA, "dev.p=-2.5": -2.5, "dev.p=enable": "enable"}[text]
+
+
+@pytest.mark.slow
+def test_check_flags_unit_id_identity_and_ct_ratio(tmp_path, capsys):
+    with served_site(tmp_path) as (site_dir, _park):
+        text = (site_dir / "site.yaml").read_text(encoding="utf-8")
+        assert main(["devices", str(site_dir), "--check"]) == 0
+        assert "dev_pv_roof: ok" in capsys.readouterr().out
+        text = text.replace("ct_ratio: 20}", "ct_ratio: 40}")  # the meter holds 20
+        text = re.sub(r"(id: dev_pv_roof,.*?)unit_id: 1", r"\1unit_id: 5", text)
+        text = re.sub(r"(id: dev_bat_factory,.*?)unit_id: 1", r"\1unit_id: 1, expect: {m1_mn: Huawei}", text)
+        (site_dir / "site.yaml").write_text(text, encoding="utf-8")
+        assert main(["devices", str(site_dir), "--check"]) == 2
+    out = capsys.readouterr().out
+    assert "dev_pv_roof: unit_id: no answer at unit 5" in out and "unit(s) 1 answer" in out
+    assert re.search(r"dev_bat_factory: identity: m1_mn is '.+', site file expects 'Huawei'", out)
+    assert "dev_meter_pcc: ratio: CT ratio on the device is 20 but the site file says 40" in out
+
+
+def test_word_order_plausibility():
+    from drivers.check import plausible, swapped
+    from drivers.registermap import decode, encode, load_map
+
+    point = load_map("chint_dtsu666").point("u_a_v")  # float32, high word first
+    regs = encode(point, 230.0)
+    wrong = point.model_copy(update={"word_order": "little"})
+    misread = decode(wrong, regs)  # what a map with the wrong word order reads
+    assert not plausible(wrong, misread, rating_kw=100.0)
+    assert misread < 0 and swapped(wrong, misread) == pytest.approx(230.0) and plausible(point, 230.0, None)

@@ -26,7 +26,7 @@ from drivers.registermap import (
 EXPECTED_MAPS = {
     "sunspec_inverter",
     "sunspec_battery",
-    "huawei_sun2000_smartlogger",
+    "huawei_sun2000",
     "sungrow_sg",
     "sungrow_sh",
     "cn_pcs",
@@ -62,7 +62,7 @@ def test_all_named_maps_exist_and_load():
 def test_illustrative_maps_say_so():
     for name in ("cn_pcs", "cn_bms", "heat_pump_controller", "flex_load_controller"):
         assert load_map(name).vendor_published is False
-    for name in ("sunspec_inverter", "huawei_sun2000_smartlogger", "sungrow_sg", "acrel_dtsd1352"):
+    for name in ("sunspec_inverter", "huawei_sun2000", "sungrow_sg", "acrel_dtsd1352"):
         assert load_map(name).vendor_published is True
 
 
@@ -90,8 +90,9 @@ def test_documented_numbers_become_wire_addresses():
     assert sh.point("charge_power_w").address == 13051
     # input and holding tables overlap at 12999 (system state vs start/stop)
     assert sh.point("system_state").address == sh.point("start_stop").address == 12999
-    hw = load_map("huawei_sun2000_smartlogger")
-    assert hw.number_offset == 0 and hw.default_unit_id == 0 and hw.connect_delay_s == 1.5
+    hw = load_map("huawei_sun2000")
+    assert hw.number_offset == 0 and hw.default_unit_id == 1 and hw.connect_delay_s == 1.5
+    assert load_map("huawei_smartlogger").default_unit_id == 0  # the plant controller itself
     assert hw.point("p_control_mode").address == 47415
     assert hw.point("feed_in_limit_w").address == 47416
     assert hw.point("bat_forced_cmd").address == 47100
@@ -133,7 +134,7 @@ def test_u32_little_word_order_matches_sungrow_manual():
 
 
 def test_i32_big_word_order():
-    p = load_map("huawei_sun2000_smartlogger").point("bat_p_w")
+    p = load_map("huawei_sun2000").point("bat_p_w")
     assert encode(p, -12345) == [0xFFFF, 0xCFC7]
     assert decode(p, [0xFFFF, 0xCFC7]) == -12345
 

@@ -60,6 +60,7 @@ def test_pysunspec2_and_our_driver_agree_on_a_sunspec_inverter_and_battery(small
                 readings, _ = await cycle(park, fleet, clock)
                 assert readings["pv_roof"].p_limit_pct == pytest.approx(30.0)
                 assert readings["pv_roof"].p_limit_kw == pytest.approx(126.0)
+                assert park.state().pv_kw["pv_roof"] <= 126.0 + 0.5  # it takes effect in the plant, not only the register
             finally:
                 inv.close()
                 bat.close()

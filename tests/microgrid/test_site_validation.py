@@ -45,6 +45,14 @@ def test_small_site_is_valid(small_site):
     assert [a for a in small_site.all_asset_ids()] == ["pv_roof", "bat_factory"]
 
 
+def _both(*mutations: Callable[[dict], None]) -> Callable[[dict], None]:
+    def mutate(data: dict) -> None:
+        for m in mutations:
+            m(data)
+
+    return mutate
+
+
 def _set(path: str, value) -> Callable[[dict], None]:
     def mutate(data: dict) -> None:
         *parents, last = path.split(".")
@@ -127,6 +135,19 @@ CASES = [
      "tariff.seasons[0].windows[7]: end 22:00 must be after start 22:00"),
     ("bad_time_format", _set("tariff.seasons.0.windows.0.end", "8:00"),
      "tariff.seasons[0].windows[0].end: string should match pattern"),
+    ("host_and_serial_port", _set("devices.0.serial_port", "/dev/ttyUSB0"),
+     "devices[0]: give either 'host' (Modbus TCP / RTU over TCP) or 'serial_port' (serial RTU)"),
+    ("unknown_map_option", _set("devices.1.map_options", {"firmware": "x"}),
+     "devices[1].map_options.firmware: map 'sunspec_inverter' has no option 'firmware' (has: none)"),
+    ("bad_map_option_choice", _set("devices.2", {"id": "dev_bat_factory", "serves": "bat_factory", "role": "storage",
+                                                 "map": "sungrow_sh", "host": "127.0.0.1", "port": 15122,
+                                                 "map_options": {"battery_power": "register_9999"}}),
+     "devices[2].map_options.battery_power: 'register_9999' is not a choice (choices: register_13022, register_5214)"),
+    ("serial_line_settings_differ", _both(_set("devices.0", {"id": "dev_meter_pcc", "serves": "meter_pcc", "role": "meter",
+                                                             "map": "acrel_dtsd1352", "serial_port": "/dev/ttyUSB0"}), _set("devices.1", {"id": "dev_pv_roof", "serves": "pv_roof", "role": "pv_inverter",
+                                                       "map": "sunspec_inverter", "serial_port": "/dev/ttyUSB0",
+                                                       "baudrate": 19200, "unit_id": 2})),
+     "devices[1]: baudrate/parity/stopbits/bytesize (19200, 'N', 1, 8) differs from devices[0]"),
 ]
 
 

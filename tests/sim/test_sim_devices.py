@@ -65,15 +65,15 @@ def test_sungrow_sh_ems_mode_sequence_and_self_consumption(small_site):
                 # the documented sequence: 13050 = 2, 13051 = 0xAA, 13052 = P
                 await c.write_ok("ems_mode", 2)
                 await c.write_ok("charge_cmd", 0xAA)
-                await c.write_ok("charge_power_w", 50_000)
+                await c.write_ok("charge_power_w", 20_000)
                 await park.advance(10.0)
-                assert park.state().battery_kw["bat_factory"] == pytest.approx(-50.0)
-                assert await c.read("bat_p_w") == 50_000
+                assert park.state().battery_kw["bat_factory"] == pytest.approx(-20.0)
+                assert await c.read("bat_p_w") == 20_000  # 13022 is an int16: SH systems stay below 32.7 kW
                 assert await c.read("running_state") & 0b10  # charging bit
                 assert await c.read("system_state") == 0x0800
                 await c.write_ok("charge_cmd", 0xBB)
                 await park.advance(10.0)
-                assert park.state().battery_kw["bat_factory"] == pytest.approx(50.0)
+                assert park.state().battery_kw["bat_factory"] == pytest.approx(20.0)
                 assert await c.read("running_state") & 0b100  # discharging bit
                 await c.write_ok("charge_cmd", 0xCC)
                 await park.advance(10.0)
@@ -89,7 +89,7 @@ def test_huawei_derating_zero_export_and_status(reference_site):
         park = make_park(reference_site)
         await park.start(run=False)
         try:
-            async with MapClient(port_of(park, "dev_pv_shoes"), "huawei_sun2000_smartlogger", unit=0) as c:
+            async with MapClient(port_of(park, "dev_pv_shoes"), "huawei_sun2000", unit=1) as c:
                 assert await c.read("p_max_w") == 1_250_000
                 assert await c.read("device_status") == 0x0200
                 await c.write_ok("p_derate_pct", 20.0)
@@ -122,13 +122,13 @@ def test_huawei_derating_zero_export_and_status(reference_site):
 
 
 def test_huawei_forced_charge_expires_after_its_period(small_site):
-    site = variant(small_site, "dev_bat_factory", map="huawei_sun2000_smartlogger", unit_id=0)
+    site = variant(small_site, "dev_bat_factory", map="huawei_sun2000", unit_id=1)
 
     async def scenario():
         park = make_park(site)
         await park.start(run=False)
         try:
-            async with MapClient(port_of(park, "dev_bat_factory"), "huawei_sun2000_smartlogger", unit=0) as c:
+            async with MapClient(port_of(park, "dev_bat_factory"), "huawei_sun2000", unit=1) as c:
                 await c.write_ok("bat_forced_period_min", 1)
                 await c.write_ok("bat_forced_charge_w", 80_000)
                 await c.write_ok("bat_forced_cmd", 1)
@@ -311,6 +311,46 @@ def test_unknown_unit_is_silent_and_gaps_are_illegal(reference_site):
                 assert gap.isError() and gap.exception_code == 2
                 with pytest.raises(ModbusIOException):
                     await c.client.read_holding_registers(0x2012, count=2, device_id=42)
+        finally:
+            await park.stop()
+
+    run_async(scenario())
+
+
+@pytest.mark.slow
+def test_a_simulated_device_is_strict_like_a_real_one(small_site):
+    """Only its own unit id (others: silence, as on RS-485), only its map's function codes (exception 1),
+    only its map's addresses (exception 2); a meter whose map allows FC4 serves its registers on FC4 too."""
+    from pymodbus.client import AsyncModbusTcpClient
+
+    site = variant(small_site, "dev_meter_pcc", map="chint_dtsu666", map_options={"function_codes": "fc3_fc4_fc6_fc16"})
+
+    async def scenario():
+        park = make_park(site)
+        await park.start(run=False)
+        try:
+            pv = AsyncModbusTcpClient("127.0.0.1", port=port_of(park, "dev_pv_roof"), timeout=0.3, retries=0)
+            meter = AsyncModbusTcpClient("127.0.0.1", port=port_of(park, "dev_meter_pcc"), timeout=0.3, retries=0)
+            await pv.connect()
+            await meter.connect()
+            try:
+                ok = await pv.read_holding_registers(40000, count=2, device_id=1)
+                assert ok.registers == [0x5375, 0x6E53]
+                with pytest.raises(Exception, match="No response"):
+                    await pv.read_holding_registers(40000, count=2, device_id=2)  # nobody at unit 2
+                with pytest.raises(Exception, match="No response"):
+                    await pv.read_holding_registers(40000, count=2, device_id=0)  # unit 0 is not a catch-all
+                assert (await pv.read_input_registers(40000, count=2, device_id=1)).exception_code == 1
+                assert (await pv.read_coils(0, count=1, device_id=1)).exception_code == 1
+                assert (await pv.read_holding_registers(100, count=2, device_id=1)).exception_code == 2
+                # the meter allows FC4 on its holding registers (map option) but not FC1
+                fc3 = await meter.read_holding_registers(0x2012, count=2, device_id=1)
+                fc4 = await meter.read_input_registers(0x2012, count=2, device_id=1)
+                assert not fc3.isError() and fc4.registers == fc3.registers
+                assert (await meter.read_coils(0, count=1, device_id=1)).exception_code == 1
+            finally:
+                pv.close()
+                meter.close()
         finally:
             await park.stop()
 

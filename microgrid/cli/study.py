@@ -1,0 +1,86 @@
+"""``microgrid study SITE --year 2026 [--resolution 60]``: the whole year planned day by day (docs/study.md).
+
+Writes ``monthly.csv``, ``study.xlsx``, ``study.html`` and ``schedule.csv`` into ``--out`` and prints the
+annual figures. Exit codes: 0 written; 2 bad site file or argument; 3 when some days had no optimised plan
+(their rule-based fallback is in the figures, the days are named).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from microgrid.cli import validators as valid
+from microgrid.cli.optimize import _step
+from microgrid.errors import UserError
+
+_year = valid.integer(2000, 2099, "a year")
+
+
+def progress_bar(quiet: bool):
+    """A one-line progress bar on stderr (nothing with ``quiet`` or when stderr is not a terminal)."""
+    if quiet:
+        return None
+    tty = sys.stderr.isatty()
+
+    def show(done: int, total: int, day) -> None:
+        if tty:
+            filled = int(30 * done / total)
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} {day}")
+            if done == total:
+                sys.stderr.write("\n")
+        elif done == total or day.day == 1:
+            sys.stderr.write(f"planned {done}/{total} days (up to {day})\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "study", help="annual study: every day of a year planned in sequence, monthly green ratio, cost, CO2",
+        description="Plans every day of a year day-ahead with the real carry-overs (SoC, tank, month-to-date "
+        "peak) and writes a monthly table (CSV, XLSX) and an HTML page with plots (docs/study.md).")
+    parser.add_argument("site", metavar="SITE", help="site directory or site.yaml")
+    parser.add_argument("--year", type=_year, required=True, help="calendar year to study, e.g. 2026")
+    parser.add_argument("--resolution", type=_step, metavar="MIN",
+                        help="interval length in minutes, 5-60 (default: the site's resolution)")
+    parser.add_argument("--weather", metavar="CSV", help="hourly or finer weather CSV (timestamp, ghi_w_m2, "
+                        "temp_air_c[, dni_w_m2, dhi_w_m2]) instead of the typical-year generator")
+    parser.add_argument("--seed", type=int, help="seed of the typical-year weather generator")
+    parser.add_argument("--ac-check", action="store_true", help="AC power flow of every interval (summary in the outputs)")
+    parser.add_argument("--time-limit", type=valid.bounded(0.1, 3600, "time in seconds"), metavar="S",
+                        help="solver time limit per day, s (default: control.solver_time_limit_s of the site)")
+    parser.add_argument("--out", type=Path, help="output directory (default: studies/<site>/<year>)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from microgrid.planning import solver_options_for
+    from microgrid.site import load_site
+    from microgrid.study import run_study, write_study
+
+    site = load_site(args.site)
+    solver = solver_options_for(site, time_limit_s=args.time_limit, interface="appsi")
+    result = run_study(site, args.year, step_min=args.resolution, weather_csv=args.weather, seed=args.seed,
+                       solver=solver, ac_check=args.ac_check, progress=progress_bar(args.quiet))
+    out = args.out or Path("studies") / site.id / str(args.year)
+    try:
+        paths = write_study(result, out)
+    except OSError as exc:
+        raise UserError(f"--out: cannot write to {out}: {exc.strerror or exc}") from None
+    year = result.report.rows("year", "park")[0]
+    print(f"{site.id} {args.year}: green-power ratio {year.green_ratio_pct:.2f} %, total cost "
+          f"{year.cost_total_cny:,.0f} CNY (demand charge {year.cost_basic_charge_cny:,.0f}), grid import "
+          f"{year.grid_import_kwh / 1000:,.0f} MWh, CO2 {year.co2_location_kg / 1000:,.0f} t "
+          f"({result.report.meta.factor_location.id}), PV curtailed {year.pv_curtailed_kwh / 1000:,.1f} MWh")
+    print(f"planned {len(result.outcomes)} days in {result.wall_s:.1f} s")
+    print("Wrote " + ", ".join(str(p) for p in paths.values()))
+    if result.fallback_days:
+        days = ", ".join(d.isoformat() for d in result.fallback_days[:10])
+        print(f"error: no optimised plan on {len(result.fallback_days)} day(s) ({days}); their rule-based "
+              "fallback is in the figures", file=sys.stderr)
+        return 3
+    return 0

@@ -1,0 +1,146 @@
+"""SunSpec by discovery, against servers built with pysunspec2's own model classes (its encoder, not our maps):
+a chain with a curve model (705, repeating groups) at base 0, and a legacy device offering only 1/103/120/121/123.
+Our driver must read the values pysunspec2 put there and land its limit on the registers pysunspec2 decodes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import sunspec2.device as ss
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from drivers.capabilities import PVSetpoint
+from drivers.fleet import Fleet
+from tests.drivers.conftest import run, serve_device, single_device_fleet
+
+CURVE_705 = {"NPt": 2, "NCrv": 1, "Crv": [{"ActPt": 2, "Pt": [{"V": 100, "Var": 0}, {"V": 110, "Var": 0}]}]}
+
+
+def _models(spec: dict[int, dict[str, object]]) -> list[ss.Model]:
+    models = []
+    for mid, values in spec.items():
+        model = ss.Model(mid, data=CURVE_705) if mid == 705 else ss.Model(mid)
+        for name, value in values.items():
+            getattr(model, name).value = value
+        models.append(model)
+    return models
+
+
+def _registers(models: list[ss.Model]) -> list[int]:
+    data = b"SunS" + b"".join(m.get_mb() for m in models) + b"\xff\xff\x00\x00"
+    return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
+
+
+async def _serve(base: int, models: list[ss.Model]) -> tuple[ModbusTcpServer, int]:
+    return await serve_device(SimDevice(id=1, simdata=[SimData(base, values=_registers(models), datatype=DataType.REGISTERS)]))
+
+
+async def _decode(server: ModbusTcpServer, base: int, models: list[ss.Model], mid: int) -> ss.Model:
+    """pysunspec2's view of model ``mid`` as the server now holds it."""
+    address = base + 2
+    for model in models:
+        length = len(model.get_mb()) // 2
+        if model.model_id == mid:
+            regs = await server.async_getValues(1, 3, address, length)
+            fresh = ss.Model(mid)
+            fresh.set_mb(b"".join(int(r).to_bytes(2, "big") for r in regs))
+            return fresh
+        address += length
+    raise KeyError(mid)
+
+
+def _fleet(port: int) -> Fleet:
+    return single_device_fleet("sunspec_inverter", port, unit_id=1)
+
+
+COMMON = {"Mn": "Indep", "Md": "Legacy-103", "SN": "L-1", "DA": 1}
+
+
+def test_a_legacy_103_123_inverter_is_read_and_limited_through_123():
+    models = _models({
+        1: COMMON,
+        103: {"W": 4500, "W_SF": 1, "WH": 123_000, "WH_SF": 0, "St": 4, "A_SF": 0, "V_SF": 0, "Hz_SF": -2,
+              "Hz": 5001, "VA_SF": 0, "VAr_SF": 0, "PF_SF": -2, "DCA_SF": 0, "DCV_SF": 0, "DCW_SF": 0, "Tmp_SF": 0},
+        120: {"DERTyp": 4, "WRtg": 100, "WRtg_SF": 3},
+        121: {"WMax": 1000, "WMax_SF": 2},
+        123: {"WMaxLimPct": 1000, "WMaxLimPct_SF": -1, "WMaxLim_Ena": 0, "WMaxLimPct_RvrtTms": 0},
+    })
+
+    async def body():
+        server, port = await _serve(40000, models)
+        fleet = _fleet(port)
+        try:
+            await fleet.start()
+            assert fleet.devices["dev"].regmap.sunspec_models == [1, 103, 120, 121, 123]
+            reading = (await fleet.read_all())["pv"]
+            assert reading.valid, reading.problems
+            assert reading.p_kw == pytest.approx(45.0) and reading.p_rated_kw == pytest.approx(100.0)
+            assert reading.e_total_kwh == pytest.approx(123.0)
+            results = await fleet.apply({"pv": PVSetpoint(p_limit_kw=30.0)})
+            assert all(r.ok for r in results["pv"]), results["pv"]
+            m123 = await _decode(server, 40000, models, 123)
+            assert m123.WMaxLimPct.cvalue == pytest.approx(30.0)
+            assert m123.WMaxLim_Ena.value == 1 and m123.WMaxLimPct_RvrtTms.value == 60
+        finally:
+            await fleet.close()
+            await server.shutdown()
+            await asyncio.sleep(0)
+
+    run(body())
+
+
+def test_a_chain_with_a_curve_model_at_base_0_is_discovered():
+    models = _models({
+        1: {**COMMON, "Md": "Curves-at-0"},
+        701: {"W": 7200, "W_SF": 1, "InvSt": 3, "ThrotPct": 0, "TotWhInj": 5_000_000, "TotWh_SF": 0},
+        702: {"WMaxRtg": 1000, "WMax": 1000, "W_SF": 2},
+        704: {"WMaxLimPct": 1000, "WMaxLimPct_SF": -1, "WMaxLimPctEna": 0},
+        705: {},  # volt-var curve: repeating groups, length from the device
+        715: {},
+    })
+
+    async def body():
+        server, port = await _serve(0, models)
+        fleet = _fleet(port)
+        try:
+            await fleet.start()
+            regmap = fleet.devices["dev"].regmap
+            assert regmap.sunspec_base == 0 and regmap.sunspec_models == [1, 701, 702, 704, 705, 715]
+            reading = (await fleet.read_all())["pv"]
+            assert reading.valid, reading.problems
+            assert reading.p_kw == pytest.approx(72.0) and reading.p_rated_kw == pytest.approx(100.0)
+            results = await fleet.apply({"pv": PVSetpoint(p_limit_kw=40.0)})
+            assert all(r.ok for r in results["pv"]), results["pv"]
+            m704 = await _decode(server, 0, models, 704)
+            assert m704.WMaxLimPct.cvalue == pytest.approx(40.0) and m704.WMaxLimPctEna.value == 1
+            m715 = await _decode(server, 0, models, 715)  # after the repeating 705: untouched by the limit
+            assert m715.ID.value == 715
+        finally:
+            await fleet.close()
+            await server.shutdown()
+            await asyncio.sleep(0)
+
+    run(body())
+
+
+def test_not_sunspec_is_refused_clearly():
+    async def body():
+        server, port = await serve_device(
+            SimDevice(id=1, simdata=[SimData(40000, values=[1, 2, 3, 4], datatype=DataType.REGISTERS)])
+        )
+        fleet = _fleet(port)
+        try:
+            await fleet.start()
+            results = await fleet.apply({"pv": PVSetpoint(p_limit_kw=10.0)})
+            assert [r.status.value for r in results["pv"]] == ["refused"]
+            assert "no SunSpec marker 'SunS'" in fleet.devices["dev"].health.describe(0.0) or any(
+                "SunS" in p for p in (await fleet.read_all())["pv"].problems
+            )
+        finally:
+            await fleet.close()
+            await server.shutdown()
+            await asyncio.sleep(0)
+
+    run(body())
