@@ -114,7 +114,7 @@ class FaultSpec(BaseModel):
     factor: Annotated[float, Field(ge=0)] | None = None
     level: Annotated[int, Field(ge=1, le=3)] | None = None
     delta_kw: float | None = None
-    value: float | None = None
+    value: Annotated[float, Field(allow_inf_nan=True)] | None = None
     """``bad_value``: the raw register number (non-finite allowed: that is the fault)."""
     note: str = ""
 
