@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from api.context import AppContext
 
 HEALTH_CODE = {"online": 0, "degraded": 1, "stale": 2, "offline": 3, "unknown": 4}
-MODES = ("normal", "fallback", "safe", "manual")
+MODES = ("normal", "fallback", "degraded", "safe", "manual")
 
 
 class _ParkCollector(Collector):

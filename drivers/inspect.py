@@ -23,7 +23,7 @@ class PointRow:
     unit: str
     age_s: float | None
     status: str
-    """``ok``, ``stale``, ``not implemented``, ``unsupported`` (the device refused the address) or ``no data``."""
+    """``ok``, ``stale``, ``invalid`` (non-finite value), ``not implemented``, ``unsupported`` (the device refused the address) or ``no data``."""
     access: str
     table: str
     address: int

@@ -15,10 +15,14 @@ exception            device id                   exception reply ``code`` (busy,
                                                  illegal_value, device_failure or a number) to
                                                  ``requests`` = read / write / all
 frozen_values        device id                   measurements stop updating
-noise                device id                   Gaussian noise ``sigma_pct`` on P/Q/I/U readings
+noise                device id                   Gaussian noise ``sigma_pct`` on P/Q/I/U readings,
+                                                 and/or ``sigma_kw`` (primary kW) on active power
 wrong_scale          device id                   power/energy readings x ``factor`` (e.g. 10)
 meter_loss           meter device id             meter silent (``mode: silent``) or reading 0
                                                  (``mode: zero``, lost CT)
+bad_value            device id                   active-power registers hold the raw number ``value``
+                                                 (``.inf``, ``.nan``, ``3e38`` in float registers;
+                                                 integer registers saturate)
 bms_alarm            battery or BMS device id    alarm ``level`` 1-3; level 3 is fatal (contactor
                                                  opens, PCS trips) until reset after clearing
 charge_not_allowed   battery or BMS device id    BMS forbids charging
@@ -55,6 +59,7 @@ FaultType = Literal[
     "noise",
     "wrong_scale",
     "meter_loss",
+    "bad_value",
     "bms_alarm",
     "charge_not_allowed",
     "discharge_not_allowed",
@@ -78,6 +83,7 @@ DEVICE_TYPES = {
     "noise",
     "wrong_scale",
     "meter_loss",
+    "bad_value",
 }
 
 
@@ -104,9 +110,12 @@ class FaultSpec(BaseModel):
     requests: Literal["read", "write", "all"] = "all"
     """Which requests an ``exception`` fault answers (``on`` is avoided: YAML reads it as a boolean)."""
     sigma_pct: Annotated[float, Field(gt=0, le=100)] | None = None
+    sigma_kw: Annotated[float, Field(gt=0, le=1e6)] | None = None
     factor: Annotated[float, Field(ge=0)] | None = None
     level: Annotated[int, Field(ge=1, le=3)] | None = None
     delta_kw: float | None = None
+    value: Annotated[float, Field(allow_inf_nan=True)] | None = None
+    """``bad_value``: the raw register number (non-finite allowed: that is the fault)."""
     note: str = ""
 
     @model_validator(mode="after")
@@ -128,11 +137,13 @@ class FaultSpec(BaseModel):
         required = {
             "response_delay": "delay_s",
             "exception": "code",
-            "noise": "sigma_pct",
             "wrong_scale": "factor",
             "cloud_transient": "factor",
             "load_step": "delta_kw",
+            "bad_value": "value",
         }.get(self.type)
+        if self.type == "noise" and self.sigma_pct is None and self.sigma_kw is None:
+            raise ValueError("noise needs 'sigma_pct' or 'sigma_kw'")
         if required and getattr(self, required) is None:
             raise ValueError(f"{self.type} needs '{required}'")
         if self.type == "cloud_transient" and self.factor is not None and self.factor > 1:
@@ -350,6 +361,9 @@ class FaultManager:
                     faults.frozen = True
                 elif kind == "noise":
                     faults.noise_pct = spec.sigma_pct or 0.0
+                    faults.noise_kw = spec.sigma_kw or 0.0
+                elif kind == "bad_value":
+                    faults.raw_value = spec.value
                 elif kind == "wrong_scale":
                     faults.scale_factor = spec.factor if spec.factor is not None else 1.0
             elif kind == "cloud_transient":

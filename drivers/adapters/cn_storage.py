@@ -27,17 +27,19 @@ _FATAL = 1 << 2
 class CnPcsBmsStorage(Adapter):
     kind = CapabilityKind.STORAGE
     maps: ClassVar[dict[str, str]] = {"pcs": "cn_pcs", "bms": "cn_bms"}
+    # The fault word and the BMS alarm level/flags are read every poll so a trip or a level-3 alarm is
+    # decoded (and alarmed) within one control cycle, not one slow poll.
     FAST: ClassVar[dict[str, tuple[str, ...]]] = {
-        "pcs": ("p_kw", "run_state", "p_charge_allowed_kw", "p_discharge_allowed_kw"),
-        "bms": ("v_v", "soc_pct", "state"),
+        "pcs": ("p_kw", "run_state", "p_charge_allowed_kw", "p_discharge_allowed_kw", "fault_system"),
+        "bms": ("v_v", "soc_pct", "state", "flags", "alarm_level"),
     }
     CONTROL: ClassVar[dict[str, tuple[str, ...]]] = {
         "pcs": ("p_kw", "run_state", "p_charge_allowed_kw", "p_discharge_allowed_kw"),
         "bms": ("soc_pct",),
     }
     SLOW: ClassVar[dict[str, tuple[str, ...]]] = {
-        "pcs": ("p_set_kw", "run_cmd", "fault_hw", "fault_grid", "fault_system", "e_charged_kwh", "e_discharged_kwh"),
-        "bms": ("i_charge_max_a", "i_discharge_max_a", "flags", "alarm_level", "soh_pct"),
+        "pcs": ("p_set_kw", "run_cmd", "fault_hw", "fault_grid", "e_charged_kwh", "e_discharged_kwh"),
+        "bms": ("i_charge_max_a", "i_discharge_max_a", "soh_pct"),
     }
     STATIC: ClassVar[dict[str, tuple[str, ...]]] = {
         "pcs": ("ems_timeout_s",),

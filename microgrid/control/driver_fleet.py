@@ -20,6 +20,9 @@ from drivers.fleet import Fleet
 from drivers.safewrite import WriteResult
 from microgrid.control.fleet import FleetReadings, WriteOutcome
 
+RESET_POINTS = ("fault_reset", "alarm_reset")
+"""Map points that clear latched faults when 1 is written (PCS ``fault_reset``, BMS ``alarm_reset``)."""
+
 
 def _num(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
@@ -75,6 +78,17 @@ class DriverFleet:
     async def set_flex(self, asset_id: str, p_kw: float | None) -> list[WriteOutcome]:
         results = await self.fleet.capabilities[asset_id].set_power(p_kw)  # type: ignore[attr-defined]
         return [outcome(asset_id, p_kw, r) for r in results]
+
+    async def reset(self, asset_id: str) -> list[WriteOutcome]:
+        """Write the latched-fault reset points the asset's maps define (``RESET_POINTS``); [] if none."""
+        cap = self.fleet.capabilities[asset_id]
+        out: list[WriteOutcome] = []
+        for role, device in cap.by_role.items():  # type: ignore[attr-defined]
+            for point_id in RESET_POINTS:
+                if device.has(point_id):
+                    result = await cap.writer(role).write(point_id, 1, force=True, reason="auto_reset")  # type: ignore[attr-defined]
+                    out.append(outcome(asset_id, None, result))
+        return out
 
     async def refresh(self) -> list[WriteOutcome]:
         results = await self.fleet.refresh()

@@ -83,6 +83,19 @@ class FleetPort(Protocol):
     async def close(self) -> None: ...
 
 
+def without(readings: FleetReadings, asset_ids: frozenset[str] | set[str]) -> FleetReadings:
+    """``readings`` without the assets ``asset_ids`` (out of service: the controllers treat them as absent)."""
+    if not asset_ids:
+        return readings
+    return FleetReadings(
+        meters=readings.meters,
+        pv={k: v for k, v in readings.pv.items() if k not in asset_ids},
+        storage={k: v for k, v in readings.storage.items() if k not in asset_ids},
+        heat_pumps={k: v for k, v in readings.heat_pumps.items() if k not in asset_ids},
+        flex={k: v for k, v in readings.flex.items() if k not in asset_ids},
+    )
+
+
 def pcc_meter_id(site: Site) -> str:
     """Id of the site's PCC meter (the first meter with ``scope: pcc``)."""
     for meter in site.meters:

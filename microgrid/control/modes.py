@@ -4,6 +4,8 @@ Modes, by priority (the highest active condition wins):
 
 =========  ================================================================================================
 ``safe``   PCC measurement stale or lost: PV held to the blind export allowance, storage idle.
+``degraded`` The PCC meter is implausible or lost but the tenant meters and device readings still give the
+           PCC (Kirchhoff): control goes on with that estimate, the alarm names both values.
 ``manual`` An operator put the whole site in manual: no automatic dispatch (storage idle unless
            overridden), export/import protection still on.
 ``fallback`` No valid optimizer plan (failure, time-out, none yet): the rule-based schedule is used.
@@ -28,20 +30,24 @@ class Mode(StrEnum):
     FALLBACK = "fallback"
     SAFE = "safe"
     MANUAL = "manual"
+    DEGRADED = "degraded"
 
 
 class Condition(StrEnum):
     PCC_LOST = "pcc_lost"
     MANUAL = "manual"
     NO_PLAN = "no_plan"
+    PCC_DEGRADED = "pcc_degraded"
 
 
 _PRIORITY: tuple[tuple[Condition, Mode], ...] = (
     (Condition.PCC_LOST, Mode.SAFE),
     (Condition.MANUAL, Mode.MANUAL),
+    (Condition.PCC_DEGRADED, Mode.DEGRADED),
     (Condition.NO_PLAN, Mode.FALLBACK),
 )
 _SEVERITY = {Mode.SAFE: Severity.ALARM, Mode.FALLBACK: Severity.WARNING, Mode.MANUAL: Severity.WARNING,
+             Mode.DEGRADED: Severity.ALARM,
              Mode.NORMAL: Severity.INFO}
 
 

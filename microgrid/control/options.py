@@ -46,7 +46,8 @@ class RuntimeOptions:
         c = site.control
         base = dict(cycle_s=c.cycle_s, meter_stale_s=c.meter_stale_s, day_ahead_at=c.day_ahead_at,
                     intraday_every_min=c.intraday_every_min,
-                    controller=ControllerConfig(export_margin_kw=c.export_margin_kw))
+                    controller=ControllerConfig(export_margin_kw=c.export_margin_kw,
+                                                safe_min_load_kw=c.safe_min_load_kw))
         base.update(overrides)
         return cls(**base)
 

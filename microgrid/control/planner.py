@@ -26,6 +26,7 @@ from datetime import date, datetime
 
 import pandas as pd
 
+from microgrid.control.latched import without_assets
 from microgrid.control.plan import PlanRecord
 from microgrid.planning.adapter import PlanOptions, build_dispatch_inputs, horizon_for_day, rolling_horizon
 from microgrid.planning.forecasts import site_forecast
@@ -91,6 +92,18 @@ class PlanningService:
         self._busy: concurrent.futures.Future | None = None
         self._seq = itertools.count(1)
         self._forecasts: dict[tuple, pd.DataFrame] = {}
+        self._out: frozenset[str] = frozenset()
+
+    @property
+    def out_of_service(self) -> frozenset[str]:
+        """Assets latched in a fault: planned at 0 kW (:func:`~microgrid.control.latched.without_assets`)."""
+        return self._out
+
+    @out_of_service.setter
+    def out_of_service(self, ids: frozenset[str]) -> None:
+        if ids != self._out:
+            self._out = frozenset(ids)
+            self._intraday = None  # other bounds: rebuild the persistent model
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -98,13 +111,13 @@ class PlanningService:
     # ---- inputs ------------------------------------------------------------------------------------
     def day_ahead_inputs(self, day: date, month_peak_kw: float) -> DispatchInputs:
         index = horizon_for_day(self.site, day)
-        return build_dispatch_inputs(self.site, index, options=PlanOptions(month_peak_kw=month_peak_kw),
-                                     forecast_csv=self.forecast_csv)
+        return without_assets(build_dispatch_inputs(self.site, index, options=PlanOptions(month_peak_kw=month_peak_kw),
+                                                    forecast_csv=self.forecast_csv), self._out)
 
     def intraday_inputs(self, start: datetime, month_peak_kw: float) -> DispatchInputs:
         index = rolling_horizon(self.site, pd.Timestamp(start), hours=self.horizon_h)
-        return build_dispatch_inputs(self.site, index, options=PlanOptions(month_peak_kw=month_peak_kw),
-                                     forecast=self.forecast(index))
+        return without_assets(build_dispatch_inputs(self.site, index, options=PlanOptions(month_peak_kw=month_peak_kw),
+                                                    forecast=self.forecast(index)), self._out)
 
     def forecast(self, index: pd.DatetimeIndex) -> pd.DataFrame:
         """Forecast rows for ``index``, cut from a frame computed once per local day for the days the

@@ -54,6 +54,7 @@ from microgrid.control.fleet import (
     pv_units,
     storage_units,
     telemetry_samples,
+    without,
 )
 from microgrid.control.jobs import APSchedulerRunner, ClockJobRunner, DailyAt, Every, JobRunner
 from microgrid.control.limits import ConsumerControl
@@ -66,6 +67,7 @@ from microgrid.control.state import measured_state
 from microgrid.control.storeport import ResilientStore, StorePort
 from microgrid.control.telemetry import GOOD, Downsampler
 from microgrid.control.tracking import RunTracker
+from microgrid.control.trust import TrustLayer
 from microgrid.control.write_alarms import WriteAlarms, audited
 from microgrid.control.write_alarms import failed as write_failed
 from microgrid.site.models import Site
@@ -99,6 +101,7 @@ class Runtime:
         self.overrides = OverrideBook()
         self.plans = PlanBook()
         self.pcc_id = pcc_meter_id(site)
+        self.trust = TrustLayer(site, self.events.emit, self.store.set_alarm)
         self.accounting = RunTracker(site, site.site.resolution_min, pcc_floor_kw=-site.grid.export_limit_kw
                                      + self.options.controller.export_margin_kw)
         self.telemetry = Downsampler(self.options.telemetry_every_s)
@@ -113,6 +116,7 @@ class Runtime:
         self._last_mono: float | None = None
         self._online: dict[str, bool] = {}
         self._notes: set[str] = set()
+        self._soc_fix: dict[str, float] = {}
         self._stop = asyncio.Event()
         self._started = False
         self.cycle_wall_s: list[float] = []
@@ -192,7 +196,9 @@ class Runtime:
         return self.accounting.interval_start(t)
 
     def measured_state(self) -> MeasuredState:
-        return measured_state(self.site, self.readings, self.clock.now(), self.accounting.month_peak_kw)
+        state = measured_state(self.site, self.readings, self.clock.now(), self.accounting.month_peak_kw)
+        state.soc_pct.update(self._soc_fix)
+        return state
 
     async def _job_intraday(self, _scheduled: datetime) -> str:
         t0 = time.perf_counter()
@@ -265,16 +271,6 @@ class Runtime:
         return self.modes.mode
 
     # ---- real-time cycle ---------------------------------------------------------------------------
-    def _pcc(self, readings: FleetReadings) -> tuple[float | None, str]:
-        r = readings.meters.get(self.pcc_id)
-        if r is None or r.timestamp is None:
-            return None, f"{self.pcc_id}: no reading"
-        if not r.valid or r.p_kw is None:
-            return None, f"{self.pcc_id}: {r.health} ({'; '.join(r.problems) or 'stale'})"
-        if r.age_s is not None and r.age_s > self.options.meter_stale_s:
-            return None, f"{self.pcc_id}: last reading {r.age_s:.1f} s old (limit {self.options.meter_stale_s:g} s)"
-        return float(r.p_kw), f"{self.pcc_id}: fresh"
-
     def _track_devices(self, readings: FleetReadings, now: datetime) -> None:
         groups = (readings.meters, readings.pv, readings.storage, readings.heat_pumps, readings.flex)
         for group in groups:
@@ -292,6 +288,27 @@ class Runtime:
                     self.emit("device_offline", f"{asset_id} offline ({why}); its share moves to the others",
                               Severity.ALARM, asset_id)
                     self.store.set_alarm("device_offline", True, f"{asset_id} offline ({why})", asset_id, now)
+
+    async def _trust_devices(self, readings: FleetReadings, now: datetime, dt_s: float) -> None:
+        """Latched device states (out of the plan, re-plan, automatic reset) and SoC cross-checks."""
+        changes = self.trust.devices(readings, now)
+        self.planner.out_of_service = self.trust.out_of_service
+        if changes.replan:
+            self.request_replan("intraday")
+        reset = getattr(self.fleet, "reset", None)
+        for latch in changes.resets_due:
+            if reset is None:
+                break
+            try:
+                writes = await reset(latch.asset_id)
+            except Exception as exc:  # noqa: BLE001 - a failed reset is an event; the asset stays out
+                writes = [WriteOutcome(latch.asset_id, "", "reset", None, None, None, "failed", str(exc), "auto_reset")]
+            self.store.add_writes(now, [w for w in writes if w.status != "unchanged"])
+            ok = bool(writes) and all(w.status == "ok" for w in writes)
+            self.emit("auto_reset", f"{latch.asset_id}: automatic reset attempt {latch.attempts} "
+                      f"({'sent' if ok else 'failed'}) after {latch.code}", Severity.WARNING, latch.asset_id,
+                      code=latch.code, attempt=latch.attempts, ok=ok)
+        self._soc_fix = self.trust.soc(readings, now, 0.0 if self.cycles == 0 else dt_s)
 
     def _plan_condition(self, interval: IntervalPlan | None, now: datetime) -> None:
         if interval is None:
@@ -372,8 +389,12 @@ class Runtime:
         t_read = time.perf_counter()
         self.readings = readings
         self._track_devices(readings, now)
-        pcc_kw, pcc_reason = self._pcc(readings)
-        mode = self.modes.pcc_reading(pcc_kw is not None, pcc_reason, now)
+        verdict = self.trust.pcc(readings, now, self.options.meter_stale_s)
+        pcc_kw = verdict.p_kw
+        mode = self.modes.pcc_reading(pcc_kw is not None, verdict.reason, now)
+        self.modes.set(Condition.PCC_DEGRADED, pcc_kw is not None and verdict.alarm is not None, verdict.reason, now)
+        await self._trust_devices(readings, now, dt_s)
+        control = without(readings, self.trust.out_of_service)
         for gone in self.overrides.expire(now):
             self.emit("override_expired", f"override of {gone.asset_id} expired", Severity.INFO, "operator",
                       asset_id=gone.asset_id)
@@ -382,26 +403,26 @@ class Runtime:
         self._plan_condition(interval, now)
         mode = self.modes.mode
         overrides = self.overrides.values_kw(now)
-        automatic = mode in (Mode.NORMAL, Mode.FALLBACK)
+        automatic = mode in (Mode.NORMAL, Mode.FALLBACK, Mode.DEGRADED)
         plan_storage = interval.storage_kw if (interval and automatic) else {}
         peak_target = None
         if interval is not None and automatic:
             peak_target = max(self.accounting.month_peak_kw, interval.plan_peak_kw)
         grid = self.site.grid
         limits = GridLimits(grid.export_limit_kw, grid.import_cap_kw, peak_target)
-        pv = pv_units(self.site, readings.pv, self._commanded)
-        storage = storage_units(self.site, readings.storage, self._commanded, horizon_s=self.options.cycle_s)
-        units = load_units(self.site, readings.heat_pumps, readings.flex)
+        pv = pv_units(self.site, control.pv, self._commanded)
+        storage = storage_units(self.site, control.storage, self._commanded, horizon_s=self.options.cycle_s)
+        units = load_units(self.site, control.heat_pumps, control.flex)
         plan_loads = interval.loads_kw if (interval and automatic) else {}
         loads = load_setpoints(units, plan_loads, overrides)
-        consumers, load_delta = self.consumers.prepare(loads, readings.heat_pumps, readings.flex, now)
+        consumers, load_delta = self.consumers.prepare(loads, control.heat_pumps, control.flex, now)
         # storage and PV are set for the PCC the consumers' new setpoints will cause
         pcc_next = None if pcc_kw is None else pcc_kw + load_delta
         inputs = ControlInputs(dt_s=dt_s, pcc_p_kw=pcc_next, limits=limits, pv=pv, storage=storage,
                                plan_storage_kw=plan_storage,
                                overrides_kw={} if mode == Mode.SAFE else overrides,
                                config=self.options.controller)
-        setpoints = safe_state(inputs) if mode == Mode.SAFE else balance(inputs)
+        setpoints = safe_state(inputs, self.trust.load_bounds(readings)) if mode == Mode.SAFE else balance(inputs)
         if mode != Mode.SAFE:
             pcc_min, pcc_max = pcc_band_kw(inputs)
             loads, load_notes = self.consumers.hold_limits(

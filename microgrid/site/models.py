@@ -467,6 +467,18 @@ class ControlSettings(Strict):
     """Headroom kept below the export limit by the real-time loop, kW."""
     meter_stale_s: Annotated[float, Field(gt=0, le=600)] = 5.0
     solver_time_limit_s: Annotated[float, Field(gt=0, le=600)] = 20.0
+    auto_reset: bool = False
+    """Try the reset a device's map defines (PCS ``fault_reset``, BMS ``alarm_reset``) after a latched fault."""
+    auto_reset_attempts: Annotated[int, Field(ge=0, le=10)] = 3
+    """Automatic reset attempts per latched fault (then it waits for the operator)."""
+    auto_reset_delay_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
+    """Wait before the first automatic reset, s; each further attempt waits twice as long (back-off)."""
+    safe_min_load_kw: NonNegFloat = 0.0
+    """Load the park is known to draw at all times (commissioning figure), kW: the safe state may let PV
+    and storage cover it without a PCC measurement."""
+    safe_load_rise_kw: NonNegFloat | None = None
+    """Safe state: load rise over the last known load assumed possible while the PCC is not measured, kW
+    (default 10 % of the import cap)."""
 
 
 class Site(Strict):

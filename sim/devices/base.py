@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pymodbus.client.mixin import ModbusClientMixin
 from pymodbus.constants import ExcCodes
 
 from drivers.registermap import Point, RegisterMap, check_range, decode, encode, raw_range
@@ -34,6 +35,10 @@ WRITE_FCS = frozenset({5, 6, 15, 16, 22, 23})
 POWER_UNITS = frozenset({"W", "kW", "var", "kvar", "VA", "kVA", "A"})
 NOISY_UNITS = POWER_UNITS | {"V"}
 ENERGY_UNITS = frozenset({"Wh", "kWh"})
+ACTIVE_POWER_UNITS = frozenset({"W", "kW"})
+DATATYPE = ModbusClientMixin.DATATYPE
+_INT_TYPES = {"u16": DATATYPE.UINT16, "i16": DATATYPE.INT16, "u32": DATATYPE.UINT32, "i32": DATATYPE.INT32,
+              "u64": DATATYPE.UINT64, "i64": DATATYPE.INT64}
 
 
 
@@ -51,10 +56,16 @@ class DeviceFaults:
     frozen: bool = False
     noise_pct: float = 0.0
     """Gaussian noise, standard deviation in percent of the value, on power/current/voltage measurements."""
+    noise_kw: float = 0.0
+    """Gaussian noise, standard deviation in kW at the primary side, on active-power measurements (noise of
+    a CT or transducer scales with its full range, not with the value)."""
     scale_factor: float = 1.0
     """Measured power/energy values are multiplied by this (a wrong scale in the device)."""
     zero: bool = False
     """Power and current measurements read 0 (e.g. a lost CT)."""
+    raw_value: float | None = None
+    """Active-power measurement registers carry this raw number (float registers even ``inf``/``nan``/
+    ``3e38``; integer registers saturate at their range): a corrupted or misconfigured device."""
 
     def active(self) -> bool:
         return self != DeviceFaults()
@@ -168,10 +179,24 @@ class DeviceModel:
                     value = value * faults.scale_factor
                 if faults.noise_pct > 0 and point.unit in NOISY_UNITS:
                     value = value * (1.0 + self._rng.gauss(0.0, faults.noise_pct / 100.0))
+                if faults.noise_kw > 0 and point.unit in ACTIVE_POWER_UNITS:
+                    value = value + self._rng.gauss(0.0, faults.noise_kw) / self._kw_per_unit(point)
             self.served[point.id] = value
+
+    def _kw_per_unit(self, point: Point) -> float:
+        """Primary-side kW per unit of the served value (W or kW, times the point's PT/CT ratios)."""
+        factor = 0.001 if point.unit == "W" else 1.0
+        for ratio in point.multiply_by:
+            factor *= float(self.values.get(ratio) or 1.0)
+        return factor
 
     def registers_of(self, point: Point) -> list[int]:
         """Registers (or ``[0|1]`` for bit points) of the served value, saturating at the raw type's range."""
+        raw = self.faults.raw_value
+        if raw is not None and point.access == "r" and point.unit in ACTIVE_POWER_UNITS and point.table in (
+            "holding", "input"
+        ):
+            return encode_raw(point, raw)
         return encode_saturating(point, self.served.get(point.id), self.sf_of(point))
 
     # -------------------------------------------------------------------------------------- client side
@@ -225,6 +250,19 @@ class DeviceModel:
             self.writes.append(WriteRecord(self.t_s, point.id, value))
             self.on_write(point.id, value)
         return None
+
+
+def encode_raw(point: Point, raw: float) -> list[int]:
+    """Registers holding the raw number ``raw`` as such (no scale): any float32 bit pattern the value maps
+    to, including ``inf`` and ``nan``; integer types saturate at their range (``nan`` → 0)."""
+    word_order = point.word_order or "big"
+    if point.type == "f32":
+        return list(ModbusClientMixin.convert_to_registers(raw, DATATYPE.FLOAT32, word_order=word_order))
+    bounds = raw_range(point)
+    if bounds is None:
+        return encode_saturating(point, None, None)
+    value = 0 if math.isnan(raw) else int(min(max(raw, bounds[0]), bounds[1]))
+    return list(ModbusClientMixin.convert_to_registers(value, _INT_TYPES[point.type], word_order=word_order))
 
 
 def encode_saturating(point: Point, value: Any, sf: int | None) -> list[int]:

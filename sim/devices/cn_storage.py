@@ -194,6 +194,8 @@ class CnPcs(DeviceModel):
             keep = 0
             if not self.logic.contactor_closed:
                 keep |= BMS_FAULT
+            if self.bat.tripped_by_fault:  # the injected trip's cause is still there: the reset is refused
+                keep |= PCS_TRIP
             self.faults_latched &= keep
             self.running = False
             self.set("run_cmd", 0)

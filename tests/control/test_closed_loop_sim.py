@@ -94,11 +94,13 @@ async def test_meter_loss_safe_state_within_one_cycle(small_site, tmp_path):
         await loop.clock.run_for(site.control.cycle_s)
         report = await rt.cycle()  # the first cycle without a PCC reading
         assert report.mode == Mode.SAFE
-        assert report.setpoints.pv_limit_kw == {"pv_roof": 0.0}
-        assert report.setpoints.storage_kw == {"bat_factory": 0.0}
+        # No load is proven (no tenant meter): PV may only feed the charging battery (worst case: no load).
+        charge = -report.setpoints.storage_kw["bat_factory"]
+        assert charge > 50
+        assert report.setpoints.pv_limit_kw["pv_roof"] == pytest.approx(charge - site.control.export_margin_kw, abs=1.0)
         await loop.clock.run_for(site.control.cycle_s)
         state = loop.park.state()
-        assert state.pv_kw["pv_roof"] == pytest.approx(0.0, abs=1.0)  # the inverter followed in one step
+        assert state.pv_kw["pv_roof"] <= charge + 1.0  # the inverter followed in one step
         change = rt.events.of_kind("mode_change")[-1]
         assert change.data["to"] == "safe" and "meter_pcc" in change.data["reason"]
         await rt.run(until=at(SATURDAY, "11:08"))  # fault over after 30 s; 3 fresh readings to recover

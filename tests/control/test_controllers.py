@@ -233,20 +233,22 @@ def test_balance_needs_a_measurement():
 # ---- safe state ------------------------------------------------------------------------------------
 
 
-def test_safe_state_zero_export_sets_pv_to_zero_and_storage_idle():
+def test_safe_state_zero_export_lets_pv_feed_only_the_charging_battery():
+    # No load proven: PV may produce what the battery, held at its charging setpoint, absorbs (less the margin).
     out = safe_state(ControlInputs(dt_s=2, pcc_p_kw=None, limits=ZERO_EXPORT,
                                    pv=(PVUnit("a", 1000, p_kw=600), PVUnit("b", 500, p_kw=0, online=False)),
                                    storage=(bat(p_kw=-300, setpoint_kw=-300, ramp_kw_per_s=10),), config=CFG))
-    assert out.pv_limit_kw == {"a": 0.0}
-    assert out.storage_kw == {"b": 0.0}
+    assert out.storage_kw == {"b": -300.0}
+    assert out.pv_limit_kw == {"a": pytest.approx(300.0 - CFG.export_margin_kw)}
 
 
-def test_safe_state_with_export_allowance_spreads_by_rating_and_never_raises():
+def test_safe_state_with_export_allowance_spreads_the_provable_room_by_rating():
     cfg = ControllerConfig(export_margin_kw=5, safe_min_load_kw=100)
     pv = (PVUnit("a", 1000, p_kw=50, limit_kw=50), PVUnit("b", 500, p_kw=400))
     out = safe_state(ControlInputs(dt_s=2, pcc_p_kw=None, limits=GridLimits(205, 800), pv=pv, config=cfg))
-    # blind allowance 200 + 100 = 300 kW at 20 %: a 200 (but it is held at 50), b 100.
-    assert out.pv_limit_kw == {"a": pytest.approx(50), "b": pytest.approx(100)}
+    # Export allowance 205 - 5 + proven load 100 = 300 kW at 20 % of rating: a 200, b 100 (a may rise: the
+    # bound holds for any load at or above the proven minimum).
+    assert out.pv_limit_kw == {"a": pytest.approx(200), "b": pytest.approx(100)}
 
 
 # ---- consumers -------------------------------------------------------------------------------------

@@ -98,8 +98,8 @@ async def test_meter_loss_safe_state_within_one_cycle_and_recovery(small_site):
     plant.meter_lost = True
     report = await rt.cycle()
     assert report.mode == Mode.SAFE
-    assert plant.pv_limit["pv_roof"] == 0.0
-    assert plant.bat_set["bat_factory"] == 0.0
+    # No load proven (no tenant meter): PV only feeds what the battery, held charging, absorbs.
+    assert plant.pv_limit["pv_roof"] <= max(-plant.bat_set["bat_factory"], 0.0) + 1e-6
     change = rt.events.of_kind("mode_change")[-1]
     assert change.data["to"] == "safe" and "meter_pcc" in change.data["reason"]
     await clock.run_for(2)
