@@ -33,6 +33,7 @@ from drivers.errors import (
     NotConnectedError,
     ResponseTimeoutError,
 )
+from drivers.logcontext import CURRENT_LINK
 from drivers.registermap import Table
 
 Framer = Literal["socket", "rtu"]
@@ -143,6 +144,8 @@ class ModbusTransport:
         self._unit_interval_s: dict[int, float] = {}
         self._unit_last_end_t: dict[int, float] = {}
         self._relaxed = False
+        self.label = endpoint.key
+        """How log records name this link (the fleet adds the device ids behind it)."""
 
     # ------------------------------------------------------------------ state
 
@@ -239,6 +242,19 @@ class ModbusTransport:
         self.stats.registers_written += len(values)
 
     async def _execute(
+        self,
+        unit_id: int,
+        call: Callable[[Any], Awaitable[Any]],
+        what: str,
+        on_busy: Callable[[str], None] | None,
+    ) -> Any:
+        token = CURRENT_LINK.set(self.label)  # names the devices in pymodbus's own log records
+        try:
+            return await self._execute_named(unit_id, call, what, on_busy)
+        finally:
+            CURRENT_LINK.reset(token)
+
+    async def _execute_named(
         self,
         unit_id: int,
         call: Callable[[Any], Awaitable[Any]],

@@ -26,12 +26,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
+def add_logging_arguments(parser: argparse.ArgumentParser, default=None) -> None:
+    """``--log-file`` / ``--log-level``: accepted before the command and after it (long-running commands)."""
+    parser.add_argument("--log-file", metavar="PATH", default=default,
+                        help="also write the log as JSON lines to PATH (all levels from --log-level)")
+    parser.add_argument("--log-level", metavar="LEVEL", default=default,
+                        choices=("debug", "info", "warning", "error", "DEBUG", "INFO", "WARNING", "ERROR"),
+                        help="our own log level: debug, info (default), warning, error; libraries stay at warning")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="microgrid",
         description="Industrial park green microgrid optimizer and controller.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_logging_arguments(parser, argparse.SUPPRESS)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f"microgrid.cli.{name}").register(subparsers)
@@ -44,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from microgrid.logs import remove_handlers, setup_logging
+
+    setup_logging(quiet=bool(getattr(args, "quiet", False)), log_file=getattr(args, "log_file", None),
+                  level=getattr(args, "log_level", None) or "INFO")
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
@@ -54,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        remove_handlers()
 
 
 if __name__ == "__main__":  # pragma: no cover
