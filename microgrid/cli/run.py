@@ -46,7 +46,6 @@ def parse_duration(text: str) -> timedelta:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run",
-        help="run the controller on a site (real devices, or the simulator with --sim)",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -21,7 +21,6 @@ from microgrid.errors import UserError
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "sim",
-        help="simulate a site's devices over Modbus TCP (physics, faults, clock)",
         description=(
             "Serve every device of SITE on its configured host:port:unit id with the shared register maps, "
             "device physics and optional fault injection. Ctrl-C stops cleanly."
