@@ -14,10 +14,12 @@
     set("t-pv-sub", kwp ? MG.fmtNum(kwp, 0) + " kWp" : "");
     set("t-storage", MG.fmtKw(Math.abs(l.storage_kw)));
     var dir = l.storage_kw > 1 ? MG.t("tile.discharge") : l.storage_kw < -1 ? MG.t("tile.charge") : MG.t("tile.idle");
-    set("t-soc", dir + (l.soc_pct !== null ? " · SoC " + l.soc_pct.toFixed(1) + " %" : ""));
+    var socs = l.assets.filter(function (a) { return a.kind === "battery" && a.soc_pct !== null && a.soc_pct !== undefined; })
+      .map(function (a) { return a.id + " " + a.soc_pct.toFixed(0) + " %"; });
+    set("t-soc", dir + (socs.length ? " · SoC " + socs.join(" · ") : (l.soc_pct !== null ? " · SoC " + l.soc_pct.toFixed(1) + " %" : "")));
     set("t-cons", MG.fmtKw(l.consumption_kw));
     set("t-cons-sub", "");
-    set("t-alarms", String(l.active_alarms));
+    set("t-alarms", String(MG.activeAlarms.length || l.active_alarms));
     set("t-plan", l.plan_version ? MG.t("plan.version") + " " + l.plan_version : "–");
     set("t-cycle", l.cycle_time_ms !== null ? MG.t("tile.cycle") + " " + MG.fmtNum(l.cycle_time_ms, 0) + " ms" : "");
   }
@@ -57,26 +59,28 @@
     });
   }
 
+  /* Active alarms (shared with the header strip), unacknowledged first, at the top of the page. */
   function alarms() {
-    return MG.api("/api/v1/alarms?active=true&unacknowledged=true&limit=10").then(function (page) {
-      var list = document.getElementById("alarm-list");
-      list.textContent = "";
-      if (!page.items.length) {
-        var li = document.createElement("li"); li.className = "muted"; li.textContent = MG.t("overview.no_alarms"); list.appendChild(li);
-      }
-      page.items.forEach(function (e) {
-        var li = document.createElement("li");
-        var when = document.createElement("span"); when.className = "when"; when.textContent = MG.fmtTime(e.raised_at);
-        li.setAttribute("data-alarm", e.id);
-        li.appendChild(when); li.appendChild(MG.badge(e.severity));
-        li.appendChild(document.createTextNode(" " + e.source_id + ": " + (e.message || e.code)));
-        list.appendChild(li);
-      });
-    }).catch(function () {});
+    var list = document.getElementById("alarm-list");
+    var items = MG.activeAlarms.slice().sort(function (a, b) { return (a.acked_at ? 1 : 0) - (b.acked_at ? 1 : 0); });
+    list.textContent = "";
+    if (!items.length) {
+      var none = document.createElement("li"); none.className = "muted"; none.textContent = MG.t("overview.no_alarms"); list.appendChild(none);
+    }
+    items.slice(0, 10).forEach(function (a) {
+      var li = document.createElement("li");
+      var when = document.createElement("span"); when.className = "when"; when.textContent = MG.fmtTime(a.raised_at);
+      li.setAttribute("data-alarm", a.id);
+      li.classList.toggle("unacked", !a.acked_at);
+      li.appendChild(when); li.appendChild(MG.severity(a.severity));
+      li.appendChild(document.createTextNode(" " + MG.alarmText(a)));
+      list.appendChild(li);
+    });
   }
 
   var last = null;
   function render() { if (last) { tiles(last); flows(last); assets(last); } alarms(); }
   document.addEventListener("mg:live", function (ev) { last = ev.detail; render(); });
   document.addEventListener("mg:lang", render);
+  document.addEventListener("mg:alarms", render);
 })();
