@@ -25,7 +25,7 @@
     });
     document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
     var btn = document.getElementById("lang-toggle");
-    if (btn) btn.textContent = lang === "zh" ? "English" : "中文";
+    if (btn) { btn.textContent = lang === "zh" ? "English" : "中文"; btn.lang = lang === "zh" ? "en" : "zh-CN"; }
   }
   function setLang(value) {
     lang = value;

@@ -55,7 +55,8 @@
     MG.cell(tr, e.source_id);
     MG.cell(tr, e.user);
     var msg = MG.cell(tr, MG.lang() === "zh" ? "" : e.message + (e.reason ? " — " + e.reason : ""), "msg");
-    if (MG.lang() === "zh") { msg.title = e.message; if (e.reason) msg.textContent = e.reason; }
+    /* Chinese: the controller's English detail moves to the tooltip; an operator's own words stay. */
+    if (MG.lang() === "zh") { msg.title = e.message + (e.reason ? " — " + e.reason : ""); if (e.reason && e.category === "api") msg.textContent = e.reason; }
     return tr;
   }
 
