@@ -80,11 +80,7 @@ def _foreign(texts: list[str], lang: str) -> list[str]:
     sentences = {v for k, v in other.items() if v != mine.get(k) and len(v) >= 4}
     found = []
     for text in texts:
-        if text in sentences:
-            found.append(text)
-        elif lang == "en" and _CJK.search(text):
-            found.append(text)
-        elif lang == "zh-CN" and _ENGLISH_WORDS.search(re.sub(r"\b\w*_\w*\b", "", text)):
+        if text in sentences or lang == "en" and _CJK.search(text) or lang == "zh-CN" and _ENGLISH_WORDS.search(re.sub(r"\b\w*_\w*\b", "", text)):
             found.append(text)
     return found
 
