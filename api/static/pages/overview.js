@@ -20,8 +20,31 @@
     set("t-cons", MG.fmtKw(l.consumption_kw));
     set("t-cons-sub", "");
     set("t-alarms", String(MG.activeAlarms.length || l.active_alarms));
-    set("t-plan", l.plan_version ? MG.t("plan.version") + " " + l.plan_version : "–");
+    set("t-plan", planAge(l));
     set("t-cycle", l.cycle_time_ms !== null ? MG.t("tile.cycle") + " " + MG.fmtNum(l.cycle_time_ms, 0) + " ms" : "");
+  }
+
+  /* "intraday-20250716T100000-1" made at 10:00, now 10:12 -> "Intraday plan, 12 min old". */
+  function planAge(l) {
+    var m = /^([a-z_]+?)-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})/.exec(l.plan_version || "");
+    if (!m) return l.plan_version ? l.plan_version : "–";
+    var kind = MG.t("plan.kind." + m[1], m[1]);
+    var nowLocal = MG.localDay(l.at) + "T" + MG.fmtTime(l.at).slice(0, 5);
+    var made = m[2] + "-" + m[3] + "-" + m[4] + "T" + m[5] + ":" + m[6];
+    var minutes = Math.max(0, Math.round((Date.parse(nowLocal + ":00Z") - Date.parse(made + ":00Z")) / 60000));
+    var age = minutes < 90 ? MG.t("age.minutes", null, { n: minutes }) : MG.t("age.hours", null, { n: Math.round(minutes / 60) });
+    return MG.t("plan.age", null, { kind: kind, age: age });
+  }
+
+  function green() {
+    return MG.api("/api/v1/green").then(function (g) {
+      var f = g.today;
+      set("t-green", MG.fmtPct(f.green_power_ratio));
+      var co2 = f.co2_kg >= 10000 ? MG.fmtNum(f.co2_kg / 1000, 2) + " t" : MG.fmtNum(f.co2_kg, 0) + " kg";
+      set("t-green-sub", (g.target_ratio_pct !== null ? MG.t("green.target") + " " + g.target_ratio_pct + " % · " : "") + "CO₂ " + co2);
+      var tile = document.getElementById("t-green-tile");
+      if (tile && g.target_ratio_pct !== null && f.green_power_ratio !== null) tile.classList.toggle("below-target", f.green_power_ratio * 100 < g.target_ratio_pct);
+    }).catch(function () {});
   }
 
   function flows(l) {
@@ -83,4 +106,5 @@
   document.addEventListener("mg:live", function (ev) { last = ev.detail; render(); });
   document.addEventListener("mg:lang", render);
   document.addEventListener("mg:alarms", render);
+  MG.ready.then(function (st) { if (st) MG.every(60, green); });
 })();
