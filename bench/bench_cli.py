@@ -6,9 +6,10 @@ Measured (median of ``--runs`` runs each, wall time of the whole process):
 - ``microgrid validate site_configs/putian_hitech``
 - ``microgrid optimize site_configs/putian_hitech --day 2026-07-15 --no-network --no-plot --out TMP``
 
-Baselines in the same run, so a busy machine shows as ratios: ``python -c pass`` (the interpreter alone)
-and ``python -c "import pandas, pyomo.environ, pvlib"`` (the libraries a plan cannot do without). The
-second column of the table divides by the interpreter baseline.
+Baselines in the same run, so a busy machine shows as ratios: ``python -c pass`` (the interpreter alone),
+``python -c "import pandas, pyomo.environ, pvlib"`` (the libraries a plan cannot do without) and the parser
+built the old way, importing every command module (what ``--help`` cost before the CLI imported only the
+chosen command). The fourth column divides by the interpreter baseline.
 
 Run: ``.venv/bin/python bench/bench_cli.py [--runs 5]``.
 Targets (issue 16): ``--help`` and ``validate`` ≤ 1.5 s, ``optimize --no-network --no-plot`` ≤ 3 s (medians).
@@ -53,6 +54,8 @@ def main() -> int:
         cases = {
             "python -c pass (baseline)": [py, "-c", "pass"],
             "import pandas, pyomo, pvlib (baseline)": [py, "-c", "import pandas, pyomo.environ, pvlib"],
+            "--help, every command module imported (before issue 16)": [
+                py, "-c", "from microgrid.cli import build_parser; build_parser().format_help()"],
             "microgrid --help": [*mg, "--help"],
             "microgrid validate": [*mg, "validate", SITE],
             "microgrid optimize --no-network --no-plot": [*mg, "optimize", SITE, "--day", "2026-07-15",
