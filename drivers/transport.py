@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -119,6 +120,21 @@ class LinkStats:
     connect_failures: int = 0
     disconnects: int = 0
     by_unit: dict[int, int] = field(default_factory=dict)
+
+
+def _names_link(method):
+    """Run ``method`` with :data:`CURRENT_LINK` set to the link's label: pymodbus's log records (and those of
+    the connection's read callbacks created meanwhile) then name the devices."""
+
+    @functools.wraps(method)
+    async def wrapper(self, *args, **kwargs):
+        token = CURRENT_LINK.set(self.label)
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            CURRENT_LINK.reset(token)
+
+    return wrapper
 
 
 class ModbusTransport:
@@ -241,20 +257,8 @@ class ModbusTransport:
         await self._execute(unit_id, call, what, on_busy)
         self.stats.registers_written += len(values)
 
+    @_names_link
     async def _execute(
-        self,
-        unit_id: int,
-        call: Callable[[Any], Awaitable[Any]],
-        what: str,
-        on_busy: Callable[[str], None] | None,
-    ) -> Any:
-        token = CURRENT_LINK.set(self.label)  # names the devices in pymodbus's own log records
-        try:
-            return await self._execute_named(unit_id, call, what, on_busy)
-        finally:
-            CURRENT_LINK.reset(token)
-
-    async def _execute_named(
         self,
         unit_id: int,
         call: Callable[[Any], Awaitable[Any]],
