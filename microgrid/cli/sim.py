@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from microgrid.cli import add_logging_arguments
 from microgrid.errors import UserError
 
 
@@ -51,6 +52,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--status-every", type=float, default=0.0, help="print the PCC power every N wall seconds (0 = off)"
     )
+    add_logging_arguments(parser, argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
 
