@@ -7,13 +7,12 @@ both files have the same keys and the same placeholders.
 
 Key families: ``nav.*``/``tile.*``/... dashboard labels; ``alarm.<code>`` and ``event.<kind>`` texts
 (``alarm._unknown`` when a code has none); ``err.*`` API errors; ``report.*`` report and XLSX headers;
-``plot.*`` chart labels; ``cli.*`` command-line messages.
+``cli.*`` command-line messages.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from functools import cache
 from pathlib import Path
@@ -61,14 +60,6 @@ def lang_from_accept(header: str | None) -> Lang:
     return best[1]
 
 
-def cli_lang() -> Lang:
-    """Language of command-line messages: ``MICROGRID_LANG``, else the locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``)."""
-    for name in ("MICROGRID_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
-        if os.environ.get(name):
-            return normalise(os.environ[name])
-    return DEFAULT_LANG
-
-
 class _Keep(dict):
     """Leaves a placeholder the caller did not give as ``{name}`` instead of failing."""
 
@@ -81,15 +72,11 @@ def t(key: str, lang: str | None = None, /, **params: object) -> str:
     text = catalogue(normalise(lang)).get(key)
     if text is None:
         text = catalogue(DEFAULT_LANG).get(key, key)
-    return text.format_map(_Keep({k: _shown(v, lang) for k, v in params.items()})) if params else text
+    return text.format_map(_Keep({k: f"{v:g}" if isinstance(v, float) else v for k, v in params.items()})) if params else text
 
 
 def has(key: str) -> bool:
     return key in catalogue(DEFAULT_LANG)
-
-
-def _shown(value: object, lang: str | None) -> object:
-    return f"{value:g}" if isinstance(value, float) else value
 
 
 def alarm_text(code: str, params: dict | None = None, lang: str | None = None) -> str:
@@ -101,11 +88,3 @@ def alarm_text(code: str, params: dict | None = None, lang: str | None = None) -
         return t(key, lang, **params).strip()
     detail = params.get("text") or params.get("message") or ""
     return t("alarm._unknown", lang, code=code, device=params["device"], detail=detail).strip(" :")
-
-
-def event_text(kind: str, message: str, params: dict | None = None, lang: str | None = None) -> str:
-    """Text of an event kind in ``lang``: the catalogue's when it has one, else the raised English message."""
-    key = f"event.{kind}"
-    if has(key) and normalise(lang) != DEFAULT_LANG:
-        return t(key, lang, **(params or {}), message=message)
-    return message
