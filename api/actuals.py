@@ -7,8 +7,9 @@ Here they become interval-average powers, kW, in the plan's columns, so plan and
 - ``grid_import_kw``, ``grid_export_kw``, ``grid_kw`` from the PCC meter;
 - ``<pv>_kw`` (output > 0), ``<bat>_kw`` (discharge > 0), ``<bat>_soc_pct`` (end of interval),
   ``<hp>_p_el_kw`` and ``<flex>_load_kw`` (consumption > 0);
-- ``<tenant>_load_kw``: the tenant's base load, estimated as its meter's net draw plus its own PV and
-  storage output minus its controllable consumers (when the tenant has a meter);
+- ``<tenant>_load_kw``: the tenant's base load, estimated as its meters' net draw plus the PV and storage
+  output behind them minus the controllable consumers behind them (when the tenant is metered; metering
+  topology of :mod:`microgrid.site.metering`);
 - ``<hp>_tank_kwh``: tank energy above the minimum temperature from the measured tank temperature
   (interval mean of the 1-minute aggregates).
 
@@ -24,6 +25,7 @@ import pandas as pd
 
 from api.ports import StoreView
 from microgrid.site import Site
+from microgrid.site.metering import MeteringTopology
 from microgrid.site.models import WATER_KWH_PER_M3_K
 
 
@@ -86,18 +88,20 @@ def actual_frame(store: StoreView, site: Site, start: datetime, end: datetime, s
         e = _col(wide, asset_id, "e_load_kwh")
         if e is not None:
             asset_kw[asset_id] = out[column] = e * to_kw
+    topo = MeteringTopology(site)
     for tenant in site.tenants:
-        meter = next((m for m in site.meters if m.scope == "tenant" and m.tenant == tenant.id), None)
-        if meter is None:
+        meters = topo.tenant_meters(tenant.id)
+        flows = [(_col(wide, m.id, "e_import_kwh"), _col(wide, m.id, "e_export_kwh")) for m in meters]
+        if not meters or any(imp is None for imp, _exp in flows):
             continue
-        imp, exp = _col(wide, meter.id, "e_import_kwh"), _col(wide, meter.id, "e_export_kwh")
-        if imp is None:
-            continue
-        net = (imp - (exp if exp is not None else 0.0)) * to_kw
-        sources = [asset_kw[a.id] for a in (*site.assets.pv, *site.assets.batteries)
-                   if a.tenant == tenant.id and a.id in asset_kw]
-        loads = [asset_kw[a] for a, _c, t in consumers if t == tenant.id and a in asset_kw]
-        out[f"{tenant.id}_load_kw"] = net + sum(s.fillna(0) for s in sources) - sum(x.fillna(0) for x in loads)
+        net = sum((imp - (exp if exp is not None else 0.0)) for imp, exp in flows) * to_kw
+        # What the tenant's meters see besides its base load: its own PV and storage, shared plants behind
+        # them (added back), and its controllable consumers (taken off).
+        behind = set(topo.behind(tenant.id, "pv")) | set(topo.behind(tenant.id, "batteries"))
+        sources = [asset_kw[a] for a in behind if a in asset_kw]
+        seen = {a for m in meters for a in topo.views[m.id].assets}
+        loads = [asset_kw[a] for a, _c, _t in consumers if a in seen and a in asset_kw]
+        out[f"{tenant.id}_load_kw"] = net + sum(x.fillna(0) for x in sources) - sum(x.fillna(0) for x in loads)
     frame = pd.DataFrame(out, index=wide.index).sort_index()
     for h in site.assets.heat_pumps:
         tank = _tank_kwh(store, h, frame.index, step_min)

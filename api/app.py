@@ -20,6 +20,7 @@ from api.context import AppContext
 from api.deps import Viewer
 from api.errors import install_error_handlers
 from api.metrics import AppMetrics
+from api.openapi_site import add_site_constraints
 from api.ports import ControlPort, StoreView
 from api.ratelimit import RateLimiter
 from api.routes import assets, auth, health, metrics, pages, records, reports, schedules
@@ -125,6 +126,6 @@ def create_app(settings: Settings, store: StoreView, control_port: ControlPort, 
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     async def openapi(_user: Viewer) -> dict:
-        return app.openapi()
+        return add_site_constraints(app.openapi(), ctx.assets)
 
     return app

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from api import proxies
 from api.context import AppContext
 from api.errors import ApiError
 from api.ports import ControlPort, StoreView
@@ -25,7 +26,7 @@ from api.security import (
     read_session_cookie,
     token_key,
 )
-from api.users import user_state
+from api.users import token_key_in_use, user_state
 from microgrid.site import Site
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -75,11 +76,9 @@ class Principal:
 
 
 def client_address(request: Request, ctx: AppContext) -> str:
-    if ctx.settings.trust_proxy:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"
+    """The caller's address; ``X-Forwarded-For`` counts only from a configured proxy (:mod:`api.proxies`)."""
+    peer = request.client.host if request.client else None
+    return proxies.client_address(peer, request.headers.get("x-forwarded-for"), ctx.settings.trusted_proxies)
 
 
 def _unauthorized(detail: str) -> ApiError:
@@ -97,26 +96,36 @@ def _principal(ctx: AppContext, name: str, key: str, method: str, session: Sessi
     return Principal(name=state.name, role=state.role, token_key=key, method=method, session=session)
 
 
-def _refuse_if_throttled(request: Request, ctx: AppContext) -> str:
+def failure_bucket(request: Request, ctx: AppContext, key: str | None = None) -> str:
+    """The lockout bucket of an attempt: the client address, and the token's key when that key is one a user
+    holds. Guessing random tokens empties the address's bucket while the holder of a real token, even from
+    the same address (a shared proxy or NAT), keeps its own; guessing the secret of a known key locks only
+    that key from that address."""
     address = client_address(request, ctx)
-    wait = ctx.failure_limiter.check(address)
+    if key is not None and token_key_in_use(ctx.store, key):
+        return f"{address}|{key}"
+    return address
+
+
+def _refuse_if_throttled(ctx: AppContext, bucket: str) -> str:
+    wait = ctx.failure_limiter.check(bucket)
     if wait > 0:
         raise ApiError(429, "too many failed authentication attempts from this address: retry later",
                        headers=retry_after_header(wait))
-    return address
+    return bucket
 
 
 def check_token(ctx: AppContext, token: str, request: Request | None = None) -> Principal:
     """The principal of a bearer token, or :class:`ApiError` 401 (first check: one scrypt, then cached).
 
     A token verified before is accepted without touching the rate limit; any other is checked only while
-    the client's failure bucket has room (429 otherwise), and a failure spends from it.
+    its failure bucket (:func:`failure_bucket`) has room (429 otherwise), and a failure spends from it.
     """
     key = token_key(token)
     cached = ctx.verified.get(token) if key is not None else None
     if cached is not None and cached[1] == key:
         return _principal(ctx, cached[0], key, "bearer")
-    address = _refuse_if_throttled(request, ctx) if request is not None else None
+    bucket = _refuse_if_throttled(ctx, failure_bucket(request, ctx, key)) if request is not None else None
     try:
         if key is None:
             raise _unauthorized("malformed token: expected the whole token as printed by `microgrid users add`")
@@ -124,8 +133,8 @@ def check_token(ctx: AppContext, token: str, request: Request | None = None) -> 
         if user is None:
             raise _unauthorized("unknown, rotated or disabled token")
     except ApiError:
-        if address is not None:
-            ctx.failure_limiter.take(address)
+        if bucket is not None:
+            ctx.failure_limiter.take(bucket)
         raise
     ctx.verified.put(token, user.name, key)
     return _principal(ctx, user.name, key, "bearer")
@@ -134,8 +143,7 @@ def check_token(ctx: AppContext, token: str, request: Request | None = None) -> 
 def check_session(ctx: AppContext, cookie: str, request: Request) -> Principal:
     session = read_session_cookie(ctx.settings.secret.get_secret_value(), cookie)
     if session is None:
-        address = _refuse_if_throttled(request, ctx)
-        ctx.failure_limiter.take(address)
+        ctx.failure_limiter.take(_refuse_if_throttled(ctx, failure_bucket(request, ctx)))
         raise _unauthorized("session expired or invalid: log in again")
     return _principal(ctx, session.user, session.token_key, "session", session)
 

@@ -1,7 +1,8 @@
 """Prometheus metrics of one app, in its own registry (no process-global state).
 
-Gauges are read from the control port's snapshot at scrape time; today's green-power ratio, CO2 and
-energy cost come from measured interval energies and are cached for ``green_ttl_s``.
+Gauges are read from the control port's snapshot at scrape time; today's green-power ratio, CO2, energy cost
+and the demand charge come from the one accounting (:func:`microgrid.reports.figures.period_figures`) over
+the measured interval energies and are cached for ``green_ttl_s``.
 
 =========================================  ===========================================================
 ``microgrid_pcc_power_kw``                 PCC active power, import > 0 / export < 0
@@ -13,6 +14,7 @@ energy cost come from measured interval energies and are cached for ``green_ttl_
 ``microgrid_green_power_ratio_today``      0-1, measured since local midnight
 ``microgrid_co2_today_kg``                 location-based Scope 2 since midnight
 ``microgrid_energy_cost_today_cny``        energy import cost since midnight (TOU prices)
+``microgrid_demand_charge_month_to_date_cny`` the month's demand charge so far (105 %/x2 rule)
 ``microgrid_device_health{device,role}``   0 online, 1 degraded, 2 stale, 3 offline, 4 unknown
 ``microgrid_device_up{device,role}``       1 when online or degraded
 ``microgrid_control_cycle_seconds``        duration of the last control cycle
@@ -109,6 +111,8 @@ class _ParkCollector(Collector):
             ("microgrid_energy_cost_today_cny", "cost_energy_cny", "Energy import cost since local midnight, CNY"),
             ("microgrid_pv_energy_today_kwh", "pv_generation_kwh", "PV energy since local midnight, kWh"),
             ("microgrid_consumption_today_kwh", "consumption_kwh", "Electricity consumed since local midnight, kWh"),
+            ("microgrid_demand_charge_month_to_date_cny", "demand_charge_month_to_date_cny",
+             "The month's demand charge on the month-to-date peak (105 %/x2 rule), CNY"),
         ):
             fam = GaugeMetricFamily(name, doc)
             if green and green.get(key) is not None:

@@ -23,7 +23,7 @@ import uvicorn
 from api.app import create_app
 from api.ports import StoreView
 from api.runtime_port import RuntimePort
-from api.settings import Settings
+from api.settings import Settings, check_bind
 from microgrid.site import Site
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,17 @@ DEMO_USER = "demo"
 def app_for_runtime(runtime, store: StoreView, site: Site, settings: Settings | None = None):
     """The app over a running :class:`microgrid.control.runtime.Runtime` and its :class:`microgrid.store.Store`."""
     return create_app(settings or Settings.from_env(), store, RuntimePort(runtime), site)
+
+
+def uvicorn_config(app, host: str, port: int, log_level: str = "warning") -> uvicorn.Config:
+    """uvicorn's configuration for ``app``: dev mode refused off loopback, uvicorn's proxy headers off.
+
+    uvicorn by default believes ``X-Forwarded-For`` from loopback and rewrites the client address; the app
+    reads that header itself, and only from the configured proxies (:mod:`api.proxies`).
+    """
+    settings = getattr(getattr(getattr(app, "state", None), "ctx", None), "settings", None)
+    check_bind(host, bool(getattr(settings, "dev", False)))
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", proxy_headers=False)
 
 
 class RunningServer:
@@ -47,8 +58,11 @@ class RunningServer:
 
 async def start_server(app, host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "warning",
                        startup_timeout_s: float = 30.0) -> RunningServer:
-    """Start uvicorn for ``app`` as a task of the running loop; return once it listens (or raise)."""
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on")
+    """Start uvicorn for ``app`` as a task of the running loop; return once it listens (or raise).
+
+    Dev mode is refused on a non-loopback ``host`` (see :func:`uvicorn_config`).
+    """
+    config = uvicorn_config(app, host, port, log_level)
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign] - the caller owns the signals
     task = asyncio.get_running_loop().create_task(_serve(server, host, port), name=f"api:{port}")
@@ -61,7 +75,7 @@ async def start_server(app, host: str = "127.0.0.1", port: int = 8000, *, log_le
             server.should_exit = True
             raise RuntimeError(f"the API server did not start on {host}:{port} within {startup_timeout_s:g} s")
         await asyncio.sleep(0.02)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    shown = f"[{host}]" if ":" in host else host
     return RunningServer(server, task, f"http://{shown}:{port}")
 
 

@@ -13,12 +13,18 @@ and a warning names every relaxed rule.
 ``MICROGRID_SESSION_TTL_S``        lifetime of a dashboard session, seconds (default 28800 = 8 h)
 ``MICROGRID_AUTH_RATE_PER_MIN``    login/token requests and failed authentications per client per minute
 ``MICROGRID_AUTH_BURST``           bucket size of that limit (default 5)
-``MICROGRID_TRUST_PROXY``          ``1``: take the client address from ``X-Forwarded-For`` (behind a proxy)
+``MICROGRID_TRUST_PROXY``          addresses/networks of reverse proxies whose ``X-Forwarded-For`` is honoured
+                                   (comma-separated, e.g. ``10.0.0.5,10.1.0.0/24``); empty (default) = none,
+                                   loopback included
 =================================  =========================================================================
+
+Dev mode serves on loopback only: :func:`check_bind` refuses any other address (dev mode's random secret
+and the simulator's demo operator token must not be reachable from the network).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -27,6 +33,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
+from api.proxies import Network, parse_networks
 from microgrid.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -85,7 +92,8 @@ class Settings(BaseModel):
     session_ttl_s: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 8 * 3600
     auth_rate_per_min: Annotated[float, Field(gt=0, le=10_000)] = 10.0
     auth_burst: Annotated[int, Field(ge=1, le=1000)] = 5
-    trust_proxy: bool = False
+    trusted_proxies: tuple[Network, ...] = ()
+    """Peers whose ``X-Forwarded-For`` names the client (:mod:`api.proxies`); empty = trust nobody."""
     generated_secret: bool = False
     """True when dev mode made up the secret because none was given."""
     _warned: bool = PrivateAttr(default=False)
@@ -119,9 +127,17 @@ class Settings(BaseModel):
             "dev": dev,
             "cors_origins": origins,
             "cookie_secure": _truthy(env["MICROGRID_COOKIE_SECURE"]) if "MICROGRID_COOKIE_SECURE" in env else not dev,
-            "trust_proxy": _truthy(env.get("MICROGRID_TRUST_PROXY")),
             "generated_secret": generated,
         }
+        trusted = env.get("MICROGRID_TRUST_PROXY", "").strip()
+        if trusted.lower() in ("1", "true", "yes", "on", "*"):
+            raise InsecureSettingsError("invalid server settings", [
+                f"MICROGRID_TRUST_PROXY: '{trusted}' would trust X-Forwarded-For from anyone: list the "
+                "addresses of your reverse proxies instead (e.g. 127.0.0.1 or 10.0.0.0/24)"])
+        try:
+            raw["trusted_proxies"] = parse_networks(trusted)
+        except ValueError as exc:
+            raise InsecureSettingsError("invalid server settings", [f"MICROGRID_TRUST_PROXY: {exc}"]) from None
         for key, name in (
             ("session_ttl_s", "MICROGRID_SESSION_TTL_S"),
             ("auth_rate_per_min", "MICROGRID_AUTH_RATE_PER_MIN"),
@@ -149,6 +165,28 @@ class Settings(BaseModel):
         }
         values.update(overrides)
         return cls.model_validate(values)
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for a loopback address (127.0.0.0/8, ::1) or the name ``localhost``; names are not resolved."""
+    host = host.strip().strip("[]")
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, dev: bool) -> None:
+    """Refuse to serve dev mode on anything but loopback (:class:`InsecureSettingsError`, exit code 2)."""
+    if dev and not is_loopback_host(host):
+        raise InsecureSettingsError(
+            f"MICROGRID_DEV=1 serves on loopback only: refusing to listen on '{host}' (use --host 127.0.0.1, "
+            "or unset MICROGRID_DEV and set MICROGRID_SECRET for a server reachable from the network)")
 
 
 def insecure_problems(settings: Settings) -> list[str]:

@@ -36,3 +36,15 @@ def user_state(store, name: str) -> UserState | None:
     if row is None:
         return None
     return UserState(name=row.name, role=Role(row.role), disabled=bool(row.disabled), token_key=row.token_key)
+
+
+def token_key_in_use(store, key: str) -> bool:
+    """True when some user's current token has lookup key ``key`` (one indexed read, no hashing)."""
+    custom = getattr(store, "token_key_in_use", None)
+    if callable(custom):
+        return bool(custom(key))
+    from microgrid.store import schema
+
+    t = schema.users
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(t.c.name).where(t.c.token_key == key)).first() is not None

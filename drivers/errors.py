@@ -37,6 +37,12 @@ class ResponseTimeoutError(CommError):
     """The device did not answer within ``timeout × (retries + 1)`` (or a gateway reported it silent)."""
 
 
+class BadReplyError(ResponseTimeoutError):
+    """The device answered, but not to this request: another function code, a byte count that does not match
+    the data or the number of registers asked for, or a frame that cannot be decoded. No value is taken from
+    it; for health it counts like no answer (the device's answer is unusable)."""
+
+
 class ExceptionReplyError(CommError):
     """The device answered with a Modbus exception: it is alive but refused this request."""
 
@@ -73,6 +79,7 @@ class WriteRefusedError(UserError):
 
 __all__ = [
     "EXCEPTION_NAMES",
+    "BadReplyError",
     "CommError",
     "DeviceBusyError",
     "DriverConfigError",

@@ -6,6 +6,7 @@ Used by ``microgrid devices`` (and usable by the API): one :class:`PointRow` per
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -82,6 +83,8 @@ def point_rows(device: ModbusDevice, point_ids: Iterable[str]) -> list[PointRow]
             status = "no data"
         elif sample.value is None:
             status = "not implemented"
+        elif isinstance(sample.value, float) and not math.isfinite(sample.value):
+            status = "invalid"  # decoded to inf/nan (float32 register): no measurement, whatever the age
         elif not device.fresh(pid):
             status = "stale"
         else:

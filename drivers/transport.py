@@ -12,6 +12,10 @@
 - The link reconnects on demand with exponential back-off between attempts (pymodbus's background
   reconnect is off, so the connect delay a device needs, e.g. Huawei's 1.5 s, is always honoured).
 - Modbus TCP, RTU framing over TCP (transparent serial servers) and serial RTU share this interface.
+- A reply must fit its request: the same function code, and for register reads exactly the registers
+  asked for (a byte count that disagrees with the data or the request is refused). A frame pymodbus cannot
+  decode fails the request at once with :class:`BadReplyError` instead of a traceback from pymodbus's
+  protocol callback and a timeout.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 
 from drivers.errors import (
     EXCEPTION_NAMES,
+    BadReplyError,
     DeviceBusyError,
     ExceptionReplyError,
     NotConnectedError,
@@ -43,6 +48,8 @@ BUSY_CODES = frozenset({5, 6})
 """Exception codes meaning "alive, try again later" (acknowledge, server device busy)."""
 GATEWAY_SILENT_CODES = frozenset({10, 11})
 """Gateway exceptions meaning the target unit did not answer (treated like a timeout of that unit)."""
+READ_FC = {"coil": 1, "discrete": 2, "holding": 3, "input": 4}
+"""Function code of a read of each table."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,7 @@ class LinkStats:
     registers_written: int = 0
     timeouts: int = 0
     exception_replies: int = 0
+    bad_replies: int = 0
     busy_replies: int = 0
     connects: int = 0
     connect_failures: int = 0
@@ -220,13 +228,16 @@ class ModbusTransport:
                 return client.read_coils(address, count=count, device_id=unit_id)
             return client.read_discrete_inputs(address, count=count, device_id=unit_id)
 
-        rsp = await self._execute(unit_id, call, what, on_busy)
+        rsp = await self._execute(unit_id, call, what, on_busy, READ_FC.get(table, 2))
         if table in ("holding", "input"):
             values = list(getattr(rsp, "registers", None) or [])
+            fits = len(values) == count  # the byte count said exactly what was asked for
         else:
             values = [1 if b else 0 for b in (getattr(rsp, "bits", None) or [])]
-        if len(values) < count:
-            raise ResponseTimeoutError(f"{self.key}: {what}: short reply ({len(values)} of {count})")
+            fits = count <= len(values) < count + 8  # bits come padded to whole bytes
+        if not fits:
+            self.stats.bad_replies += 1
+            raise BadReplyError(f"{self.key}: {what}: reply carries {len(values)} values, not {count}")
         self.stats.registers_read += count
         return values[:count]
 
@@ -244,6 +255,10 @@ class ModbusTransport:
         if table not in ("holding", "coil"):
             raise ValueError(f"cannot write to the {table} table")
         what = f"write {table} {address} {values} unit {unit_id}"
+        if table == "coil":
+            fc = 5 if len(values) == 1 else 15
+        else:
+            fc = 6 if len(values) == 1 and single_fc6 else 16
 
         def call(client: Any) -> Awaitable[Any]:
             if table == "coil":
@@ -254,7 +269,7 @@ class ModbusTransport:
                 return client.write_register(address, values[0], device_id=unit_id)
             return client.write_registers(address, list(values), device_id=unit_id)
 
-        await self._execute(unit_id, call, what, on_busy)
+        await self._execute(unit_id, call, what, on_busy, fc)
         self.stats.registers_written += len(values)
 
     @_names_link
@@ -264,6 +279,7 @@ class ModbusTransport:
         call: Callable[[Any], Awaitable[Any]],
         what: str,
         on_busy: Callable[[str], None] | None,
+        function_code: int,
     ) -> Any:
         s = self.settings
         for attempt in range(s.busy_retries + 1):
@@ -277,6 +293,9 @@ class ModbusTransport:
                 self.stats.by_unit[unit_id] = self.stats.by_unit.get(unit_id, 0) + 1
                 try:
                     rsp = await call(self._client)
+                except BadReplyError as exc:
+                    self.stats.bad_replies += 1
+                    raise BadReplyError(f"{self.key}: {what}: {exc}") from None
                 except ConnectionException as exc:
                     self._mark_down()
                     raise NotConnectedError(f"{self.key}: {what}: connection lost ({_short(exc)})") from None
@@ -293,6 +312,11 @@ class ModbusTransport:
                 self._lock.release()
             if rsp is None or not rsp.isError():
                 self._busy_until.pop(unit_id, None)
+                got = getattr(rsp, "function_code", function_code)
+                if got != function_code:
+                    self.stats.bad_replies += 1
+                    raise BadReplyError(f"{self.key}: {what}: reply has function code {got}, "
+                                        f"not {function_code}")
                 return rsp
             code = int(getattr(rsp, "exception_code", 0) or 0)
             self.stats.exception_replies += 1
@@ -374,11 +398,37 @@ def _short(exc: BaseException) -> str:
     return text if len(text) < 160 else text[:157] + "..."
 
 
+def _refuse_undecodable(client: Any) -> Any:
+    """Make a frame pymodbus cannot decode fail the request waiting for it, at once and in one line.
+
+    pymodbus raises inside its protocol callback (asyncio logs a traceback) and lets the request run into
+    its timeout; the frame is dropped here and the waiting request gets :class:`BadReplyError`.
+    """
+    ctx = getattr(client, "ctx", None)
+    original = getattr(ctx, "callback_data", None)
+    if original is None:  # pragma: no cover - another pymodbus layout: keep its behaviour
+        return client
+
+    def callback_data(data: bytes, addr: tuple | None = None) -> int:
+        try:
+            return original(data, addr=addr)
+        except ModbusException as exc:
+            future = getattr(ctx, "response_future", None)
+            if future is not None and not future.done():
+                future.set_exception(BadReplyError(f"undecodable reply {data[:16].hex(' ')}"
+                                                   f"{' ...' if len(data) > 16 else ''} ({_short(exc)})"))
+            return len(data)
+
+    ctx.callback_data = callback_data
+    return client
+
+
 def _make_client(endpoint: Endpoint, settings: LinkSettings) -> Any:
-    """A pymodbus async client without background reconnect (the transport reconnects itself)."""
+    """A pymodbus async client without background reconnect (the transport reconnects itself); replies
+    pymodbus cannot decode fail their request (:func:`_refuse_undecodable`)."""
     common: dict[str, Any] = {"timeout": settings.timeout_s, "retries": settings.retries, "reconnect_delay": 0}
     if endpoint.serial_port:
-        return AsyncModbusSerialClient(
+        return _refuse_undecodable(AsyncModbusSerialClient(
             endpoint.serial_port,
             framer=FramerType.RTU,
             baudrate=endpoint.baudrate,
@@ -386,9 +436,9 @@ def _make_client(endpoint: Endpoint, settings: LinkSettings) -> Any:
             stopbits=endpoint.stopbits,
             bytesize=endpoint.bytesize,
             **common,
-        )
+        ))
     framer = FramerType.RTU if endpoint.framer == "rtu" else FramerType.SOCKET
-    return AsyncModbusTcpClient(endpoint.host, port=endpoint.port, framer=framer, **common)
+    return _refuse_undecodable(AsyncModbusTcpClient(endpoint.host, port=endpoint.port, framer=framer, **common))
 
 
 __all__ = [

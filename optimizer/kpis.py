@@ -7,8 +7,8 @@ names). The cost figures use the same terms as the objective, so for an optimise
 
 from __future__ import annotations
 
+from microgrid.accounting.rules import DemandRule, green_parts, scope2_location_kg
 from optimizer.inputs import DispatchInputs, as_array
-from optimizer.model.objective import demand_excess_threshold_kw
 from optimizer.results import Schedule
 
 KPI_DOCS: dict[str, str] = {
@@ -34,7 +34,7 @@ KPI_DOCS: dict[str, str] = {
     "peak_import_kw": "highest interval-average import in the horizon",
     "month_peak_before_kw": "month-to-date peak carried into the horizon",
     "month_peak_after_kw": "month's peak after the horizon",
-    "green_energy_kwh": "on-site PV consumed with retained certificates + green energy bought",
+    "green_energy_kwh": "on-site PV consumed with retained certificates + green energy bought (capped at consumption)",
     "green_power_ratio": "green_energy_kwh / consumption_kwh (绿电占比, 0-1)",
     "min_green_ratio": "required ratio, or null",
     "co2_kg": "location-based Scope 2 emissions = import x emission factor",
@@ -69,18 +69,18 @@ def compute_kpis(schedule: Schedule, inputs: DispatchInputs) -> dict:
     peak = float(imp.max()) if n else 0.0
     before = float(tariff.month_peak_kw)
     after = max(before, peak)
-    weight = tariff.demand_charge_share * tariff.demand_charge_cny_per_kw_month
-    demand = weight * (after - before)
-    threshold = demand_excess_threshold_kw(inputs)
-    if threshold is not None and weight > 0:
-        demand += weight * (tariff.demand_excess_factor - 1) * (max(0.0, after - threshold) - max(0.0, before - threshold))
+    # The 105 %/x2 rule applies whatever the import cap (the optimizer may drop the constraint when the cap
+    # keeps the import below the threshold; the bill does not).
+    rule = DemandRule(tariff.demand_charge_cny_per_kw_month, tariff.declared_demand_kw,
+                      tariff.demand_excess_threshold_pct, tariff.demand_excess_factor)
+    demand = tariff.demand_charge_share * rule.increase_cny(before, after)
     throughput = sum(
         b.throughput_cost_cny_per_kwh * (f[f"{b.id}_charge_kw"].sum() + f[f"{b.id}_discharge_kw"].sum()) * dt
         for b in inputs.batteries
     )
     curtail_pen = sum(c.penalty_cny_per_kwh * f[f"{c.id}_shed_kw"].sum() * dt for c in inputs.curtailable)
     carbon = inputs.carbon
-    co2 = import_kwh * carbon.emission_factor_kg_per_kwh
+    co2 = scope2_location_kg(import_kwh, carbon.emission_factor_kg_per_kwh)
     breakdown = {
         "energy_import": _r((price_imp * imp).sum() * dt, 2),
         "export_revenue": _r(-(price_exp * exp).sum() * dt, 2),
@@ -90,9 +90,9 @@ def compute_kpis(schedule: Schedule, inputs: DispatchInputs) -> dict:
         "carbon": _r(carbon.carbon_price_cny_per_t * co2 / 1000, 2),
     }
     green = inputs.green
-    share = green.onsite_certificate_share if green else 1.0
-    bought = green.green_purchased_kwh if green else 0.0
-    green_kwh = share * self_consumed + bought
+    parts = green_parts(consumption, self_consumed, retained_share=green.onsite_certificate_share if green else 1.0,
+                        trading_kwh=green.green_purchased_kwh if green else 0.0)
+    green_kwh = parts.total_kwh
     balance = schedule.balance_error_kw().abs()
     return {
         "period_start": inputs.index[0].isoformat(),
@@ -117,7 +117,7 @@ def compute_kpis(schedule: Schedule, inputs: DispatchInputs) -> dict:
         "month_peak_before_kw": _r(before, 1),
         "month_peak_after_kw": _r(after, 1),
         "green_energy_kwh": _r(green_kwh, 1),
-        "green_power_ratio": _r(green_kwh / consumption, 4) if consumption > 0 else None,
+        "green_power_ratio": _r(parts.ratio, 4) if parts.ratio is not None else None,
         "min_green_ratio": green.min_ratio if green else None,
         "co2_kg": _r(co2, 1),
         "emission_factor_kg_per_kwh": carbon.emission_factor_kg_per_kwh,

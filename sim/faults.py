@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pymodbus.constants import ExcCodes
 
 from microgrid.errors import UserError
+from microgrid.site.loader import load_yaml_unique
 
 if TYPE_CHECKING:
     from sim.park import Park
@@ -89,7 +90,7 @@ class FaultError(UserError):
 class FaultSpec(BaseModel):
     """One fault of a scenario file (see the module docstring for types and parameters)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     type: FaultType
     target: str | None = None
@@ -154,7 +155,7 @@ class FaultSpec(BaseModel):
 class FaultScenario(BaseModel):
     """A fault scenario file: ``faults: [ {type, target, at_s | at, duration_s, ...}, ... ]``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     description: str = ""
     faults: list[FaultSpec] = []
@@ -175,9 +176,19 @@ def load_scenario(path: str | Path) -> FaultScenario:
     """Read and validate a fault scenario YAML file; ``FaultError`` lists every problem."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise FaultError(f"cannot read fault scenario {path}", [str(exc)]) from None
+        data = load_yaml_unique(path.read_bytes().decode("utf-8")) or {}
+    except OSError as exc:
+        raise FaultError(f"cannot read fault scenario {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise FaultError(f"fault scenario {path} is not a text (UTF-8 YAML) file") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise FaultError(f"fault scenario {path} is not valid YAML{where}: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise FaultError(f"fault scenario {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise FaultError(f"fault scenario {path}: expected a mapping with a 'faults' list") from None
     try:
         return FaultScenario.model_validate(data)
     except ValidationError as exc:

@@ -33,6 +33,7 @@ from typing import Literal
 from drivers.registermap import load_map
 from microgrid.clock import Clock
 from microgrid.errors import UserError
+from microgrid.site.metering import MeteringTopology
 from microgrid.site.models import Device, Site
 from sim.assets import (
     BatteryRuntime,
@@ -130,7 +131,9 @@ class Park:
             run.start(self.start_seconds_of_day)
         self.tenants = {t.id: TenantLoadRuntime(t.id, t.bus) for t in site.tenants}
         bus_kv = {b.id: b.vn_kv for b in site.network.buses}
+        self.topology = MeteringTopology(site)
         self.meters = {m.id: MeterRuntime(m, vn_kv=bus_kv.get(m.bus, 0.4)) for m in site.meters}
+        self.meter_buses = {m.id: self.topology.meter_buses(m) for m in site.meters}
 
         self.bms_logic: dict[str, object] = {}
         """Per-battery BMS protection state shared by BMS and PCS devices (sim.devices.cn_storage)."""
@@ -239,7 +242,7 @@ class Park:
         for group in (self.pvs, self.batteries, self.heat_pumps, self.flex):
             for asset_id, run in group.items():
                 spec = run.spec
-                out.append(Injection(asset_id, spec.bus, getattr(spec, "tenant", None), run.injection_kw()))
+                out.append(Injection(asset_id, spec.bus, self.topology.owner.get(asset_id), run.injection_kw()))
         return out
 
     def step(self, dt_s: float) -> None:
@@ -290,11 +293,12 @@ class Park:
                 battery.step(dt_s)
         for battery in self.batteries.values():
             if battery.self_consumption:
-                battery.p_target_kw = self.tenant_forward_kw(battery.spec.tenant, exclude=battery.spec.id)
+                battery.p_target_kw = self.tenant_forward_kw(self.topology.owner.get(battery.spec.id),
+                                                               exclude=battery.spec.id)
                 battery.step(dt_s)
         for pv_id, pv in self.pvs.items():
             if pv.feed_in_limit_kw is not None:
-                room = pv.feed_in_limit_kw + self.tenant_forward_kw(pv.spec.tenant, exclude=pv_id)
+                room = pv.feed_in_limit_kw + self.tenant_forward_kw(self.topology.owner.get(pv_id), exclude=pv_id)
                 pv.step(available[pv_id], dt_s, feed_in_room_kw=max(0.0, room))
         self._solve_network(dt_s)
         for device in self.devices.values():
@@ -320,7 +324,9 @@ class Park:
             if spec.scope == "pcc":
                 p = self._network.pcc_import_kw
             elif spec.scope == "tenant":
-                p = tenant_forward_kw(injections, spec.tenant or "")
+                # Exactly the flows downstream of the meter's point (lossless below the PCC).
+                buses = self.meter_buses.get(spec.id) or self.topology.meter_buses(spec)
+                p = -sum(i.p_kw for i in injections if i.bus in buses)
             else:
                 p = -sum(i.p_kw for i in injections if i.source == spec.asset)
             meter.vm_pu = self._network.bus_vm_pu.get(spec.bus, 1.0)

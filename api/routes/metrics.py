@@ -7,10 +7,9 @@ from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
-from api.actuals import actual_frame
 from api.context import AppContext
 from api.deps import Ctx, Viewer
-from api.figures import day_bounds, energy_figures, local_day
+from api.figures import day_bounds, local_day, measured_figures
 from api.routes.assets import active_alarm_count
 from api.schemas.common import ERROR_RESPONSES
 
@@ -21,9 +20,7 @@ def today_figures(ctx: AppContext) -> tuple[dict, int]:
     """Measured figures since local midnight and the number of unacknowledged alarms."""
     now = ctx.control.now()
     start, _end = day_bounds(ctx.site, local_day(ctx.site, now))
-    step = ctx.site.site.resolution_min
-    frame = actual_frame(ctx.store, ctx.site, start, now, step)
-    figures = energy_figures(ctx.site, frame, start, max(now, start), step)
+    figures = measured_figures(ctx.store, ctx.site, start, max(now, start))
     return figures, active_alarm_count(ctx)
 
 

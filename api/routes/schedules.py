@@ -14,7 +14,7 @@ from api.audit import record_write
 from api.context import AppContext
 from api.deps import Ctx, Operator, Viewer
 from api.errors import ApiError, not_found
-from api.figures import METHOD, day_bounds, emission_source, energy_figures, local_day, price_bands
+from api.figures import METHOD, day_bounds, emission_source, local_day, measured_figures, price_bands
 from api.params import BoundedDay
 from api.ports import ReplanTicket
 from api.schemas.common import CONFLICT, ERROR_RESPONSES, NOT_FOUND
@@ -173,10 +173,8 @@ def green(_user: Viewer, ctx: Ctx, day: DayQuery = None) -> GreenOut:
     start, end = day_bounds(site, day)
     month_start, _ = day_bounds(site, day.replace(day=1))
     upto = max(min(end, now), month_start)
-    step = _step(ctx)
-    frame = actual_frame(ctx.store, site, month_start, upto, step)
-    today = energy_figures(site, frame, start, max(min(end, upto), start), step)
-    mtd = energy_figures(site, frame, month_start, upto, step)
+    today = measured_figures(ctx.store, site, start, max(min(end, upto), start))
+    mtd = measured_figures(ctx.store, site, month_start, upto)
     return GreenOut(day=day, today=EnergyFigures(**today), month_to_date=EnergyFigures(**mtd),
                     emission_factor_kg_per_kwh=site.emission_factor().kg_co2_per_kwh,
                     emission_factor_source=emission_source(site),

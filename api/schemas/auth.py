@@ -11,6 +11,8 @@ from api.schemas.common import In, Out
 from api.security import Role
 
 UserName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$", examples=["li.wei"])]
+RoleIn = Annotated[Role, Field(strict=False, description="viewer, operator or admin")]
+"""A role in a request body: its string value (strict mode would ask for the Python enum itself)."""
 
 
 class LoginRequest(In):
@@ -31,7 +33,7 @@ class MeOut(Out):
 
 class UserCreate(In):
     name: UserName
-    role: Role = Role.VIEWER
+    role: RoleIn = Role.VIEWER
 
 
 class UserOut(Out):
@@ -42,7 +44,7 @@ class UserOut(Out):
 
 
 class UserUpdate(In):
-    role: Role | None = None
+    role: RoleIn | None = None
     disabled: bool | None = None
 
 

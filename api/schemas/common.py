@@ -12,9 +12,11 @@ class Out(BaseModel):
 
 
 class In(BaseModel):
-    """Base of request bodies: unknown fields are errors, so typos do not pass silently."""
+    """Base of request bodies: unknown fields are errors, so typos do not pass silently; types are strict (JSON
+    ``true`` or ``"100"`` is not a number, ``0`` is not a boolean): a client that sends the wrong type has a
+    bug that coercion would hide. Enumerations are matched by their string values (``RoleIn``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ErrorOut(BaseModel):

@@ -74,16 +74,29 @@ class PlanVsActualOut(Out):
 
 
 class EnergyFigures(Out):
+    """Figures of a period from :func:`microgrid.reports.figures.period_figures` (docs/reports.md)."""
+
     start: datetime
     end: datetime
     consumption_kwh: float
     import_kwh: float
     export_kwh: float
     pv_generation_kwh: float
+    pv_exported_kwh: float = 0.0
     green_energy_kwh: float
     green_power_ratio: float | None = Field(description="0-1 (绿电占比)")
+    green_label: str = Field("", description="what the ratio contains (PARTIAL when some parts are missing)")
+    green_parts_kwh: dict[str, float] = Field(default_factory=dict,
+                                              description="onsite_pv, trading, certificates, direct, unused")
+    location_renewable_share: float | None = Field(None, description="0-1, kept apart from the ratio")
     co2_kg: float
     cost_energy_cny: float = Field(description="energy import cost at TOU prices (demand charge not included)")
+    cost_energy_by_period_cny: dict[str, float] = Field(default_factory=dict)
+    month_peak_kw: float = 0.0
+    demand_charge_month_to_date_cny: float = Field(0.0, description="the month's demand charge so far (105 %/x2)")
+    storage_losses_kwh: float = 0.0
+    coverage_pct: float = 0.0
+    partial: bool = Field(False, description="metered data cover less than 99 % of the period")
     intervals: int
 
 

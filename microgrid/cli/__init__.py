@@ -31,10 +31,9 @@ pandapower, pymodbus), so ``microgrid --help`` and ``microgrid validate`` start 
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse exits with 2 on bad arguments; keep that, but say which command to ask for help."""
+    """argparse exits with 2 on bad arguments; keep that, in one line that says where the usage is."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
         self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 

@@ -16,29 +16,10 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from microgrid.cli import validators as valid
 from microgrid.errors import UserError
 from microgrid.network import CheckLimits, NetOptions, ParkNetwork, check_schedule
 from microgrid.site import Site, load_site
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a power factor in (0, 1]")
-    return value
-
-
-def _percent(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 1 <= value <= 200:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a loading limit in percent between 1 and 200")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,9 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--schedule", required=True, metavar="CSV", help="schedule CSV (first column: timestamps)")
     parser.add_argument("--out", type=Path, metavar="CSV",
                         help="where to write the per-interval results (default: network.csv next to the schedule)")
-    parser.add_argument("--load-pf", type=_fraction, default=NetOptions.load_cos_phi, metavar="COS_PHI",
+    parser.add_argument("--load-pf", type=valid.bounded(0, 1, "power factor", lo_open=True), default=NetOptions.load_cos_phi, metavar="COS_PHI",
                         help="power factor of loads, lagging (default 0.95; PV and batteries at 1)")
-    parser.add_argument("--max-loading", type=_percent, metavar="PCT",
+    parser.add_argument("--max-loading", type=valid.bounded(1, 200, "loading limit in percent"), metavar="PCT",
                         help="loading limit for every line and transformer, percent (default: each element's "
                         "max_loading_pct from the site file)")
     parser.add_argument("--max-rows", type=int, default=50, help="violation rows to print (default 50)")

@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import re
 
 from drivers.fleet import Fleet
 from drivers.health import Health
 from drivers.inspect import device_rows, point_rows, points_of_interest
 from drivers.safewrite import WriteResult, WriteStatus
+from microgrid.cli import validators as valid
 from microgrid.errors import UserError
 from microgrid.site import load_site
 
@@ -39,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DEVICE.POINT=VALUE",
         help="write one point (number, enum meaning or 0x.. raw value) and show the readback",
     )
-    parser.add_argument("--connect-delay", type=float, default=None, metavar="S", help="override the wait after connect (s)")
+    parser.add_argument("--connect-delay", type=valid.bounded(0, 60, "delay in s"), default=None, metavar="S",
+                        help="override the wait after connect (s)")
     parser.set_defaults(func=run)
 
 
@@ -59,6 +62,9 @@ def parse_write(text: str) -> tuple[str, str, object]:
             value = float(raw)
         except ValueError:
             value = raw
+        else:
+            if not math.isfinite(value):
+                raise UserError(f"--write {text!r}: {raw} is not a finite number")
     return m["device"], m["point"], value
 
 
@@ -97,7 +103,7 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def _print_points(fleet: Fleet, device_ids: list[str], *, all_points: bool, site_id: str) -> int:
-    offline = 0
+    offline = invalid = 0
     print(f"site {site_id}: {len(device_ids)} device(s)")
     for row in device_rows(fleet, device_ids):
         device = fleet.device(row.device_id)
@@ -111,14 +117,15 @@ def _print_points(fleet: Fleet, device_ids: list[str], *, all_points: bool, site
         if row.health == Health.OFFLINE.value:
             offline += 1
         ids = points_of_interest(fleet, device, all_points=all_points)
-        table = [
-            [p.point_id, p.value, p.unit, _fmt_age(p.age_s), p.status, f"{p.table[:4]} {p.address}"]
-            for p in point_rows(device, ids)
-        ]
+        rows = point_rows(device, ids)
+        invalid += sum(p.status == "invalid" for p in rows)
+        table = [[p.point_id, p.value, p.unit, _fmt_age(p.age_s), p.status, f"{p.table[:4]} {p.address}"]
+                 for p in rows]
         print(_table(table, ["point", "value", "unit", "age", "status", "register"]))
     print()
-    if offline:
-        print(f"{offline} device(s) offline")
+    if offline or invalid:
+        print("; ".join(([f"{offline} device(s) offline"] if offline else [])
+                        + ([f"{invalid} point(s) invalid (not a finite number)"] if invalid else [])))
         return 4
     print("all devices answered")
     return 0

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from pathlib import Path
 
+from microgrid.cli import validators as valid
 from microgrid.errors import UserError
 from microgrid.planning import (
     PlanOptions,
@@ -31,13 +31,6 @@ from optimizer.errors import InputError
 ALLOWED_STEPS = (5, 10, 15, 20, 30, 60)
 
 
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date (use YYYY-MM-DD, e.g. 2025-07-15)") from None
-
-
 def _step(text: str) -> int:
     try:
         value = int(text)
@@ -46,19 +39,6 @@ def _step(text: str) -> int:
     if value not in ALLOWED_STEPS:
         raise argparse.ArgumentTypeError(f"'{text}' is not a supported step in minutes (use one of {ALLOWED_STEPS})")
     return value
-
-
-def _bounded(lo: float, hi: float, what: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a {what} between {lo:g} and {hi:g}")
-        return value
-
-    return parse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -70,20 +50,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "fallback schedule written) when no optimised plan exists.",
     )
     parser.add_argument("site", metavar="SITE", help="site directory or site.yaml")
-    parser.add_argument("--day", type=_day, help="local day to plan, YYYY-MM-DD (default: the next local day)")
+    parser.add_argument("--day", type=valid.day, help="local day to plan, YYYY-MM-DD (default: the next local day)")
     parser.add_argument("--out", type=Path, help="output directory (default: plans/<site>/<day>)")
     parser.add_argument("--step", type=_step, help="interval length in minutes, 5-60 (default: the site's resolution)")
     parser.add_argument("--forecast", metavar="CSV", help="forecast CSV overriding profile columns (docs/optimizer.md)")
-    parser.add_argument("--month-peak-kw", type=_bounded(0, 1e7, "power in kW"), default=0.0,
+    parser.add_argument("--month-peak-kw", type=valid.bounded(0, 1e7, "power in kW"), default=0.0,
                         help="month-to-date peak import, kW (default 0)")
-    parser.add_argument("--demand-share", type=_bounded(0, 1, "share"), default=1.0,
+    parser.add_argument("--demand-share", type=valid.bounded(0, 1, "share"), default=1.0,
                         help="share of the monthly demand charge weighed in this day, 0-1 (default 1)")
-    parser.add_argument("--min-green", type=_bounded(0, 100, "percentage"), metavar="PCT",
+    parser.add_argument("--min-green", type=valid.bounded(0, 100, "percentage"), metavar="PCT",
                         help="minimum green-power ratio for the day, percent (default: none)")
-    parser.add_argument("--carbon-price", type=_bounded(0, 1e5, "price in CNY/t"), default=0.0,
+    parser.add_argument("--carbon-price", type=valid.bounded(0, 1e5, "price in CNY/t"), default=0.0,
                         metavar="CNY_PER_T", help="internal carbon price added to the cost (default 0)")
     parser.add_argument("--emission-factor", metavar="ID", help="emission-factor id from the site file (default: its default)")
-    parser.add_argument("--time-limit", type=_bounded(0.1, 3600, "time in seconds"), metavar="S",
+    parser.add_argument("--time-limit", type=valid.bounded(0.1, 3600, "time in seconds"), metavar="S",
                         help="solver time limit, s (default: control.solver_time_limit_s of the site)")
     parser.add_argument("--binaries", choices=[m.value for m in BinaryMode], default=BinaryMode.AUTO.value,
                         help="when to use the binary (MILP) formulation (default auto)")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from pathlib import Path
 
+from microgrid.cli import validators as valid
 from microgrid.errors import UserError
 from microgrid.site import load_site
 
@@ -21,12 +21,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(closed loop when available, else the optimizer's plans) and says so on the first page.",
     )
     parser.add_argument("site", metavar="SITE", help="site directory or site.yaml")
-    parser.add_argument("--from", dest="first", required=True, metavar="YYYY-MM-DD", help="first local day")
-    parser.add_argument("--to", dest="last", required=True, metavar="YYYY-MM-DD", help="last local day (inclusive)")
+    parser.add_argument("--from", dest="first", required=True, type=valid.day, metavar="YYYY-MM-DD",
+                        help="first local day")
+    parser.add_argument("--to", dest="last", required=True, type=valid.day, metavar="YYYY-MM-DD",
+                        help="last local day (inclusive)")
     parser.add_argument("--tenant", metavar="ID", help="report on one tenant (default: park and all tenants)")
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from --out, else html)")
     parser.add_argument("--out", required=True, metavar="PATH", help="file to write")
-    parser.add_argument("--store", metavar="URL", help="store URL (default: the site's SQLite file, see "
+    parser.add_argument("--store", metavar="URL", type=valid.store_url, help="store URL (default: the site's SQLite file, see "
                         "MICROGRID_DATA_DIR)")
     parser.add_argument("--data-dir", metavar="DIR", help="directory of the default SQLite store")
     parser.add_argument("--simulate", choices=("auto", "never", "always"), default="auto",
@@ -34,9 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "instead; always: ignore the store")
     parser.add_argument("--rule", choices=("consumption", "own_pv_first"), default="consumption",
                         help="allocation of on-site PV and shared storage to tenants (default: consumption)")
-    parser.add_argument("--min-coverage", type=float, default=50.0, metavar="PCT",
+    parser.add_argument("--min-coverage", type=valid.bounded(0, 100, "percentage", lo_open=True), default=50.0,
+                        metavar="PCT",
                         help="intervals covered less than this are gaps (default 50)")
-    parser.add_argument("--grid-renewable-pct", type=float, metavar="PCT",
+    parser.add_argument("--grid-renewable-pct", type=valid.bounded(0, 100, "percentage"), metavar="PCT",
                         help="renewable share of grid electricity, for the location-based share")
     parser.add_argument("--roll-up", action="store_true",
                         help="first compute interval energies from raw telemetry not yet rolled up (only when "
@@ -44,25 +47,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _day(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"{option}: '{text}' is not a date; use YYYY-MM-DD") from None
-
-
 def run(args: argparse.Namespace) -> int:
     from microgrid.reports import ReportOptions
     from microgrid.reports.service import make_report, render
 
     site = load_site(args.site)
-    first, last = _day(args.first, "--from"), _day(args.last, "--to")
+    first, last = args.first, args.last
     if (last - first).days > 3660:
         raise UserError("--from/--to: the period is longer than 10 years; split it")
-    if not 0 < args.min_coverage <= 100:
-        raise UserError(f"--min-coverage: {args.min_coverage:g} must lie in (0, 100]")
-    if args.grid_renewable_pct is not None and not 0 <= args.grid_renewable_pct <= 100:
-        raise UserError(f"--grid-renewable-pct: {args.grid_renewable_pct:g} must lie in [0, 100]")
     fmt = args.format or (Path(args.out).suffix.lower().lstrip(".") if Path(args.out).suffix.lower().lstrip(".")
                           in FORMATS else "html")
     options = ReportOptions(allocation_rule=args.rule, min_coverage=args.min_coverage / 100,

@@ -24,6 +24,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from microgrid.cli import add_logging_arguments
+from microgrid.cli import validators as valid
 from microgrid.errors import UserError
 from microgrid.logs import log_event
 
@@ -57,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="stop after this much site time (90s, 15m, 2h, 1d, 1h30m) and print the KPI summary")
     parser.add_argument("--port", type=int, default=None, help="serve the operator API on this port")
     parser.add_argument("--host", default="127.0.0.1", help="API host (default 127.0.0.1)")
-    parser.add_argument("--store", default=None,
+    parser.add_argument("--store", default=None, type=valid.store_url,
                         help="store URL (sqlite:///file.db, postgresql://...), or 'memory'; default: the site's "
                              "SQLite file, with --sim a fresh file under out/sim/")
     parser.add_argument("--start", default=None,
@@ -66,8 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--faults", type=Path, default=None, help="with --sim: fault scenario YAML")
     parser.add_argument("--auto-ports", action="store_true",
                         help="with --sim: serve the devices on free ports instead of the site's ports")
-    parser.add_argument("--cycle-s", type=float, default=None, help="control cycle, s (default: control.cycle_s)")
-    parser.add_argument("--progress-min", type=float, default=None,
+    parser.add_argument("--cycle-s", type=valid.bounded(0.2, 60, "control cycle in s"), default=None,
+                        help="control cycle, s (default: control.cycle_s)")
+    parser.add_argument("--progress-min", type=valid.positive("number of site minutes", 1e6), default=None,
                         help="print a progress line every N site minutes (default 60 with --sim, 15 otherwise)")
     parser.add_argument("--quiet", action="store_true",
                         help="print only alarms and the closing summary (the log file still gets everything)")
@@ -79,25 +81,17 @@ def _speed(args: argparse.Namespace) -> float | None:
     """Pacing factor for --sim (None = as fast as possible)."""
     if args.speed is None:
         return 1.0
-    if str(args.speed).lower() in ("max", "inf", "0"):
+    if str(args.speed).strip().lower() == "max":
         return None
     try:
-        value = float(args.speed)
-    except ValueError:
-        raise UserError(f"--speed: {args.speed!r} is not a number (or 'max')") from None
-    if value <= 0:
-        raise UserError(f"--speed: must be > 0 (got {args.speed})")
-    return value
+        return valid.positive("speed factor", 1e6)(str(args.speed))
+    except argparse.ArgumentTypeError as exc:
+        raise UserError(f"--speed: {exc} (or 'max' for no pacing)") from None
 
 
 def _start(args: argparse.Namespace, tz: ZoneInfo) -> datetime:
-    if args.start is None:
-        return datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-    try:
-        start = datetime.fromisoformat(args.start)
-    except ValueError:
-        raise UserError(f"--start: {args.start!r} is not an ISO 8601 time (e.g. 2025-07-16 or 2025-07-16T06:00)") from None
-    return start if start.tzinfo else start.replace(tzinfo=tz)
+    start = valid.local_time(args.start, "--start", tz)
+    return start or datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,26 +102,28 @@ def run(args: argparse.Namespace) -> int:
                             ("--auto-ports", args.auto_ports or None)):
             if value is not None:
                 raise UserError(f"{flag} only applies with --sim")
-    if args.cycle_s is not None and not 0.2 <= args.cycle_s <= 60:
-        raise UserError(f"--cycle-s: {args.cycle_s:g} is outside 0.2–60 s")
     if args.port is not None and not 1 <= args.port <= 65535:
         raise UserError(f"--port: {args.port} is not a TCP port (1–65535)")
     until = parse_duration(args.until) if args.until else None
     speed = _speed(args) if args.sim else 1.0
+    settings = _api_settings(args)
     site = load_site(args.site)
-    settings = _api_settings(args) if args.port is not None else None
     return asyncio.run(_main(args, site, until, speed, settings))
 
 
 def _api_settings(args: argparse.Namespace):
-    """Everything ``--port`` needs, checked before anything starts (so a refusal leaves nothing behind)."""
+    """With ``--port``: the API settings from ``MICROGRID_*`` checked, the bind address (which dev mode keeps on
+    loopback) and the port free, all before anything starts (so a refusal leaves nothing behind)."""
+    if args.port is None:
+        return None
     if args.store == "memory":
         raise UserError("--port needs a database store (not --store memory): the API serves users and records from it")
     try:
-        from api.settings import Settings
+        from api.settings import Settings, check_bind
     except ImportError:
         return None
     settings = Settings.from_env()  # refuses insecure settings outside MICROGRID_DEV=1 (exit 2)
+    check_bind(args.host, settings.dev)
     port_free(args.host, args.port)
     return settings
 
@@ -158,7 +154,11 @@ def _open_store(args: argparse.Namespace, site, started: datetime):
         directory.mkdir(parents=True, exist_ok=True)
         fresh = directory / f"{site.id}-{started:%Y%m%dT%H%M%S}.db"
         url = f"sqlite:///{fresh}"
-    store = Store.open(url, site_id=site.id, timezone=site.timezone, energy_sources=energy_sources_from_site(site))
+    # A sample holds until the next one for at most max_hold_s: at least two control cycles, or a slow cycle
+    # (e.g. --cycle-s 60) would leave most of every interval uncovered.
+    cycle_s = args.cycle_s or site.control.cycle_s
+    store = Store.open(url, site_id=site.id, timezone=site.timezone, energy_sources=energy_sources_from_site(site),
+                       max_hold_s=max(15.0, 2.5 * cycle_s))
     return store, store, store.url, fresh
 
 
@@ -170,7 +170,7 @@ def _discard(path: Path | None) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: float | None, settings) -> int:
+async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: float | None, settings=None) -> int:
     from drivers.fleet import Fleet
     from microgrid.clock import RealClock, SteppedClock
     from microgrid.control.driver_fleet import DriverFleet, relax_pacing
@@ -201,6 +201,7 @@ async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: 
     server = None
     runtime = None
     started = False
+    run_started = None
     try:
         await drivers.start()
         port_store = StoreAdapter(store, site) if store is not None else store_port
@@ -212,6 +213,7 @@ async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: 
         printer.header(store_text, park)
         if args.port is not None:
             server = await _serve_api(runtime, store, site, args, settings)
+        run_started = runtime.clock.now()
         await runtime.start()
         started = True
         end = runtime.clock.now() + until if until is not None else None
@@ -222,7 +224,7 @@ async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: 
             await runtime.stop()
             runtime.store.close()
             if started:
-                Printer.summary(runtime)
+                Printer.summary(runtime, store, run_started)
         if server is not None:
             from api.serve import stop_server
 
@@ -244,7 +246,7 @@ def _install_signals(runtime) -> None:
             loop.add_signal_handler(sig, runtime.request_stop)
 
 
-async def _serve_api(runtime, store, site, args, settings):
+async def _serve_api(runtime, store, site, args, settings=None):
     try:
         from api.serve import app_for_runtime, start_server
     except ImportError:
@@ -314,29 +316,54 @@ class Printer:
               f"{socs}  plan {last.plan_id if last else '-'}  [{wall:5.0f} s wall]", flush=True)
 
     @staticmethod
-    def summary(rt) -> None:
+    def summary(rt, store=None, started: datetime | None = None) -> None:
+        """The run's figures from the one accounting: the store's rolled-up meter energies when there is a store
+        (the same numbers as a report, the API and /metrics over the same period), else the controller's own
+        samples."""
         k = rt.kpis()
         c = k["compliance"]
         site = rt.site
-        target = site.green_power.target_ratio_pct
-        ratio = "n/a" if k["green_power_ratio"] is None else f"{100 * k['green_power_ratio']:.1f} %"
-        target_text = "" if target is None else f" (target {target:g} %)"
+        f, source = k["figures"], "the controller's own samples (no store)"
+        if store is not None and started is not None:
+            from microgrid.reports.figures import period_figures
+
+            try:
+                f = period_figures(site, store, started, rt.clock.now())
+                source = f"metered interval energies in the store ({f['coverage_pct']:.1f} % covered)"
+            except Exception as exc:  # noqa: BLE001 - the summary falls back; the run itself is over
+                source += f"; the store could not be read ({type(exc).__name__}: {exc})"
         mae = "n/a" if k["tracking_mae_kw"] is None else f"{k['tracking_mae_kw']:,.1f} kW"
-        lines = [
-            "",
-            f"KPI summary, {k['hours']:.2f} h of site time ({k['cycles']} cycles, {k['writes_sent']} writes, "
-            f"mode now {k['mode']})",
-            f"  cost          {k['cost_total_cny']:,.2f} CNY (energy {k['energy_cost_cny']:,.2f} + demand-charge "
-            f"increase {k['demand_charge_increase_cny']:,.2f})",
+        lines = ["", f"KPI summary, {k['hours']:.2f} h of site time ({k['cycles']} cycles, {k['writes_sent']} "
+                     f"writes, mode now {k['mode']})", f"  figures from {source}"]
+        if f is not None:
+            target = site.green_power.target_ratio_pct
+            ratio = "n/a" if f["green_power_ratio"] is None else f"{100 * f['green_power_ratio']:.2f} %"
+            g = f["green_parts_kwh"]
+            ef = f["emission_factor"]
+            periods = ", ".join(f"{p} {v:,.2f}" for p, v in f["cost_energy_by_period_cny"].items() if v)
+            lines += [
+                f"  green power   {ratio}{'' if target is None else f' (target {target:g} %)'}: "
+                f"{f['green_energy_kwh']:,.1f} of {f['consumption_kwh']:,.1f} kWh = on-site PV {g['onsite_pv']:,.1f}"
+                f" + trading {g['trading']:,.1f} + certificates {g['certificates']:,.1f} + direct {g['direct']:,.1f}"
+                f" [{f['green_label']}]",
+                f"  CO2           {f['co2_kg']:,.2f} kg location-based ({ef['id']}: {ef['kg_co2_per_kwh']} kg/kWh, "
+                f"{ef['region']} {ef['year']}, {ef['document']})",
+                f"  energy cost   {f['cost_energy_cny']:,.2f} CNY ({periods or 'no import'}); export revenue "
+                f"{f['export_revenue_cny']:,.2f} CNY",
+                f"  demand charge {f['demand_charge_month_to_date_cny']:,.2f} CNY month to date on a peak of "
+                f"{f['month_peak_kw']:,.1f} kW (declared {site.grid.declared_demand_kw:,.0f} kW; this run added "
+                f"{f['demand_charge_increase_cny']:,.2f} CNY)",
+                f"  storage       losses {f['storage_losses_kwh']:,.1f} kWh (charge {f['storage_charge_kwh']:,.1f}, "
+                f"discharge {f['storage_discharge_kwh']:,.1f} kWh)",
+                f"  PV            {f['pv_generation_kwh']:,.1f} kWh, exported {f['pv_exported_kwh']:,.1f}, curtailed "
+                f"{f['pv_curtailed_kwh']:,.1f} kWh",
+            ]
+            for finding in f.get("data_quality", [])[:5]:
+                lines.append(f"  data quality  {finding}")
+        lines += [
             f"  plan vs real  {k['plan_energy_cost_cny']:,.2f} CNY planned "
             f"({k['plan_energy_cost_with_margin_cny']:,.2f} with the export margin) vs "
             f"{k['realised_energy_cost_tracked_cny']:,.2f} CNY realised over the same intervals",
-            f"  peak          {k['peak_import_kw']:,.1f} kW (month to date {k['month_peak_kw']:,.1f} kW, "
-            f"declared {site.grid.declared_demand_kw:,.0f} kW)",
-            f"  green power   {ratio}{target_text}: PV {k['pv_generation_kwh']:,.0f} kWh, consumption "
-            f"{k['consumption_kwh']:,.0f} kWh",
-            f"  CO2           {k['co2_kg']:,.1f} kg ({k['emission_factor']})",
-            f"  curtailment   {k['pv_curtailed_kwh']:,.1f} kWh",
             f"  tracking      {mae} mean |PCC - plan| per interval (max {k['tracking_max_kw']} kW)",
             f"  limits        export max {c['max_export_kw']:,.1f} kW (longest above {c['export_threshold_kw']:,.1f} kW: "
             f"{c['longest_export_over_threshold_s']:.0f} s); import max {c['max_import_kw']:,.0f} kW "

@@ -11,12 +11,11 @@ import asyncio
 import contextlib
 import signal
 import sys
-from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from microgrid.cli import add_logging_arguments
-from microgrid.errors import UserError
+from microgrid.cli import validators as valid
 
 
 def register(subparsers) -> None:
@@ -29,20 +28,22 @@ def register(subparsers) -> None:
     )
     parser.add_argument("site", help="site directory or its site.yaml")
     parser.add_argument(
-        "--speed", type=float, default=1.0, help="simulated seconds per wall second (1 = real time)"
+        "--speed", type=valid.positive("speed factor", 1e6), default=1.0,
+        help="simulated seconds per wall second (1 = real time)"
     )
     parser.add_argument(
         "--faults", type=Path, default=None, help="fault scenario YAML (see docs/simulator.md)"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same run)")
     parser.add_argument("--start", default=None, help="simulated start, ISO 8601 local time (default: now)")
-    parser.add_argument("--duration", type=float, default=None, help="stop after this many simulated seconds")
+    parser.add_argument("--duration", type=valid.positive("duration in simulated s", 1e9), default=None,
+                        help="stop after this many simulated seconds")
     parser.add_argument(
         "--network", choices=("balance", "pandapower"), default="balance", help="how meters see the flows"
     )
     parser.add_argument(
         "--step",
-        type=float,
+        type=valid.positive("physics step in simulated s", 3600),
         default=None,
         help="physics step, simulated s (default: 1 s, or speed/10 when faster)",
     )
@@ -50,20 +51,10 @@ def register(subparsers) -> None:
         "--auto-ports", action="store_true", help="listen on free ports instead of the site's ports"
     )
     parser.add_argument(
-        "--status-every", type=float, default=0.0, help="print the PCC power every N wall seconds (0 = off)"
+        "--status-every", type=valid.bounded(0, 86400, "interval in wall s"), default=0.0, help="print the PCC power every N wall seconds (0 = off)"
     )
     add_logging_arguments(parser, argparse.SUPPRESS)
     parser.set_defaults(func=run)
-
-
-def _parse_start(text: str | None, tz: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        start = datetime.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"--start: {text!r} is not an ISO 8601 time (e.g. 2025-07-16T10:00)") from None
-    return start if start.tzinfo else start.replace(tzinfo=ZoneInfo(tz))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,14 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from microgrid.site import load_site
     from sim.faults import load_scenario
 
-    if not args.speed > 0:
-        raise UserError(f"--speed: must be > 0 (got {args.speed})")
-    if args.step is not None and args.step <= 0:
-        raise UserError(f"--step: must be > 0 simulated seconds (got {args.step})")
-    if args.duration is not None and args.duration <= 0:
-        raise UserError(f"--duration: must be > 0 simulated seconds (got {args.duration})")
     site = load_site(args.site)
-    start = _parse_start(args.start, site.timezone)
+    start = valid.local_time(args.start, "--start", ZoneInfo(site.timezone))
     tz = ZoneInfo(site.timezone)
     clock = RealClock(tz) if args.speed == 1 and start is None else ScaledClock(args.speed, start, tz)
     scenario = load_scenario(args.faults) if args.faults else None

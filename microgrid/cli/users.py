@@ -20,6 +20,7 @@ import os
 import sys
 from pathlib import Path
 
+from microgrid.cli import validators as valid
 from microgrid.errors import UserError
 
 ROLES = ("viewer", "operator", "admin")
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Create, list, disable and re-issue API users. Tokens are stored only as salted hashes "
         "and printed once, when issued.",
     )
-    parser.add_argument("--store", metavar="URL", help=f"store database URL (default: ${STORE_ENV}, else the "
+    parser.add_argument("--store", metavar="URL", type=valid.store_url, help=f"store database URL (default: ${STORE_ENV}, else the "
                         "default SQLite store of --site)")
     parser.add_argument("--site", metavar="PATH", help="site directory or site.yaml (for its default store)")
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -50,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     role.add_argument("role", choices=ROLES)
     actions.append(role)
     for p in actions:  # --store / --site also after the action: `microgrid users add NAME --site PATH`
-        p.add_argument("--store", metavar="URL", default=argparse.SUPPRESS, help="store database URL")
+        p.add_argument("--store", metavar="URL", type=valid.store_url, default=argparse.SUPPRESS,
+                       help="store database URL")
         p.add_argument("--site", metavar="PATH", default=argparse.SUPPRESS, help="site directory or site.yaml")
     parser.set_defaults(func=run)
 

@@ -57,6 +57,8 @@ class WriteOutcome:
     """``ok``, ``unchanged``, ``refused``, ``rate_limited``, ``failed``, ``readback_mismatch``."""
     message: str = ""
     reason: str = "setpoint"
+    user: str = "controller"
+    """Who caused the write: ``controller``, or the operator whose override or command it carries out."""
 
 
 class FleetPort(Protocol):

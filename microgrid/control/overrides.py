@@ -12,8 +12,12 @@ and the safe state ignores storage overrides.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
+from typing import TypeVar
+
+W = TypeVar("W")
 
 
 @dataclass(frozen=True)
@@ -39,14 +43,33 @@ class OverrideBook:
 
     def __init__(self) -> None:
         self._items: dict[str, Override] = {}
+        self._released: dict[str, str] = {}
+        """Asset → user who ended its override, until the next :meth:`attribute`."""
 
     def set(self, override: Override) -> None:
         if override.expires_at.tzinfo is None:
             raise ValueError("expires_at must be timezone-aware")
         self._items[override.asset_id] = override
 
-    def clear(self, asset_id: str) -> Override | None:
-        return self._items.pop(asset_id, None)
+    def clear(self, asset_id: str, user: str | None = None) -> Override | None:
+        """End the override on ``asset_id``; the writes of the next cycle for it are then ``user``'s."""
+        gone = self._items.pop(asset_id, None)
+        if gone is not None and user:
+            self._released[asset_id] = user
+        return gone
+
+    def attribute(self, writes: Sequence[W], now: datetime, *, held: bool = True) -> list[W]:
+        """``writes`` (objects with ``asset_id`` and ``user``) with the user who caused each: the operator of an
+        override in force on its asset (when ``held``: overrides were applied this cycle) or who just ended
+        one; others keep theirs (the controller). Forgets the ended overrides."""
+        active = self.active(now) if held else {}
+        out = []
+        for w in writes:
+            asset_id = getattr(w, "asset_id", "")
+            user = active[asset_id].user if asset_id in active else self._released.get(asset_id)
+            out.append(replace(w, user=user) if user else w)
+        self._released.clear()
+        return out
 
     def expire(self, now: datetime) -> list[Override]:
         """Remove and return the overrides whose expiry is at or before ``now``."""

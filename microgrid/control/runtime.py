@@ -30,8 +30,9 @@ from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+import pandas as pd
+
 from microgrid.clock import Clock
-from microgrid.control.accounting import Accounting
 from microgrid.control.controllers import (
     ControlInputs,
     GridLimits,
@@ -61,6 +62,7 @@ from microgrid.control.planner import PlanningService
 from microgrid.control.state import measured_state
 from microgrid.control.storeport import ResilientStore, StorePort
 from microgrid.control.telemetry import GOOD, Downsampler
+from microgrid.control.tracking import RunTracker
 from microgrid.site.models import Site
 from optimizer import MeasuredState
 
@@ -92,7 +94,7 @@ class Runtime:
         self.overrides = OverrideBook()
         self.plans = PlanBook()
         self.pcc_id = pcc_meter_id(site)
-        self.accounting = Accounting(site, site.site.resolution_min, pcc_floor_kw=-site.grid.export_limit_kw
+        self.accounting = RunTracker(site, site.site.resolution_min, pcc_floor_kw=-site.grid.export_limit_kw
                                      + self.options.controller.export_margin_kw)
         self.telemetry = Downsampler(self.options.telemetry_every_s)
         self.jobs: JobRunner = self._make_jobs()
@@ -233,7 +235,7 @@ class Runtime:
         return override
 
     def clear_override(self, asset_id: str, user: str = "operator") -> bool:
-        gone = self.overrides.clear(asset_id)
+        gone = self.overrides.clear(asset_id, user)
         if gone is not None:
             self.emit("override_cleared", f"{asset_id} released by {user}", Severity.INFO, "operator",
                       asset_id=asset_id, user=user)
@@ -401,8 +403,13 @@ class Runtime:
         curtailed = sum(max((r.p_available_kw or 0.0) - (r.p_kw or 0.0), 0.0)
                         for r in readings.pv.values() if r.valid and r.p_available_kw is not None)
         st_kw = sum(r.p_kw or 0.0 for r in readings.storage.values() if r.valid)
-        closed = self.accounting.add(now, 0.0 if first else dt_s, pcc_kw, pv_kw, curtailed, st_kw, interval)
-        self.store.add_writes(now, [w for w in writes if w.status != "unchanged"])
+        socs = {b: r.soc_pct for b, r in readings.storage.items() if r.valid and r.soc_pct is not None}
+        stored = (sum(socs[b.id] / 100.0 * b.e_kwh for b in self.site.assets.batteries)
+                  if len(socs) == len(self.site.assets.batteries) else None)
+        closed = self.accounting.add(now, 0.0 if first else dt_s, pcc_kw, pv_kw, curtailed, st_kw, interval,
+                                     stored_kwh=stored)
+        self.store.add_writes(now, self.overrides.attribute([w for w in writes if w.status != "unchanged"], now,
+                                                            held=mode != Mode.SAFE))
         samples = telemetry_samples(readings, self._commanded)
         samples[("controller", "mode_code")] = (float(list(Mode).index(mode)), GOOD)
         rows = self.telemetry.add(now, samples)
@@ -476,11 +483,35 @@ class Runtime:
 
     # ---- live values for the API -------------------------------------------------------------------
     def kpis(self) -> dict:
+        """The run's energies, tracking and compliance, plus its green power, CO2, cost and demand charge from
+        the one accounting (:func:`microgrid.reports.figures.figures_from_table`) over the integrated intervals."""
         out = self.accounting.kpis()
+        out["figures"] = self.figures()
+        f = out["figures"]
+        if f is not None:
+            out["cost_total_cny"] = round(f["cost_energy_cny"] - f["export_revenue_cny"]
+                                          + f["demand_charge_increase_cny"], 2)
         out["cycles"] = self.cycles
         out["writes_sent"] = self.writes_sent
         out["mode"] = str(self.mode)
         return out
+
+    def figures(self) -> dict | None:
+        """Figures of the run so far from the controller's own samples (``None`` before the first interval)."""
+        from microgrid.reports.figures import figures_from_table
+        from microgrid.reports.table import IntervalTable
+
+        frame = self.accounting.park_frame()
+        if frame.empty:
+            return None
+        start = frame["ts"].iloc[0]
+        end = frame["ts"].iloc[-1] + pd.Timedelta(minutes=self.accounting.step_min)
+        local = frame["ts"].dt.tz_convert(self.site.timezone)
+        table = IntervalTable(frame, self.accounting.step_min, self.site.timezone, local.iloc[0].date(),
+                              local.iloc[-1].date(), source="metered",
+                              source_note="the controller's own PCC, PV and storage samples")
+        return figures_from_table(self.site, table, start.to_pydatetime(), end.to_pydatetime(),
+                                  peak_before_kw=self.accounting.peak_at_start_kw)
 
     def snapshot(self) -> dict:
         """Live values: mode, PCC, setpoints, plan in force, overrides, jobs (JSON-ready)."""

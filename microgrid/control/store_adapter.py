@@ -119,7 +119,8 @@ class StoreAdapter:
                 detail += f"; {w.message}"
             rows.append(SetpointWrite(ts=ts, device_id=w.device_id or w.asset_id, point=w.point or "setpoint",
                                       new_value=float(value), old_value=w.old, result=_RESULT.get(w.status,
-                                      WriteResult.FAILED), asset_id=w.asset_id, detail=detail[:500]))
+                                      WriteResult.FAILED), asset_id=w.asset_id, detail=detail[:500],
+                                      user=w.user))
         self.buffer.record_setpoint_writes(rows)
 
     def add_event(self, event: Event) -> None:
@@ -150,10 +151,12 @@ class StoreAdapter:
                 pass  # the buffer notices at its next flush
 
     def close(self) -> None:
+        """Write everything buffered and roll up every interval of the run, the last one included: the run is
+        over, so no late sample can still arrive (no grace)."""
         self.buffer.flush(force=True)
         if self._now is not None:
             with contextlib.suppress(AVAILABILITY_ERRORS):
-                self.store.roll_up(self._now())
+                self.store.roll_up(self._now(), grace=timedelta(0))
 
     # ---- resume --------------------------------------------------------------------------------------
     def _record(self, rec) -> PlanRecord | None:

@@ -25,7 +25,7 @@ import pandas as pd
 from microgrid.network.builder import ElementPowers, NetOptions, apply_step, element_powers
 from microgrid.network.park import ParkNetwork
 from microgrid.network.powerflow import FlowResults
-from microgrid.network.schedule import schedule_injections
+from microgrid.network.schedule import PLAUSIBLE_FACTOR, schedule_injections, validate_injections
 from microgrid.site.models import Site
 
 RETRIES: tuple[tuple[str, str], ...] = (("nr", "dc"), ("nr", "flat"), ("iwamoto_nr", "flat"), ("bfsw", "flat"))
@@ -192,7 +192,14 @@ def check_schedule(network: ParkNetwork | Site, schedule: object, limits: CheckL
     if isinstance(network, Site):
         network = ParkNetwork.from_site(network, options)
     injections = schedule_injections(schedule, network.assets, network.site)
+    validate_injections(injections, network.assets, plausible_limit_kw(network))
     return check_injections(network, injections, limits)
+
+
+def plausible_limit_kw(network: ParkNetwork) -> float:
+    """Largest believable |P| of one schedule column: :data:`PLAUSIBLE_FACTOR` × the park's transformer kVA."""
+    capacity_kva = float(network.net.trafo["sn_mva"].sum()) * 1000.0
+    return PLAUSIBLE_FACTOR * max(capacity_kva, 1000.0)
 
 
 def check_injections(network: ParkNetwork, injections_kw: pd.DataFrame,

@@ -112,6 +112,32 @@ def profile_loads(site: Site, index: pd.DatetimeIndex, tenants: list[str]) -> pd
     return out
 
 
+PLAUSIBLE_FACTOR = 10.0
+"""A schedule value beyond this multiple of the park's total transformer capacity cannot be a plan of the
+park (a typo, a unit error or garbage): it is refused before any power flow."""
+
+
+def validate_injections(injections_kw: pd.DataFrame, assets: pd.DataFrame, limit_kw: float) -> None:
+    """:class:`ScheduleError` naming each schedule column with a missing, non-finite or absurd value
+    (|P| > ``limit_kw``) and its first offending interval; nothing is computed from such a schedule.
+    ``assets`` is the net's asset table (its ``kind`` gives the column names)."""
+    values = injections_kw.to_numpy(dtype=float)
+    problems = []
+    for j, asset_id in enumerate(injections_kw.columns):
+        column = power_column(asset_id, assets["kind"].get(asset_id, ""))
+        col = values[:, j]
+        bad = ~np.isfinite(col)
+        huge = ~bad & (np.abs(np.where(bad, 0.0, col)) > limit_kw)
+        for mask, what in ((bad, "missing or not a finite number"), (huge, f"beyond ±{limit_kw:,.0f} kW")):
+            if mask.any():
+                first = int(np.flatnonzero(mask)[0])
+                problems.append(f"{column}: {int(mask.sum())} value(s) {what}, first at "
+                                f"{injections_kw.index[first].isoformat()} ({col[first]:g})")
+    if problems:
+        raise ScheduleError(f"schedule has {len(problems)} column(s) with unusable values (truncated or damaged "
+                            "file?)", problems)
+
+
 def schedule_injections(schedule: object, assets: pd.DataFrame, site: Site | None = None) -> pd.DataFrame:
     """Net injection of every asset into its bus (kW, park convention), one column per asset id.
 

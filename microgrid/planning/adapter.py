@@ -22,13 +22,13 @@ here (also in docs/optimizer.md):
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
+from microgrid.accounting.rules import GreenInstruments
 from microgrid.errors import UserError
 from microgrid.planning.ev import ev_depot
 from microgrid.planning.forecasts import site_forecast
@@ -114,13 +114,9 @@ def _transformers(site: Site, power_factor: float) -> list[TransformerLimit]:
 
 def _green(site: Site, index: pd.DatetimeIndex, step_h: float, min_ratio: float | None) -> GreenTarget:
     gp = site.green_power
-    hours = len(index) * step_h
-    month_days = calendar.monthrange(index[0].year, index[0].month)[1]
-    per_hour = (gp.green_trading_mwh_per_month + gp.direct_green_supply_mwh_per_month) * 1000 / (month_days * 24)
-    if gp.unbundled_certificates_accepted:
-        per_hour += gp.certificates_retired_mwh_per_year * 1000 / (365 * 24)
+    bought = GreenInstruments.from_site(gp).total_kwh(index, step_h * 60)
     return GreenTarget(min_ratio=min_ratio, onsite_certificate_share=gp.onsite_certificates_retained_pct / 100,
-                       green_purchased_kwh=per_hour * hours)
+                       green_purchased_kwh=bought)
 
 
 def build_dispatch_inputs(site: Site, index: pd.DatetimeIndex, *, options: PlanOptions | None = None,

@@ -21,12 +21,12 @@ Every PV kWh is counted once: ``G = x_pv + g_bat + g_load``, and ``Σ S + Σ γ�
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from microgrid.accounting.rules import GreenInstruments
 from microgrid.reports.table import PARK, PARK_REQUIRED, IntervalTable
 
 AllocationRule = Literal["consumption", "own_pv_first"]
@@ -42,35 +42,6 @@ LEDGER_COLUMNS = (
 own generation consumed in the park (generation side); ``green_physical_kwh`` the on-site renewable energy
 in the entity's consumption (consumption side, before certificates); ``cf_*`` the counterfactual without
 storage and optimisation."""
-
-
-@dataclass(frozen=True)
-class GreenInstruments:
-    """Green-power purchases, spread evenly over the intervals of their month or year (kWh per interval)."""
-
-    trading_mwh_per_month: float = 0.0
-    direct_mwh_per_month: float = 0.0
-    certificates_mwh_per_year: float = 0.0
-    """Retired unbundled certificates (1 GEC = 1 MWh); counted only where the claim scheme accepts them."""
-
-    @classmethod
-    def from_site(cls, green_power) -> GreenInstruments:
-        certs = green_power.certificates_retired_mwh_per_year if green_power.unbundled_certificates_accepted else 0.0
-        return cls(trading_mwh_per_month=green_power.green_trading_mwh_per_month,
-                   direct_mwh_per_month=green_power.direct_green_supply_mwh_per_month,
-                   certificates_mwh_per_year=certs)
-
-    def per_interval(self, index: pd.DatetimeIndex, interval_min: int) -> pd.DataFrame:
-        """kWh per interval: a month's volume over the intervals of that (whole) month, a year's over the year."""
-        per_hour_month = 60 // interval_min if 60 % interval_min == 0 else 60 / interval_min
-        days_in_month = index.days_in_month.to_numpy()
-        n_month = days_in_month * 24 * per_hour_month
-        n_year = np.where(index.is_leap_year, 366, 365) * 24 * per_hour_month
-        return pd.DataFrame({
-            "trading_kwh": self.trading_mwh_per_month * 1000.0 / n_month,
-            "direct_kwh": self.direct_mwh_per_month * 1000.0 / n_month,
-            "certificates_kwh": self.certificates_mwh_per_year * 1000.0 / n_year,
-        }, index=index)
 
 
 def park_ledger(park: pd.DataFrame, *, min_coverage: float, round_trip_efficiency: float,

@@ -11,7 +11,14 @@ import pandas as pd
 from microgrid.errors import UserError
 from microgrid.reports.accounting import AllocationRule, GreenInstruments, entity_ledgers
 from microgrid.reports.model import Accounts, FactorInfo, Gap, Report, ReportMeta
-from microgrid.reports.periods import Context, group_keys, interval_values, summarize, tou_frame
+from microgrid.reports.periods import (
+    Context,
+    group_keys,
+    interval_values,
+    month_to_date_peaks,
+    summarize,
+    tou_frame,
+)
 from microgrid.reports.table import PARK, IntervalTable
 from microgrid.reports.targets import policy_targets, target_progress
 from microgrid.site.models import EmissionFactor, Site
@@ -126,8 +133,9 @@ def build_report(site: Site, table: IntervalTable, *, tenant: str | None = None,
     levels: dict[str, list[Accounts]] = {"total": [], "day": [], "month": [], "year": []}
     for level in levels:
         keys = group_keys(park.index, level, ctx.timezone, label)  # type: ignore[arg-type]
+        peaks = month_to_date_peaks(park["import_kwh"].where(park["valid"]), keys, ctx, table.month_peak_before_kw)
         park_rows = summarize(values[PARK], keys, level=level, entity=PARK, ctx=ctx,  # type: ignore[arg-type]
-                              stored=park[["bat_stored_start_kwh", "bat_stored_end_kwh"]])
+                              stored=park[["bat_stored_start_kwh", "bat_stored_end_kwh"]], month_peaks=peaks)
         losses = {a.period: (a.storage_losses_kwh, a.storage_charge_kwh + a.storage_discharge_kwh)
                   for a in park_rows}
         if PARK in entities:
@@ -155,7 +163,7 @@ def build_report(site: Site, table: IntervalTable, *, tenant: str | None = None,
         tariff_illustrative=site.tariff.illustrative, tariff_source=site.tariff.source,
         certificates_retained_pct=site.green_power.onsite_certificates_retained_pct,
         grid_renewable_share_pct=options.grid_renewable_share_pct,
-        warnings=_warnings(table, gaps, total_main, ledgers, entities),
+        warnings=_warnings(table, gaps, total_main, ledgers, entities), data_quality=list(table.findings),
         notes=_notes(table, site, options),
     )
     return Report(meta=meta, total=levels["total"], daily=levels["day"], monthly=levels["month"],
@@ -167,6 +175,9 @@ def _warnings(table: IntervalTable, gaps: list[Gap], total: Accounts, ledgers: d
     out = []
     if table.source != "metered":
         out.append(f"These figures are {table.source.upper()}, not metered: {table.source_note}")
+    if table.findings:
+        out.append(f"Data quality: {len(table.findings)} physically impossible interval(s) left out as gaps "
+                   f"(first: {table.findings[0]}); see the data-quality findings.")
     if gaps:
         n = sum(g.intervals for g in gaps)
         hours = n * table.interval_min / 60

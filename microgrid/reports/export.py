@@ -45,6 +45,7 @@ def summary_rows(report: Report) -> list[tuple[str, str]]:
             ("entity", m.tenant or "park and tenants"),
             ("data source", f"{m.data_source.upper()}: {m.data_note}")]
     rows += [("WARNING", w) for w in m.warnings]
+    rows += [("DATA QUALITY", f) for f in m.data_quality]
     rows += [("coverage (park) %", f"{m.coverage_pct:.2f}"),
              ("location factor", f"{m.factor_location.kg_co2_per_kwh} kgCO2/kWh, {m.factor_location.region} "
                                  f"{m.factor_location.year}, {m.factor_location.document}"),

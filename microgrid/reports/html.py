@@ -130,6 +130,10 @@ def render_html(report: Report) -> str:
         _kpi(f"Scope 2 location-based ({m.factor_location.region} {m.factor_location.year})",
              f"{_n(main.co2_location_kg / 1000, 1)} tCO2"),
         _kpi("Scope 2 market-based", f"{_n(main.co2_market_kg / 1000, 1)} tCO2"),
+        _kpi("energy cost (TOU)", f"{_n(main.cost_energy_cny, 2)} CNY"),
+        _kpi("demand charge, month to date", "–" if main.demand_charge_month_to_date_cny is None
+             else f"{_n(main.demand_charge_month_to_date_cny, 2)} CNY"),
+        _kpi("CO2 location-based", f"{_n(main.co2_location_kg, 1)} kg"),
         _kpi("electricity cost", f"{_n(main.cost_total_cny)} CNY"),
         _kpi("savings vs no storage/optimisation", f"{_n(main.savings_cny)} CNY"),
     ]) + "</div>")
@@ -181,6 +185,9 @@ def render_html(report: Report) -> str:
                               str(g.intervals)] for g in m.gaps[:200]]))
         if len(m.gaps) > 200:
             parts.append(f'<p class="small">… and {len(m.gaps) - 200} more gaps (see the CSV/XLSX).</p>')
+    if m.data_quality:
+        parts.append("<h2>Data-quality findings</h2><ul class=\"small\">"
+                     + "".join(f"<li>{escape(f)}</li>" for f in m.data_quality[:200]) + "</ul>")
     parts.append("<h2>Definitions</h2><ul class=\"small\">" + "".join(f"<li>{escape(n)}</li>" for n in m.notes)
                  + "</ul>")
     body = "\n".join(parts)

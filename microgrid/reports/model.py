@@ -88,6 +88,11 @@ class Accounts(Model):
     """Demand or capacity charge, pro rata to the days of the period in each month."""
     cost_total_cny: float
     """Energy + basic charge − export revenue."""
+    month_peak_kw: float | None = None
+    """Park: the month-to-date peak (highest interval-average import since the 1st of the month, metered data
+    before the report included) at the end of the period; ``None`` for tenants."""
+    demand_charge_month_to_date_cny: float | None = None
+    """Park: the month's demand charge on ``month_peak_kw`` with the 105 %/×2 rule (what the bill says so far)."""
 
     counterfactual_import_kwh: float
     counterfactual_export_kwh: float
@@ -161,6 +166,8 @@ class ReportMeta(Model):
     grid_renewable_share_pct: float | None
     warnings: list[str]
     """First-page notices: gaps, simulated data, estimated tenants, unconfirmed targets."""
+    data_quality: list[str] = []
+    """Data-quality findings: physically impossible intervals, naming meter (or entity) and interval."""
     notes: list[str]
     """Definitions and caveats."""
 

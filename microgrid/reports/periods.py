@@ -12,6 +12,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from microgrid.accounting.rules import (
+    DemandRule,
+    green_parts,
+    location_share,
+    scope2_location_kg,
+    scope2_market_kg,
+    storage_losses_kwh,
+)
 from microgrid.reports.model import Accounts, Level
 from microgrid.reports.table import PARK
 from microgrid.site.models import Tariff, tariff_period_at
@@ -81,9 +89,7 @@ def basic_charge_per_interval(park: pd.DataFrame, entity: pd.DataFrame, entity_i
                 continue
             t_peak = imports.idxmax()
             peak_kw = float(imports[t_peak]) / ctx.step_h
-            rate = t.demand_charge_cny_per_kw_month
-            threshold = ctx.declared_demand_kw * t.demand_excess_threshold_pct / 100
-            charge = rate * peak_kw + rate * (t.demand_excess_factor - 1) * max(peak_kw - threshold, 0.0)
+            charge = DemandRule.from_tariff(t, ctx.declared_demand_kw).charge_cny(peak_kw)
             share = 1.0 if entity_id == PARK else _peak_share(park, entity, idx, t_peak, column)
         out.loc[idx] = charge * share / n_month.loc[idx]
     return out
@@ -138,47 +144,44 @@ def _pct(num: float, den: float) -> float | None:
 
 def summarize(values: pd.DataFrame, keys: pd.Series, *, level: Level, entity: str, ctx: Context,
               stored: pd.DataFrame | None = None, park_losses: dict[str, tuple[float, float]] | None = None,
-              estimated: bool = False) -> list[Accounts]:
+              estimated: bool = False, month_peaks: dict[str, float] | None = None) -> list[Accounts]:
     """One :class:`Accounts` per group of ``keys`` (a label per interval).
 
     ``stored`` (park only): ``bat_stored_start_kwh``/``bat_stored_end_kwh`` per interval for storage losses;
-    ``park_losses`` (tenants): group → (park losses, park throughput) to share losses by throughput.
+    ``park_losses`` (tenants): group → (park losses, park throughput) to share losses by throughput;
+    ``month_peaks`` (park): group → month-to-date peak at the group's end, for the month's demand charge.
     """
     sums = values.drop(columns=["peak_kw"]).groupby(keys, sort=True).sum(min_count=1).fillna(0.0)
     peaks = values["peak_kw"].groupby(keys, sort=True).max()
     days = pd.Series(values.index.tz_convert(ctx.timezone).date, index=values.index).groupby(keys, sort=True)
     first_days, last_days = days.min(), days.max()
+    park_loss_sums = None if stored is None else _storage_losses(values, stored, keys)
     out = []
     for key, s in sums.iterrows():
         consumption = s["consumption_kwh"]
         green_phys = s["green_physical_kwh"]
-        onsite_phys = max(green_phys, 0.0)
-        onsite_claimed = ctx.retained_share * onsite_phys
-        certs_sold = onsite_phys - onsite_claimed
-        bought = s["direct_kwh"] + s["trading_kwh"] + s["certificates_kwh"]
-        green_raw = onsite_claimed + bought
-        green_total = min(green_raw, max(consumption, 0.0))
-        bought_used = max(green_total - onsite_claimed, 0.0)
+        parts = green_parts(consumption, green_phys, retained_share=ctx.retained_share, trading_kwh=s["trading_kwh"],
+                            certificates_kwh=s["certificates_kwh"], direct_kwh=s["direct_kwh"])
+        onsite_phys = parts.onsite_physical_kwh
         charge, discharge = s["bat_charge_kwh"], s["bat_discharge_kwh"]
         if park_losses is not None:
             p_loss, p_throughput = park_losses.get(key, (0.0, 0.0))
             losses = p_loss * (charge + discharge) / p_throughput if p_throughput > 1e-9 else 0.0
+        elif park_loss_sums is not None:
+            # A loss is never negative; a few kWh below zero are the SoC registers' resolution.
+            losses = max(float(park_loss_sums.get(key, 0.0)), 0.0)
         else:
-            losses = charge - discharge
-            if stored is not None:
-                group = stored[keys == key]
-                start, end = group["bat_stored_start_kwh"].iloc[0], group["bat_stored_end_kwh"].iloc[-1]
-                if np.isfinite(start) and np.isfinite(end):
-                    losses -= end - start
+            losses = storage_losses_kwh(charge, discharge)
         imports = s["import_kwh"]
         cost_total = s["cost_energy_cny"] + s["basic_cny"] - s["export_revenue_cny"]
         cf_cost = s["cf_cost_energy_cny"] + s["cf_basic_cny"] - s["cf_export_revenue_cny"]
-        cf_green = min(ctx.retained_share * max(s["cf_green_physical_kwh"], 0.0) + bought,
-                       max(s["cf_consumption_kwh"], 0.0))
-        location = None
-        if ctx.grid_renewable_share is not None:
-            location = _pct(onsite_phys + ctx.grid_renewable_share * max(consumption - onsite_phys, 0.0), consumption)
+        cf_green = green_parts(s["cf_consumption_kwh"], s["cf_green_physical_kwh"], retained_share=ctx.retained_share,
+                               trading_kwh=s["trading_kwh"], certificates_kwh=s["certificates_kwh"],
+                               direct_kwh=s["direct_kwh"]).total_kwh
+        location = location_share(consumption, onsite_phys, ctx.grid_renewable_share)
         peak = peaks.get(key)
+        mtd_peak = None if month_peaks is None else month_peaks.get(key)
+        demand = DemandRule.from_tariff(ctx.tariff, ctx.declared_demand_kw)
         out.append(Accounts(
             entity=entity, level=level, period=str(key), first_day=first_days[key], last_day=last_days[key],
             intervals_expected=int(s["n_expected"]), intervals_valid=int(s["n_valid"]),
@@ -192,24 +195,66 @@ def summarize(values: pd.DataFrame, keys: pd.Series, *, level: Level, entity: st
             pv_generated_kwh=s["pv_kwh"], pv_self_consumed_kwh=s["pv_self_kwh"], pv_exported_kwh=s["pv_export_kwh"],
             pv_curtailed_kwh=s["pv_curtailed_kwh"], storage_charge_kwh=charge, storage_discharge_kwh=discharge,
             storage_losses_kwh=losses,
-            green_onsite_physical_kwh=green_phys, green_onsite_kwh=onsite_claimed,
-            onsite_certificates_sold_kwh=certs_sold, green_direct_kwh=s["direct_kwh"],
+            green_onsite_physical_kwh=green_phys, green_onsite_kwh=parts.onsite_kwh,
+            onsite_certificates_sold_kwh=parts.certificates_sold_kwh, green_direct_kwh=s["direct_kwh"],
             green_trading_kwh=s["trading_kwh"], green_certificates_kwh=s["certificates_kwh"],
-            green_total_kwh=green_total, green_unused_kwh=green_raw - green_total,
-            green_ratio_pct=_pct(green_total, consumption), onsite_physical_share_pct=_pct(onsite_phys, consumption),
-            location_renewable_share_pct=location,
-            co2_location_kg=imports * ctx.ef_location,
-            co2_location_secondary_kg=None if ctx.ef_secondary is None else imports * ctx.ef_secondary,
-            co2_market_kg=max(imports + certs_sold - bought_used, 0.0) * ctx.ef_market,
+            green_total_kwh=parts.total_kwh, green_unused_kwh=parts.unused_kwh,
+            green_ratio_pct=_pct(parts.total_kwh, consumption), onsite_physical_share_pct=_pct(onsite_phys, consumption),
+            location_renewable_share_pct=None if location is None else round(100.0 * location, 3),
+            co2_location_kg=scope2_location_kg(imports, ctx.ef_location),
+            co2_location_secondary_kg=None if ctx.ef_secondary is None else scope2_location_kg(imports, ctx.ef_secondary),
+            co2_market_kg=scope2_market_kg(imports, parts, ctx.ef_market),
             cost_energy_by_period_cny={p: float(s[f"cost_{p}_cny"]) for p in PERIODS},
             cost_energy_cny=s["cost_energy_cny"], cost_export_revenue_cny=s["export_revenue_cny"],
             cost_basic_charge_cny=s["basic_cny"], cost_total_cny=cost_total,
+            month_peak_kw=mtd_peak,
+            demand_charge_month_to_date_cny=None if mtd_peak is None else demand.charge_cny(mtd_peak),
             counterfactual_import_kwh=s["cf_import_kwh"], counterfactual_export_kwh=s["cf_export_kwh"],
             counterfactual_pv_curtailed_kwh=s["cf_pv_curtailed_kwh"], counterfactual_cost_cny=cf_cost,
             counterfactual_green_ratio_pct=_pct(cf_green, s["cf_consumption_kwh"]),
             savings_cny=cf_cost - cost_total,
         ))
     return out
+
+
+def _storage_losses(values: pd.DataFrame, stored: pd.DataFrame, keys: pd.Series) -> dict[str, float]:
+    """Park storage losses per group (a positive loss, :func:`~microgrid.accounting.rules.storage_losses_kwh`).
+
+    The stored-energy change must span exactly the intervals whose flows are summed: interval by interval
+    where each valid interval knows its start and end energy (gaps then drop out on both sides), else from the
+    first valid interval's start to the last valid interval's end.
+    """
+    valid = values["n_valid"] > 0
+    start, end = stored["bat_stored_start_kwh"], stored["bat_stored_end_kwh"]
+    out: dict[str, float] = {}
+    for key, idx in keys.groupby(keys, sort=True).groups.items():
+        v = valid.loc[idx]
+        ch, dis = values.loc[idx, "bat_charge_kwh"][v], values.loc[idx, "bat_discharge_kwh"][v]
+        s_, e_ = start.loc[idx][v], end.loc[idx][v]
+        if not v.any():
+            out[str(key)] = 0.0
+        elif np.isfinite(s_).all() and np.isfinite(e_).all():
+            out[str(key)] = float(np.sum(storage_losses_kwh(ch.to_numpy(), dis.to_numpy(), s_.to_numpy(),
+                                                            e_.to_numpy())))
+        else:
+            first, last = s_.iloc[0], e_.iloc[-1]
+            out[str(key)] = float(storage_losses_kwh(ch.sum(), dis.sum(), first, last))
+    return out
+
+
+def month_to_date_peaks(park_import_kwh: pd.Series, keys: pd.Series, ctx: Context,
+                        peak_before_kw: dict[str, float] | None = None) -> dict[str, float]:
+    """Month-to-date peak (kW) at the end of each group: the highest interval-average import since the start
+    of the calendar month of the group's last interval, seeded with ``peak_before_kw`` (month ``YYYY-MM`` →
+    the peak metered before the table starts)."""
+    local = park_import_kwh.index.tz_convert(ctx.timezone)
+    months = pd.Series(local.strftime("%Y-%m"), index=park_import_kwh.index)
+    kw = (park_import_kwh / ctx.step_h).fillna(0.0)
+    running = kw.groupby(months).cummax()
+    before = months.map(peak_before_kw or {}).fillna(0.0).astype(float)
+    running = np.maximum(running, before)
+    last = running.groupby(keys.to_numpy(), sort=True).last()
+    return {str(k): float(v) for k, v in last.items()}
 
 
 def group_keys(index: pd.DatetimeIndex, level: Level, timezone: str, label: str = "") -> pd.Series:

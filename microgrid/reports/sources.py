@@ -8,29 +8,38 @@ import numpy as np
 import pandas as pd
 
 from microgrid.reports.table import PARK, DataSource, IntervalTable, apply_min_coverage, expected_index
+from microgrid.site.metering import MeteringTopology
 from microgrid.site.models import Meter, Site
 from microgrid.store import Store
 
 
 class SiteLayout:
-    """Which meters and assets make the park and each tenant (assets behind a tenant meter share its bus)."""
+    """Which meters and assets make the park and each tenant, from the site's metering topology
+    (:class:`microgrid.site.metering.MeteringTopology`): a tenant is the sum of its meters, owns the assets
+    on its buses (unless shared), and its meters' readings are corrected for shared assets behind them."""
 
     def __init__(self, site: Site) -> None:
         self.site = site
-        pcc = [m for m in site.meters if m.scope == "pcc"]
-        self.pcc: Meter | None = pcc[0] if pcc else None
-        self.tenant_meter: dict[str, Meter] = {m.tenant: m for m in site.meters if m.scope == "tenant" and m.tenant}
+        topo = MeteringTopology(site)
+        self.topology = topo
+        self.pcc: Meter | None = topo.pcc
+        self.tenants = [t.id for t in site.tenants]
+        self.tenant_meters: dict[str, list[Meter]] = {t: topo.tenant_meters(t) for t in self.tenants
+                                                      if topo.tenant_meters(t)}
         self.pv = [p.id for p in site.assets.pv]
         self.batteries = {b.id: b.e_kwh for b in site.assets.batteries}
-        self.tenants = [t.id for t in site.tenants]
-        self.own_pv: dict[str, list[str]] = {}
-        self.own_bat: dict[str, list[str]] = {}
-        for t in self.tenants:
-            meter = self.tenant_meter.get(t)
-            bus = meter.bus if meter else site.tenant(t).bus
-            self.own_pv[t] = [p.id for p in site.assets.pv if p.tenant == t and p.bus == bus]
-            self.own_bat[t] = [b.id for b in site.assets.batteries if b.tenant == t and b.bus == bus]
+        self.own_pv = {t: topo.owned(t, "pv") for t in self.tenants}
+        self.own_bat = {t: topo.owned(t, "batteries") for t in self.tenants}
+        self.shared_behind_pv = {t: [p for p in topo.behind(t, "pv") if topo.owner[p] is None]
+                                 for t in self.tenant_meters}
+        self.shared_behind_bat = {t: [b for b in topo.behind(t, "batteries") if topo.owner[b] is None]
+                                  for t in self.tenant_meters}
         self.typical_kw = {t.id: t.typical_load_kw for t in site.tenants}
+
+
+NEGATIVE_TOLERANCE = 0.005
+"""A tenant interval whose load is below −0.5 % of the energies it is computed from (+ 0.01 kWh) is physically
+impossible (a data-quality finding); smaller negatives are metering noise and count as zero."""
 
 
 def _split_residual(residual: pd.Series, tenants: list[str], typical_kw: dict[str, float]) -> dict[str, pd.Series]:
@@ -40,12 +49,12 @@ def _split_residual(residual: pd.Series, tenants: list[str], typical_kw: dict[st
 
 
 def assemble(layout: SiteLayout, value, coverage, index: pd.DatetimeIndex, *, curtailment: dict[str, bool],
-             stored_start: pd.Series, stored_end: pd.Series) -> tuple[pd.DataFrame, list[str]]:
+             stored_start: pd.Series, stored_end: pd.Series) -> tuple[pd.DataFrame, list[str], list[str]]:
     """Interval-table rows from per-source series.
 
     ``value(source_id, quantity)`` and ``coverage(source_id, quantity)`` return Series on ``index`` (NaN /
     0 where missing); ``stored_start``/``stored_end`` the energy in all batteries at each interval's start
-    and end. Returns the tidy frame and notes.
+    and end. Returns the tidy frame, notes and data-quality findings.
     """
     notes: list[str] = []
     site = layout.site
@@ -80,15 +89,30 @@ def assemble(layout: SiteLayout, value, coverage, index: pd.DatetimeIndex, *, cu
     frames = [pd.DataFrame({"ts": index, "entity": PARK, **park, "estimated": False})]
 
     tenant_rows: dict[str, dict[str, pd.Series]] = {}
-    for t in layout.tenants:
-        meter = layout.tenant_meter.get(t)
-        if meter is None:
-            continue
-        m_cov = pd.concat([coverage(meter.id, "e_import_kwh"), coverage(meter.id, "e_export_kwh")], axis=1).min(axis=1)
-        rows = entity_rows(value(meter.id, "e_import_kwh"), value(meter.id, "e_export_kwh"), layout.own_pv[t],
-                           layout.own_bat[t], m_cov)
-        rows["load_kwh"] = (rows["import_kwh"] - rows["export_kwh"] + rows["pv_kwh"] + rows["bat_discharge_kwh"]
-                            - rows["bat_charge_kwh"])
+    findings: list[str] = []
+    for t, meters in layout.tenant_meters.items():
+        imp = sum((value(m.id, "e_import_kwh") for m in meters), zero.copy())
+        exp = sum((value(m.id, "e_export_kwh") for m in meters), zero.copy())
+        m_cov = pd.concat([coverage(m.id, q) for m in meters for q in ("e_import_kwh", "e_export_kwh")],
+                          axis=1).min(axis=1)
+        rows = entity_rows(imp, exp, layout.own_pv[t], layout.own_bat[t], m_cov)
+        s_gen, s_cov_g = total(layout.shared_behind_pv[t], "e_pv_kwh")
+        s_ch, s_cov_c = total(layout.shared_behind_bat[t], "e_charge_kwh")
+        s_dis, s_cov_d = total(layout.shared_behind_bat[t], "e_discharge_kwh")
+        rows["coverage"] = pd.concat([rows["coverage"], s_cov_g, s_cov_c, s_cov_d], axis=1).min(axis=1)
+        # Meter readings + own generation + shared generation seen by the meters = the tenant's gross load.
+        load = (imp - exp + rows["pv_kwh"] + rows["bat_discharge_kwh"] - rows["bat_charge_kwh"]
+                + s_gen + s_dis - s_ch)
+        scale = (imp + exp + rows["pv_kwh"] + rows["bat_discharge_kwh"] + rows["bat_charge_kwh"]
+                 + s_gen + s_dis + s_ch)
+        impossible = load < -(NEGATIVE_TOLERANCE * scale + 0.01)
+        names = ", ".join(m.id for m in meters)
+        for ts in load.index[impossible.fillna(False).to_numpy()]:
+            findings.append(f"meter {names} (tenant {t}), interval {ts:%Y-%m-%d %H:%M}: consumption "
+                            f"{load[ts]:.2f} kWh < 0 is physically impossible (meter reads less than the "
+                            "generation behind it); the interval is left out as a gap")
+        rows["load_kwh"] = load.clip(lower=0.0).where(~impossible)
+        rows["coverage"] = rows["coverage"].where(~impossible, 0.0)
         tenant_rows[t] = rows
     unmetered = [t for t in layout.tenants if t not in tenant_rows]
     if unmetered:
@@ -109,7 +133,7 @@ def assemble(layout: SiteLayout, value, coverage, index: pd.DatetimeIndex, *, cu
     if not all(curtailment.values()):
         missing = [p for p, known in curtailment.items() if not known]
         notes.append(f"No curtailment measurement for {', '.join(missing)} (counted as 0).")
-    return pd.concat(frames, ignore_index=True), notes
+    return pd.concat(frames, ignore_index=True), notes, findings
 
 
 def table_from_store(store: Store, site: Site, first_day: date, last_day: date, *, min_coverage: float = 0.5,
@@ -144,12 +168,15 @@ def table_from_store(store: Store, site: Site, first_day: date, last_day: date, 
         soc = values[key].astype(float) if key in values.columns else pd.Series(np.nan, index=full)
         stored = stored + soc / 100.0 * e_kwh
     curtailment = {p: (p, "e_curtailed_kwh") in values.columns for p in layout.pv}
-    frame, notes = assemble(layout, value, coverage, index, curtailment=curtailment,
-                            stored_start=stored.shift(1).loc[index], stored_end=stored.loc[index])
+    frame, notes, findings = assemble(layout, value, coverage, index, curtailment=curtailment,
+                                      stored_start=stored.shift(1).loc[index], stored_end=stored.loc[index])
     frame = apply_min_coverage(frame, min_coverage)
+    month = index[0].strftime("%Y-%m")
+    before = store.month_peak_kw(layout.pcc.id, index[0].to_pydatetime()) if layout.pcc else None
     return IntervalTable(frame, step, tz, first_day, last_day, source=source,
                          source_note=note or f"metered interval energies from the store ({store.url})",
-                         tenants=layout.tenants, curtailment_known=all(curtailment.values()), notes=notes)
+                         tenants=layout.tenants, curtailment_known=all(curtailment.values()), notes=notes,
+                         findings=findings, month_peak_before_kw={month: before} if before else {})
 
 
 def table_from_schedules(site: Site, frames: list[pd.DataFrame], first_day: date, last_day: date, *,
@@ -165,11 +192,6 @@ def table_from_schedules(site: Site, frames: list[pd.DataFrame], first_day: date
     def col(name: str) -> pd.Series:
         return frame[name].astype(float) if name in frame.columns else pd.Series(0.0, index=index)
 
-    tenant_load: dict[str, pd.Series] = {t: col(f"{t}_load_kw") for t in layout.tenants}
-    for h in site.assets.heat_pumps:
-        tenant_load[h.tenant] = tenant_load[h.tenant] + col(f"{h.id}_p_el_kw")
-    for x in (*site.assets.flexible_loads, *site.assets.ev_depots):
-        tenant_load[x.tenant] = tenant_load[x.tenant] + col(f"{x.id}_load_kw")
 
     series: dict[tuple[str, str], pd.Series] = {}
     pcc = layout.pcc.id if layout.pcc else "pcc"
@@ -181,11 +203,18 @@ def table_from_schedules(site: Site, frames: list[pd.DataFrame], first_day: date
     for b in layout.batteries:
         series[(b, "e_charge_kwh")] = col(f"{b}_charge_kw") * dt
         series[(b, "e_discharge_kwh")] = col(f"{b}_discharge_kw") * dt
-    for t, meter in layout.tenant_meter.items():
-        net = tenant_load[t] - sum((col(f"{p}_kw") for p in layout.own_pv[t]), pd.Series(0.0, index=index)) \
-            - sum((col(f"{b}_kw") for b in layout.own_bat[t]), pd.Series(0.0, index=index))
-        series[(meter.id, "e_import_kwh")] = net.clip(lower=0.0) * dt
-        series[(meter.id, "e_export_kwh")] = (-net).clip(lower=0.0) * dt
+    topo = layout.topology
+    consumers = [(h.id, f"{h.id}_p_el_kw") for h in site.assets.heat_pumps]
+    consumers += [(x.id, f"{x.id}_load_kw") for x in (*site.assets.flexible_loads, *site.assets.ev_depots)]
+    sources = [(p, f"{p}_kw") for p in layout.pv] + [(b, f"{b}_kw") for b in layout.batteries]
+    for meters in layout.tenant_meters.values():
+        for meter in meters:  # what lies downstream of each meter's point
+            view = topo.views[meter.id]
+            net = sum((col(f"{t}_load_kw") for t in view.loads), pd.Series(0.0, index=index))
+            net = net + sum((col(c) for a, c in consumers if a in view.assets), pd.Series(0.0, index=index))
+            net = net - sum((col(c) for a, c in sources if a in view.assets), pd.Series(0.0, index=index))
+            series[(meter.id, "e_import_kwh")] = net.clip(lower=0.0) * dt
+            series[(meter.id, "e_export_kwh")] = (-net).clip(lower=0.0) * dt
     planned = frame["grid_import_kw"].notna().astype(float) if "grid_import_kw" in frame else 0.0 * col("x")
 
     def value(source_id: str, quantity: str) -> pd.Series:
@@ -201,10 +230,10 @@ def table_from_schedules(site: Site, frames: list[pd.DataFrame], first_day: date
     for b in layout.batteries:
         bat = site.asset(b)
         stored_start -= (bat.eta_charge * col(f"{b}_charge_kw") - col(f"{b}_discharge_kw") / bat.eta_discharge) * dt
-    out, notes = assemble(layout, value, coverage, index, curtailment={p: True for p in layout.pv},
-                          stored_start=stored_start, stored_end=stored_end)
+    out, notes, findings = assemble(layout, value, coverage, index, curtailment={p: True for p in layout.pv},
+                                    stored_start=stored_start, stored_end=stored_end)
     return IntervalTable(out, step_min, site.timezone, first_day, last_day, source=source, source_note=note,
-                         tenants=layout.tenants, notes=notes)
+                         tenants=layout.tenants, notes=notes, findings=findings)
 
 
 def days_between(first_day: date, last_day: date) -> list[date]:

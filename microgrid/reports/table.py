@@ -65,9 +65,15 @@ class IntervalTable:
     curtailment_known: bool = True
     notes: list[str] = field(default_factory=list)
     """Caveats found while building the table (unmetered tenants, missing curtailment data, ...)."""
+    findings: list[str] = field(default_factory=list)
+    """Data-quality findings: physically impossible intervals (naming meter/entity and interval), excluded as
+    gaps; the rest of the report still renders."""
+    month_peak_before_kw: dict[str, float] = field(default_factory=dict)
+    """``YYYY-MM`` → the month-to-date peak metered before the table's first interval (demand charge)."""
 
     def __post_init__(self) -> None:
-        self.frame = normalise(self.frame, self.timezone)
+        self.frame, found = normalise(self.frame, self.timezone)
+        self.findings = [*self.findings, *found]
         if not self.tenants:
             self.tenants = [e for e in dict.fromkeys(self.frame["entity"]) if e != PARK]
 
@@ -81,7 +87,7 @@ class IntervalTable:
         grid = expected_index(self.first_day, self.last_day, self.interval_min, self.timezone)
         rows = rows[~rows.index.duplicated(keep="last")].reindex(grid)
         rows["coverage"] = rows["coverage"].fillna(0.0)
-        rows["estimated"] = rows["estimated"].fillna(False).astype(bool)
+        rows["estimated"] = rows["estimated"].map(lambda v: bool(v) if isinstance(v, bool) else False).astype(bool)
         return rows
 
 
@@ -94,8 +100,12 @@ def expected_index(first_day: date, last_day: date, interval_min: int, timezone:
     return pd.date_range(start, end, freq=f"{interval_min}min", inclusive="left")
 
 
-def normalise(frame: pd.DataFrame, timezone: str) -> pd.DataFrame:
-    """Check the layout, add optional columns, convert ``ts`` to the site time zone."""
+def normalise(frame: pd.DataFrame, timezone: str) -> tuple[pd.DataFrame, list[str]]:
+    """Check the layout, add optional columns, convert ``ts`` to the site time zone.
+
+    A row with a negative energy is physically impossible: it becomes a gap (energies NaN, coverage 0) and a
+    data-quality finding naming the entity, column and interval; it never stops the report.
+    """
     missing = [c for c in ("ts", "entity", "coverage") if c not in frame.columns]
     if missing:
         raise TableError(f"interval table lacks column(s) {missing}")
@@ -112,13 +122,22 @@ def normalise(frame: pd.DataFrame, timezone: str) -> pd.DataFrame:
     if "estimated" not in out:
         out["estimated"] = False
     out["coverage"] = out["coverage"].astype(float).clip(0.0, 1.0)
-    energies = out[list(ENERGY_COLUMNS)]
-    if (energies < -1e-9).any().any():
-        col = energies.columns[(energies < -1e-9).any()][0]
-        raise TableError(f"interval table column '{col}' has negative energies; every energy column is >= 0")
     if PARK not in set(out["entity"]):
         raise TableError("interval table has no 'park' rows")
-    return out[list(COLUMNS)].sort_values(["ts", "entity"], kind="stable").reset_index(drop=True)
+    findings: list[str] = []
+    energies = out[list(ENERGY_COLUMNS)]
+    bad = energies < -1e-9
+    for i in np.flatnonzero(bad.any(axis=1).to_numpy()):
+        row = out.iloc[i]
+        cols = [c for c in ENERGY_COLUMNS if bad.iloc[i][c]]
+        what = ", ".join(f"{c} {row[c]:.3f}" for c in cols)
+        findings.append(f"{row['entity']}, interval {row['ts']:%Y-%m-%d %H:%M}: negative energy ({what} kWh), "
+                        "physically impossible; the interval is left out as a gap")
+    if findings:
+        rows = bad.any(axis=1)
+        out.loc[rows, list(ENERGY_COLUMNS)] = np.nan
+        out.loc[rows, "coverage"] = 0.0
+    return out[list(COLUMNS)].sort_values(["ts", "entity"], kind="stable").reset_index(drop=True), findings
 
 
 def apply_min_coverage(frame: pd.DataFrame, min_coverage: float) -> pd.DataFrame:

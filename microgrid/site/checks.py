@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from microgrid.site.metering import metering_problems
 from microgrid.site.models import Site, minutes_of
 
 DAY_MINUTES = 1440
@@ -378,6 +379,13 @@ def check_profiles(site: Site) -> list[str]:
     return problems
 
 
+def check_metering(site: Site) -> list[str]:
+    """Meter layout (:func:`microgrid.site.metering.metering_problems`), once the references are sound."""
+    if check_references(site) or check_connectivity(site):
+        return []
+    return metering_problems(site)
+
+
 CHECKS = (
     check_unique_ids,
     check_timezone,
@@ -385,6 +393,7 @@ CHECKS = (
     check_ratings,
     check_transformer_capacity,
     check_connectivity,
+    check_metering,
     check_devices,
     check_tariff,
     check_profiles,

@@ -43,6 +43,11 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def load_yaml_unique(text: str) -> Any:
+    """``yaml.safe_load`` that raises :class:`yaml.YAMLError` on a duplicate key (for every YAML input file)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+
+
 def format_loc(loc: tuple[Any, ...]) -> str:
     """``('assets', 'batteries', 0, 'soc_min_pct')`` → ``assets.batteries[0].soc_min_pct``."""
     out = ""
@@ -89,7 +94,7 @@ def resolve_site_path(path: str | Path) -> Path:
 def parse_site_yaml(text: str, source: str = "<string>") -> dict[str, Any]:
     """Parse YAML text into a mapping, turning syntax errors into a SiteError with the line number."""
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        data = load_yaml_unique(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"

@@ -167,6 +167,8 @@ class PVPlant(Strict):
     system_losses_pct: Pct = 14.0
     noct_c: float = 45.0
     curtailable: bool = True
+    shared: bool = False
+    """Park (shared) plant even on a tenant's bus; otherwise it belongs to ``tenant`` or its bus's tenant."""
 
 
 class Battery(Strict):
@@ -174,8 +176,10 @@ class Battery(Strict):
 
     id: Identifier
     tenant: Identifier | None = None
-    """Owning tenant, or ``None`` for shared (park) storage."""
+    """Owning tenant; ``None``: the tenant of its bus, or the park's when the bus has no tenant."""
     bus: Identifier
+    shared: bool = False
+    """Shared (park) storage even on a tenant's bus."""
     p_charge_max_kw: PositiveFloat
     p_discharge_max_kw: PositiveFloat
     e_kwh: PositiveFloat
@@ -290,11 +294,20 @@ class Assets(Strict):
 
 
 class Meter(Strict):
-    """A revenue or sub-meter; ``scope`` pcc meters the whole park, tenant meters one tenant's feeder."""
+    """A revenue or sub-meter measuring everything downstream of its point (:mod:`microgrid.site.metering`).
+
+    ``scope`` pcc meters the whole park; a tenant meter part (or all) of one tenant: a tenant may have any
+    number of meters, which together must see its load and its assets, and nothing twice.
+    """
 
     id: Identifier
     scope: Literal["pcc", "tenant", "asset"]
     bus: Identifier
+    """Bus at the meter's point; without ``transformer``/``line`` it sees this bus and all fed through it."""
+    transformer: Identifier | None = None
+    """Meter on this transformer (at ``bus``, one of its ends): it sees the transformer's downstream side."""
+    line: Identifier | None = None
+    """Feeder meter on this line (at ``bus``, one of its ends): it sees the line's far end and beyond."""
     tenant: Identifier | None = None
     asset: Identifier | None = None
     pt_ratio: PositiveFloat = 1.0

@@ -38,14 +38,30 @@ def is_memory_sqlite(url: sa.URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def make_engine(url: str, *, busy_timeout_s: float = 5.0, echo: bool = False) -> sa.Engine:
-    """An engine for ``url``. SQLite files get WAL journalling, ``synchronous=NORMAL``, foreign keys and a
-    busy timeout; their directory is created. Other backends get ``pool_pre_ping``."""
+URL_HINT = "use e.g. sqlite:///var/site.sqlite or postgresql+psycopg://user@host/db"
+
+
+def check_url(url: str) -> sa.URL:
+    """``url`` parsed, when it names a database SQLAlchemy knows (:class:`StoreError` otherwise); opens
+    nothing, so callers can check ``--store`` before they start or write anything."""
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
-        raise StoreError(f"store URL '{url}' is not a database URL",
-                         ["use e.g. sqlite:///var/site.sqlite or postgresql+psycopg://user@host/db"]) from None
+        raise StoreError(f"store URL '{url}' is not a database URL ({URL_HINT})") from None
+    try:
+        parsed.get_dialect()
+    except sa.exc.NoSuchModuleError:
+        raise StoreError(f"store URL '{parsed.render_as_string(hide_password=True)}': '{parsed.drivername}' is not "
+                         f"a database the store can use ({URL_HINT})") from None
+    except ModuleNotFoundError:
+        pass  # the dialect is known, its driver is missing: make_engine says which one
+    return parsed
+
+
+def make_engine(url: str, *, busy_timeout_s: float = 5.0, echo: bool = False) -> sa.Engine:
+    """An engine for ``url``. SQLite files get WAL journalling, ``synchronous=NORMAL``, foreign keys and a
+    busy timeout; their directory is created. Other backends get ``pool_pre_ping``."""
+    parsed = check_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -53,7 +69,12 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0, echo: bool = False) ->
         if is_memory_sqlite(parsed):
             kwargs["poolclass"] = StaticPool
         elif parsed.database and not parsed.database.startswith("file:"):
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            directory = Path(parsed.database).expanduser().parent
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"store URL '{url}': cannot create the directory {directory}: "
+                                 f"{exc.strerror or exc}") from None
     else:
         kwargs["pool_pre_ping"] = True
     try:

@@ -130,7 +130,7 @@ class HuaweiPlant(DeviceModel):
             bat.running = self.running
 
     def measure(self) -> None:
-        tenant = (self.pv or self.bat).spec.tenant  # type: ignore[union-attr]
+        tenant = self.park.topology.owner.get((self.pv or self.bat).spec.id)  # type: ignore[union-attr]
         export_kw = -self.park.tenant_forward_kw(tenant)
         self.set("meter_p_w", export_kw * 1000.0)
         meter = next(

@@ -102,7 +102,8 @@ class SungrowSH(DeviceModel):
     def measure(self) -> None:
         bat = self.bat
         p_kw = bat.p_kw
-        export_kw = -self.park.tenant_forward_kw(bat.spec.tenant)
+        owner = self.park.topology.owner.get(bat.spec.id)
+        export_kw = -self.park.tenant_forward_kw(owner)
         v = 400.0 + 80.0 * bat.soc_pct / 100.0
         self.set("bat_v_v", v)
         self.set("bat_p_w", abs(p_kw) * 1000.0)
@@ -111,7 +112,7 @@ class SungrowSH(DeviceModel):
         self.set("bat_e_charged_kwh", bat.state.e_charged_kwh)
         self.set("bat_e_discharged_kwh", bat.state.e_discharged_kwh)
         self.set("export_p_w", export_kw * 1000.0)
-        loads = sum(-i.p_kw for i in self.park.injections() if i.tenant == bat.spec.tenant and i.p_kw < 0)
+        loads = sum(-i.p_kw for i in self.park.injections() if i.tenant == owner and i.p_kw < 0)
         self.set("load_p_w", loads * 1000.0)
         bits = (2 if p_kw < -0.01 else 0) | (4 if p_kw > 0.01 else 0)
         bits |= 0x10 if export_kw > 0.01 else 0x20 if export_kw < -0.01 else 0

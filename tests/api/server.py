@@ -9,6 +9,8 @@ from contextlib import contextmanager
 
 import uvicorn
 
+from api.serve import uvicorn_config
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -20,7 +22,7 @@ def free_port() -> int:
 def live_server(app, timeout_s: float = 20.0):
     """Yield the base URL of ``app`` served by uvicorn in a thread; stop it afterwards."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn_config(app, "127.0.0.1", port)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()

@@ -60,6 +60,9 @@ def test_override_reaches_the_battery_and_expires(sim_env):
     assert measured["override"]["value_kw"] == -120 and measured["setpoint_kw"] == pytest.approx(-120)
     audit = viewer.get("/api/v1/audit/setpoints", params={"device_id": "dev_bat_factory", "limit": 20}).json()
     assert audit["items"], "the runtime audits its writes to the PCS"
+    held = [w for w in audit["items"] if w["user"] == "operator_user"]
+    assert held, "the writes carrying out the override name the operator behind it, not 'controller'"
+    assert all(w["asset_id"] == "bat_factory" for w in held)
     # expiry on the site clock (2 simulated minutes)
     wait_for(lambda: viewer.get("/api/v1/overrides").json()["items"] == [], timeout_s=60)
     live = viewer.get("/api/v1/live").json()

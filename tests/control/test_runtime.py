@@ -56,6 +56,11 @@ async def test_zero_export_surplus_goes_to_storage_then_curtailment(small_site):
     # 150 kW surplus: the battery (200 kW) takes it, almost nothing is curtailed.
     assert k["storage_net_kwh"] == pytest.approx(-150, abs=10)  # plus the few kW of margin import
     assert k["pv_curtailed_kwh"] < 5
+    # The fake battery is lossless: charge minus discharge is all in the SoC, so the one accounting reports
+    # (almost) no loss — not the ~150 kWh that "charge − discharge" alone would claim.
+    f = k["figures"]
+    assert f["storage_charge_kwh"] > 100 and f["storage_losses_kwh"] == pytest.approx(0.0, abs=3.0)
+    assert f["green_power_ratio"] == pytest.approx(f["green_energy_kwh"] / f["consumption_kwh"], rel=1e-4)
     assert rt.mode == Mode.NORMAL
     assert {e.kind for e in rt.events.recent} >= {"runtime_started", "plan_accepted", "mode_change"}
     assert len(store.telemetry) > 0 and store.plans
@@ -247,3 +252,27 @@ async def test_a_failing_read_is_an_alarm_and_the_safe_state(small_site):
     fleet.poll = original
     await rt.run(until=clock.now() + timedelta(minutes=1))
     assert rt.mode == Mode.NORMAL
+
+
+@async_test
+async def test_writes_carrying_out_an_override_name_its_operator(small_site):
+    """The audit names who caused each device write: the operator of an override in force (and the one who
+    ended it, for the write that releases the asset), the controller for everything else."""
+    rt, plant, store, clock = make(small_site, load=lambda t: 500.0, pv=lambda t: 100.0)
+    await rt.start()
+    await rt.run(until=clock.now() + timedelta(minutes=1))
+    store.writes.clear()
+    rt.set_override("bat_factory", -50.0, duration_s=600, user="li.wei", reason="cell balancing")
+    await rt.run(until=clock.now() + timedelta(minutes=1))
+    held = [w for _ts, w in store.writes if w.asset_id == "bat_factory"]
+    assert held and {w.user for w in held} == {"li.wei"}
+    assert plant.bat_set["bat_factory"] == pytest.approx(-50)
+    assert {w.user for _ts, w in store.writes if w.asset_id != "bat_factory"} <= {"controller"}
+    store.writes.clear()
+    rt.clear_override("bat_factory", user="zhang.min")
+    await rt.run(until=clock.now() + timedelta(seconds=2))
+    released = [w for _ts, w in store.writes if w.asset_id == "bat_factory"]
+    assert released and released[0].user == "zhang.min" and plant.bat_set["bat_factory"] != pytest.approx(-50)
+    store.writes.clear()
+    await rt.run(until=clock.now() + timedelta(minutes=1))
+    assert {w.user for _ts, w in store.writes} <= {"controller"}

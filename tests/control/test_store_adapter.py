@@ -85,3 +85,20 @@ def test_telemetry_audit_and_month_peak(small_site, store):
                                                                "sequence:p_set: requested 50 kW")
     assert store.month_peak_kw("meter_pcc", clock[0]) == pytest.approx(400.0)
     assert adapter.resume(clock[0]).month_peak_kw == pytest.approx(400.0)
+
+
+def test_close_rolls_up_the_last_interval_of_the_run(small_site, store):
+    """A run that ends exactly at an interval boundary leaves nothing unrolled (no grace at the end)."""
+    end = T0 + timedelta(minutes=30)
+    clock = [T0]
+    adapter = StoreAdapter(store, small_site, now=lambda: clock[0], roll_up_every_s=0)
+    adapter.add_telemetry([TelemetryPoint(T0 + timedelta(seconds=10 * i), "meter_pcc", "p_kw", 200.0)
+                           for i in range(180)])
+    clock[0] = end
+    adapter.flush()  # the periodic roll-up keeps a grace for late samples: 10:15 is not closed yet
+    frame = store.interval_frame(T0, end, source_ids=["meter_pcc"], quantities=["e_import_kwh"])
+    assert list(frame["ts"].dt.tz_convert(TZ).dt.strftime("%H:%M")) == ["10:00"]
+    adapter.close()
+    frame = store.interval_frame(T0, end, source_ids=["meter_pcc"], quantities=["e_import_kwh"])
+    assert list(frame["ts"].dt.tz_convert(TZ).dt.strftime("%H:%M")) == ["10:00", "10:15"]
+    assert frame["value"].tolist() == pytest.approx([50.0, 50.0], rel=0.01)

@@ -4,15 +4,28 @@ timeouts versus exception replies, reconnect, per-unit request interval, RTU ove
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
 from drivers.device import ModbusDevice
-from drivers.errors import DeviceBusyError, ExceptionReplyError, NotConnectedError, ResponseTimeoutError
+from drivers.errors import (
+    BadReplyError,
+    DeviceBusyError,
+    ExceptionReplyError,
+    NotConnectedError,
+    ResponseTimeoutError,
+)
 from drivers.health import Health
 from drivers.registermap import load_map
 from drivers.transport import Endpoint, LinkSettings, ModbusTransport
 from microgrid.clock import SteppedClock
+from tests.drivers.badreply import (
+    DamagingProxy,
+    byte_count_too_large,
+    byte_count_too_small,
+    wrong_function_code,
+)
 from tests.drivers.conftest import run
 from tests.drivers.mapserver import MapServer
 
@@ -203,6 +216,63 @@ def test_pacing_can_be_relaxed_for_a_simulator():
             assert t[-1] - t[0] < 4.0 and tr.settings.connect_delay_s == 0.0
         finally:
             await tr.close()
+            await srv.stop()
+
+    run(body())
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (wrong_function_code, "reply has function code 3, not 4"),
+    (byte_count_too_large, "undecodable reply"),
+    (byte_count_too_small, "reply carries 0 values, not 1"),
+])
+def test_a_reply_that_does_not_fit_the_request_is_refused_at_once(damage, message, caplog):
+    """A reply with another function code or a wrong byte count gives no value: one BadReplyError line (no
+    pymodbus traceback, no wait for the timeout), counted in the link's stats; the next good reply is read."""
+    async def body():
+        srv = await MapServer({1: FLEX}, initial={1: {"p_kw": 42.0}}).start()
+        proxy = await DamagingProxy(srv.port, damage).start()
+        tr = ModbusTransport(Endpoint(port=proxy.port), LinkSettings(timeout_s=30.0, retries=0))
+        try:
+            point = FLEX.point("p_kw")
+            t0 = asyncio.get_running_loop().time()
+            with pytest.raises(BadReplyError, match=message) as exc:
+                await tr.read("input", point.address, 1, 1)
+            assert asyncio.get_running_loop().time() - t0 < 10, "refused at once, not after the 30 s timeout"
+            assert "\n" not in str(exc.value) and tr.stats.bad_replies == 1
+            proxy.damage = lambda pdu: pdu
+            assert await tr.read("input", point.address, 1, 1) == [420]
+        finally:
+            await tr.close()
+            await proxy.stop()
+            await srv.stop()
+
+    with caplog.at_level(logging.DEBUG):
+        run(body())
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+def test_a_float_register_reading_inf_is_shown_invalid_not_ok():
+    """A float32 meter register carrying +inf (0x7F800000): the commissioning table marks it ``invalid``."""
+    from drivers.inspect import point_rows
+
+    chint = load_map("chint_dtsu666")
+
+    def inf_floats(pdu: bytes) -> bytes:
+        return pdu[:2] + bytes.fromhex("7f800000") * (pdu[1] // 4) if pdu[0] == 3 and pdu[1] % 4 == 0 else pdu
+
+    async def body():
+        srv = await MapServer({1: chint}).start()
+        proxy = await DamagingProxy(srv.port, inf_floats).start()
+        tr = ModbusTransport(Endpoint(port=proxy.port), FAST)
+        dev = ModbusDevice("meter", chint, tr, 1, clock=SteppedClock())
+        try:
+            await dev.poll(["p_w"])
+            [row] = point_rows(dev, ["p_w"])
+            assert row.value == "inf" and row.status == "invalid"
+        finally:
+            await tr.close()
+            await proxy.stop()
             await srv.stop()
 
     run(body())

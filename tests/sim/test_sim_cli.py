@@ -42,8 +42,10 @@ def test_sim_prints_endpoints_and_stops_after_duration(capsys):
 
 
 def test_sim_bad_arguments_are_user_errors(capsys, tmp_path):
-    assert main(["sim", str(SMALL_SITE), "--speed", "0"]) == 2
-    assert "error: --speed: must be > 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["sim", str(SMALL_SITE), "--speed", "0"])
+    assert exc.value.code == 2
+    assert "error: argument --speed: '0' is not a speed factor greater than 0" in capsys.readouterr().err
     assert main(["sim", str(SMALL_SITE), "--faults", str(tmp_path / "missing.yaml")]) == 2
     assert "error: cannot read fault scenario" in capsys.readouterr().err
     assert main(["sim", str(SMALL_SITE), "--start", "noon"]) == 2

@@ -1,18 +1,17 @@
-"""Realised figures of a run, integrated cycle by cycle from the measurements.
+"""What the controller integrates from its own samples while it runs: interval energies, month peak, limits.
 
-Per planning interval (15 min) the PCC import/export energy, PV energy and curtailment, storage energy,
-the plan in force and its price are integrated (each sample held for the time since the previous one).
-When an interval closes, its average import updates the month-to-date peak (the demand-charge basis) and
-the tracking error ``|mean PCC − planned grid_kw|``. Limit compliance is tracked per sample: the longest
-continuous time the export exceeded a threshold (1 % of the PV rating) and the time above the import cap.
+Per planning interval (15 min) the PCC import/export energy, PV energy and curtailment, storage charge and
+discharge, the plan in force and its price are integrated (each sample held for the time since the previous
+one). When an interval closes, its average import updates the month-to-date peak (the demand-charge basis the
+planner and the demand target use) and the tracking error ``|mean PCC − planned grid_kw|``. Limit compliance
+is tracked per sample: the longest continuous time the export exceeded a threshold (1 % of the PV rating) and
+the time above the import cap.
 
-KPIs (:meth:`Accounting.kpis`) use the same definitions as :func:`optimizer.compute_kpis` where both exist:
-consumption = import + PV − export (storage charging counts as consumption, its discharge as
-the energy it returns, as in the plan KPIs); green energy = (PV − export) × retained certificate share;
-CO2 = import × emission factor. Plan comparison over the fully covered intervals: ``plan_energy_cost_cny``
-prices the planned import; ``plan_energy_cost_with_margin_cny`` prices ``max(planned PCC, pcc_floor)``, i.e.
-the plan with the export safety margin the real-time loop holds (zero export: a few kW of import whenever the
-plan has the PCC at exactly zero).
+No figure is defined here: :meth:`RunTracker.table` hands the intervals to the one accounting
+(:mod:`microgrid.accounting`, via :func:`microgrid.reports.figures.figures_from_table`), which computes green
+power, CO2, cost and demand charge exactly as the reports do. Plan comparison over the fully covered
+intervals: ``plan_energy_cost_cny`` prices the planned import; ``plan_energy_cost_with_margin_cny`` prices
+``max(planned PCC, pcc_floor)``, i.e. the plan with the export safety margin the real-time loop holds.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from microgrid.control.plan import IntervalPlan
@@ -44,6 +44,11 @@ class IntervalTotals:
     pv_curtailed_kwh: float = 0.0
     storage_kwh: float = 0.0
     """Storage net AC energy, discharge > 0."""
+    charge_kwh: float = 0.0
+    discharge_kwh: float = 0.0
+    stored_start_kwh: float | None = None
+    """Energy in all batteries at the interval's first sample and its last (from SoC), kWh."""
+    stored_end_kwh: float | None = None
     price_cny_per_kwh: float = 0.0
     plan_grid_kw: float | None = None
     plan_id: str | None = None
@@ -97,7 +102,7 @@ class Compliance:
 
 
 @dataclass
-class Accounting:
+class RunTracker:
     """Integrates one run (see module docstring)."""
 
     site: Site
@@ -160,8 +165,9 @@ class Accounting:
         self.current = None
 
     def add(self, t: datetime, dt_s: float, pcc_kw: float | None, pv_kw: float, pv_curtailed_kw: float,
-            storage_kw: float, plan: IntervalPlan | None) -> IntervalTotals | None:
-        """Integrate one cycle ending at ``t`` (``dt_s`` since the previous). Returns an interval if one closed."""
+            storage_kw: float, plan: IntervalPlan | None, *, stored_kwh: float | None = None) -> IntervalTotals | None:
+        """Integrate one cycle ending at ``t`` (``dt_s`` since the previous; ``stored_kwh`` the energy in all
+        batteries now, if known). Returns an interval if one closed."""
         # A sample ending exactly on a boundary belongs to the interval before it.
         start = self.interval_start(t - timedelta(microseconds=1) if dt_s > 0 else t)
         closed = None
@@ -170,6 +176,12 @@ class Accounting:
             self._close()
         if self.current is None:
             self.current = self._open(start, plan)
+            # The energy held when the previous interval ended is where this one starts.
+            self.current.stored_start_kwh = closed.stored_end_kwh if closed is not None else stored_kwh
+        if stored_kwh is not None:
+            if self.current.stored_start_kwh is None:
+                self.current.stored_start_kwh = stored_kwh
+            self.current.stored_end_kwh = stored_kwh
         if dt_s <= 0 or pcc_kw is None:
             return closed
         h = dt_s / 3600
@@ -180,27 +192,33 @@ class Accounting:
         cur.pv_kwh += pv_kw * h
         cur.pv_curtailed_kwh += pv_curtailed_kw * h
         cur.storage_kwh += storage_kw * h
+        cur.charge_kwh += max(-storage_kw, 0.0) * h
+        cur.discharge_kwh += max(storage_kw, 0.0) * h
         self.compliance.add(pcc_kw, dt_s)
         return closed
 
-    # ---- figures -----------------------------------------------------------------------------------
+    # ---- hand-over to the accounting ----------------------------------------------------------------
+    def rows(self) -> list[IntervalTotals]:
+        return [*self.closed, *([self.current] if self.current else [])]
+
+    def park_frame(self) -> pd.DataFrame:
+        """The integrated intervals as park rows of an interval table (:mod:`microgrid.reports.table`)."""
+        rows = [r for r in self.rows() if r.covered_s > 0]
+        step_s = self.step_min * 60
+        return pd.DataFrame({
+            "ts": [pd.Timestamp(r.start) for r in rows], "entity": "park",
+            "import_kwh": [r.import_kwh for r in rows], "export_kwh": [r.export_kwh for r in rows],
+            "pv_kwh": [r.pv_kwh for r in rows], "pv_curtailed_kwh": [r.pv_curtailed_kwh for r in rows],
+            "bat_charge_kwh": [r.charge_kwh for r in rows], "bat_discharge_kwh": [r.discharge_kwh for r in rows],
+            "bat_stored_start_kwh": [np.nan if r.stored_start_kwh is None else r.stored_start_kwh for r in rows],
+            "bat_stored_end_kwh": [np.nan if r.stored_end_kwh is None else r.stored_end_kwh for r in rows],
+            "coverage": [min(r.covered_s / step_s, 1.0) for r in rows],
+        }, columns=["ts", "entity", "import_kwh", "export_kwh", "pv_kwh", "pv_curtailed_kwh", "bat_charge_kwh",
+                    "bat_discharge_kwh", "bat_stored_start_kwh", "bat_stored_end_kwh", "coverage"])
+
     def kpis(self) -> dict:
-        """Realised KPIs over the closed intervals plus the current one."""
-        rows = [*self.closed, *([self.current] if self.current else [])]
-        site = self.site
-        imp = sum(r.import_kwh for r in rows)
-        exp = sum(r.export_kwh for r in rows)
-        pv = sum(r.pv_kwh for r in rows)
-        curtailed = sum(r.pv_curtailed_kwh for r in rows)
-        storage = sum(r.storage_kwh for r in rows)
-        energy_cost = sum(r.import_kwh * r.price_cny_per_kwh for r in rows)
-        export_revenue = sum(r.export_kwh for r in rows) * site.tariff.feed_in_cny_per_kwh
-        demand_rate = site.tariff.demand_charge_cny_per_kw_month if site.tariff.basic_charge == "demand" else 0.0
-        demand_increase = demand_rate * max(self.month_peak_kw - self.peak_at_start_kw, 0.0)
-        consumption = imp + pv - exp
-        share = site.green_power.onsite_certificates_retained_pct / 100
-        green = max(pv - exp, 0.0) * share
-        ef = site.emission_factor()
+        """Energies, tracking and compliance of the run (no priced figure: see :meth:`park_frame`)."""
+        rows = self.rows()
         full = 0.9 * self.step_min * 60
         tracked = [r for r in self.closed if r.plan_grid_kw is not None and r.covered_s >= full]
         errors = [abs(r.mean_pcc_kw() - r.plan_grid_kw) for r in tracked]
@@ -208,23 +226,17 @@ class Accounting:
         floor_cost = sum(max(r.plan_grid_kw, self.pcc_floor_kw, 0.0) * r.price_cny_per_kwh * r.covered_s / 3600
                          for r in tracked)
         real_cost_tracked = sum(r.import_kwh * r.price_cny_per_kwh for r in tracked)
-        covered_h = sum(r.covered_s for r in rows) / 3600
         return {
-            "hours": round(covered_h, 3),
+            "hours": round(sum(r.covered_s for r in rows) / 3600, 3),
             "intervals": len(self.closed),
-            "import_kwh": round(imp, 3), "export_kwh": round(exp, 3),
-            "pv_generation_kwh": round(pv, 3), "pv_curtailed_kwh": round(curtailed, 3),
-            "storage_net_kwh": round(storage, 3), "consumption_kwh": round(consumption, 3),
-            "energy_cost_cny": round(energy_cost - export_revenue, 2),
-            "demand_charge_increase_cny": round(demand_increase, 2),
-            "cost_total_cny": round(energy_cost - export_revenue + demand_increase, 2),
+            "import_kwh": round(sum(r.import_kwh for r in rows), 3),
+            "export_kwh": round(sum(r.export_kwh for r in rows), 3),
+            "pv_generation_kwh": round(sum(r.pv_kwh for r in rows), 3),
+            "pv_curtailed_kwh": round(sum(r.pv_curtailed_kwh for r in rows), 3),
+            "storage_net_kwh": round(sum(r.storage_kwh for r in rows), 3),
             "peak_import_kw": round(max((r.import_kwh / (r.covered_s / 3600) for r in rows if r.covered_s > 0),
                                         default=0.0), 3),
             "month_peak_kw": round(self.month_peak_kw, 3),
-            "green_energy_kwh": round(green, 3),
-            "green_power_ratio": round(green / consumption, 4) if consumption > 0 else None,
-            "co2_kg": round(imp * ef.kg_co2_per_kwh, 2),
-            "emission_factor": f"{ef.id} ({ef.kg_co2_per_kwh} kg/kWh, {ef.document})",
             "tracking_mae_kw": round(sum(errors) / len(errors), 3) if errors else None,
             "tracking_max_kw": round(max(errors), 3) if errors else None,
             "plan_energy_cost_cny": round(plan_cost, 2),

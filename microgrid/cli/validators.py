@@ -1,0 +1,86 @@
+"""Argument validators shared by the sub-commands (argparse ``type=`` callables and checks).
+
+Each refuses what cannot be meant, with one line naming the value and the accepted range: non-finite
+numbers (``nan``, ``inf``), values outside physical or practical bounds, dates outside the years a park
+runs, and store URLs of databases the store cannot use. argparse turns a refusal into ``error: argument
+--x: ...`` and exit code 2 before anything is read, started or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from datetime import date, datetime, tzinfo
+
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+"""Days accepted by date options: the years a park's data or plans can cover (date arithmetic near
+``date.max`` would otherwise overflow deep inside pandas)."""
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
+    return value
+
+
+def bounded(lo: float, hi: float, what: str, *, lo_open: bool = False):
+    """A ``type=`` for a finite number in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``)."""
+    span = f"greater than {lo:g} and at most {hi:g}" if lo_open else f"between {lo:g} and {hi:g}"
+
+    def parse(text: str) -> float:
+        value = _number(text)
+        if not (lo < value if lo_open else lo <= value) or value > hi:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a {what} {span}")
+        return value
+
+    return parse
+
+
+def positive(what: str, hi: float = 1e9):
+    """A ``type=`` for a finite number > 0 (and <= ``hi``)."""
+    return bounded(0.0, hi, what, lo_open=True)
+
+
+def day(text: str) -> date:
+    """A ``type=`` for a local day ``YYYY-MM-DD`` between :data:`FIRST_DAY` and :data:`LAST_DAY`."""
+    try:
+        value = date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (use YYYY-MM-DD, e.g. 2025-07-15)") from None
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise argparse.ArgumentTypeError(f"'{text}' is outside {FIRST_DAY} … {LAST_DAY}")
+    return value
+
+
+def local_time(text: str | None, option: str, tz: tzinfo) -> datetime | None:
+    """``--start``: an ISO 8601 time (local ``tz`` when it has no offset) on a day :func:`day` accepts, else
+    :class:`microgrid.errors.UserError`; ``None`` passes through."""
+    from microgrid.errors import UserError
+
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{option}: {text!r} is not an ISO 8601 time (e.g. 2025-07-16 or 2025-07-16T06:00)") from None
+    if not FIRST_DAY <= value.date() <= LAST_DAY:
+        raise UserError(f"{option}: {text!r} is outside {FIRST_DAY} … {LAST_DAY}")
+    return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
+def store_url(text: str) -> str:
+    """A ``type=`` for ``--store``: a URL of a database the store can open (``memory`` passes through)."""
+    if text == "memory":
+        return text
+    from microgrid.store.engine import StoreError, check_url
+
+    try:
+        check_url(text)
+    except StoreError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+    return text
