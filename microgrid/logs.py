@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -212,6 +213,29 @@ def setup_logging(*, quiet: bool = False, log_file: Path | str | None = None, le
         handler.setFormatter(JsonFormatter())
         setattr(handler, _OURS, True)
         root.addHandler(handler)
+
+
+@contextlib.contextmanager
+def held(name: str):
+    """Hold back the records of logger ``name`` inside the block; let them out only if it ends without error.
+
+    A refusal (e.g. ``--host 0.0.0.0`` in dev mode) is then one ``error:`` line, not preceded by warnings about
+    settings that will never be used.
+    """
+    logger = logging.getLogger(name)
+    records: list[logging.LogRecord] = []
+    collector = logging.Handler()
+    collector.emit = records.append  # type: ignore[method-assign]
+    propagate = logger.propagate
+    logger.addHandler(collector)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(collector)
+        logger.propagate = propagate
+    for record in records:  # reached only when the block succeeded
+        logger.handle(record)
 
 
 def log_event(event) -> None:

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from microgrid.cli import add_logging_arguments
 from microgrid.cli import validators as valid
 from microgrid.errors import UserError
-from microgrid.logs import log_event
+from microgrid.logs import held, log_event
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|min|m|s)")
 _UNIT_S = {"d": 86400.0, "h": 3600.0, "min": 60.0, "m": 60.0, "s": 1.0}
@@ -122,9 +122,10 @@ def _api_settings(args: argparse.Namespace):
         from api.settings import Settings, check_bind
     except ImportError:
         return None
-    settings = Settings.from_env()  # refuses insecure settings outside MICROGRID_DEV=1 (exit 2)
-    check_bind(args.host, settings.dev)
-    port_free(args.host, args.port)
+    with held("api.settings"):  # dev-mode warnings only when the server will start
+        settings = Settings.from_env()  # refuses insecure settings outside MICROGRID_DEV=1 (exit 2)
+        check_bind(args.host, settings.dev)
+        port_free(args.host, args.port)
     return settings
 
 
