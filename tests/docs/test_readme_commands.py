@@ -83,6 +83,7 @@ def test_both_readmes_list_the_same_commands():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # nine commands, three of them plan a day; the shared CI machine may be slow
 def test_every_table_command_runs_as_written(tmp_path):
     (tmp_path / "site_configs").symlink_to(ROOT / "site_configs")
     sim = None
@@ -120,6 +121,7 @@ def test_every_table_command_runs_as_written(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_make_demo_runs_as_written(tmp_path):
     t0 = time.monotonic()
     done = subprocess.run(["make", "demo", "UNTIL=10m", f"PORT={_free_port()}", f"OUT={tmp_path / 'demo'}"],
