@@ -27,13 +27,14 @@ $(STAMP): pyproject.toml
 DAY    ?= 2026-07-15
 SPEED  ?= 500
 PORT   ?= 8765
+UNTIL  ?= 1d
 
 # Validate the reference park, plan one July weekday with the AC network check, then run simulator +
 # controller (+ API and dashboard on loopback, dev mode) in closed loop for one simulated day.
 demo: $(STAMP)
 	$(VENV)/bin/microgrid validate $(SITE)
 	$(VENV)/bin/microgrid optimize $(SITE) --day $(DAY) --out $(OUT)
-	MICROGRID_DEV=1 $(VENV)/bin/microgrid run $(SITE) --sim --speed $(SPEED) --cycle-s 10 --until 1d \
+	MICROGRID_DEV=1 $(VENV)/bin/microgrid run $(SITE) --sim --speed $(SPEED) --cycle-s 10 --until $(UNTIL) \
 		--start $(DAY) --auto-ports --port $(PORT)
 
 lint: $(STAMP)

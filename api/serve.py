@@ -65,7 +65,7 @@ async def start_server(app, host: str = "127.0.0.1", port: int = 8000, *, log_le
     config = uvicorn_config(app, host, port, log_level)
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign] - the caller owns the signals
-    task = asyncio.get_running_loop().create_task(server.serve(), name=f"api:{port}")
+    task = asyncio.get_running_loop().create_task(_serve(server, host, port), name=f"api:{port}")
     deadline = asyncio.get_running_loop().time() + startup_timeout_s
     while not server.started:
         if task.done():
@@ -77,6 +77,14 @@ async def start_server(app, host: str = "127.0.0.1", port: int = 8000, *, log_le
         await asyncio.sleep(0.02)
     shown = f"[{host}]" if ":" in host else host
     return RunningServer(server, task, f"http://{shown}:{port}")
+
+
+async def _serve(server: uvicorn.Server, host: str, port: int) -> None:
+    """uvicorn exits the process (``SystemExit``) when it cannot bind; make that an ordinary error of the task."""
+    try:
+        await server.serve()
+    except SystemExit:
+        raise RuntimeError(f"cannot listen on {host}:{port} (in use by another program?)") from None
 
 
 async def stop_server(running: RunningServer, timeout_s: float = 10.0) -> None:

@@ -163,6 +163,9 @@ class Fleet:
             self.devices[dc.device_id] = device
             self.writers[dc.device_id] = SafeWriter(device, audit=audit, eeprom=eeprom, clock=clock)
 
+        for key, link in self.transports.items():
+            link.label = f"{key} ({', '.join(dc.device_id for dc in config.devices if dc.endpoint.key == key)})"
+
         for ac in config.assets:
             missing = [d for d in ac.devices.values() if d not in self.devices]
             if missing:

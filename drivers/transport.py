@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from drivers.errors import (
     NotConnectedError,
     ResponseTimeoutError,
 )
+from drivers.logcontext import CURRENT_LINK
 from drivers.registermap import Table
 
 Framer = Literal["socket", "rtu"]
@@ -128,6 +130,21 @@ class LinkStats:
     by_unit: dict[int, int] = field(default_factory=dict)
 
 
+def _names_link(method):
+    """Run ``method`` with :data:`CURRENT_LINK` set to the link's label: pymodbus's log records (and those of
+    the connection's read callbacks created meanwhile) then name the devices."""
+
+    @functools.wraps(method)
+    async def wrapper(self, *args, **kwargs):
+        token = CURRENT_LINK.set(self.label)
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            CURRENT_LINK.reset(token)
+
+    return wrapper
+
+
 class ModbusTransport:
     """An async Modbus client for one endpoint with serialised requests, back-off and reconnect."""
 
@@ -151,6 +168,8 @@ class ModbusTransport:
         self._unit_interval_s: dict[int, float] = {}
         self._unit_last_end_t: dict[int, float] = {}
         self._relaxed = False
+        self.label = endpoint.key
+        """How log records name this link (the fleet adds the device ids behind it)."""
 
     # ------------------------------------------------------------------ state
 
@@ -253,6 +272,7 @@ class ModbusTransport:
         await self._execute(unit_id, call, what, on_busy, fc)
         self.stats.registers_written += len(values)
 
+    @_names_link
     async def _execute(
         self,
         unit_id: int,

@@ -6,6 +6,7 @@ static files are public: they hold no data, only the code that asks the API for 
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
@@ -17,12 +18,20 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import Ctx, authenticate, bearer_scheme, cookie_scheme
 from api.errors import ApiError
 from api.security import Role
+from microgrid.i18n import LANGS, catalogue
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 PAGES = {"/": "overview", "/plan": "plan", "/green": "green", "/events": "events", "/control": "control"}
 OPERATOR_PAGES = {"control"}
 
 router = APIRouter(include_in_schema=False)
+
+
+@lru_cache(maxsize=1)
+def _catalogue_script() -> str:
+    """Both languages of the message catalogue as a script (a file, as the CSP allows no inline script)."""
+    data = json.dumps({lang: catalogue(lang) for lang in LANGS}, ensure_ascii=False, separators=(",", ":"))
+    return "window.MG_CATALOGUE=" + data.replace("<", "\\u003c") + ";\n"
 
 
 @lru_cache(maxsize=16)
@@ -63,6 +72,13 @@ def _make(name: str):
 
 for _path, _name in PAGES.items():
     router.add_api_route(_path, _make(_name), methods=["GET"], response_class=HTMLResponse)
+
+
+@router.get("/i18n/catalogue.js")
+async def catalogue_js() -> Response:
+    """The message catalogue for the dashboard (public: labels only, no data)."""
+    return Response(_catalogue_script(), media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.audit import record_write
@@ -21,6 +21,7 @@ from api.params import BoundedTime
 from api.schemas.common import ERROR_RESPONSES, NOT_FOUND
 from api.schemas.records import AcknowledgeRequest
 from microgrid.errors import UserError
+from microgrid.i18n import alarm_text, lang_from_accept
 from microgrid.store.models import Alarm, Event, Page, SetpointWrite, TelemetrySample
 
 router = APIRouter(prefix="/api/v1", tags=["records"], responses=ERROR_RESPONSES)
@@ -95,8 +96,24 @@ def list_events(
                             cursor=cursor, newest_first=True)
 
 
-@router.get("/alarms", response_model=Page[Alarm], summary="Alarms, newest first")
+class AlarmOut(Alarm):
+    """An alarm with its text decoded from the code (catalogue ``alarm.<code>``) in the asked language."""
+
+    text: str
+    """Decoded text in the language of ``Accept-Language`` (English or Simplified Chinese)."""
+    text_en: str
+    text_zh: str
+
+
+def _decoded(alarm: Alarm, lang: str) -> AlarmOut:
+    params = {"device": alarm.source_id, "message": alarm.message}
+    en, zh = alarm_text(alarm.code, params, "en"), alarm_text(alarm.code, params, "zh-CN")
+    return AlarmOut(**alarm.model_dump(), text=zh if lang == "zh-CN" else en, text_en=en, text_zh=zh)
+
+
+@router.get("/alarms", response_model=Page[AlarmOut], summary="Alarms, newest first, texts decoded by code")
 def list_alarms(
+    request: Request,
     _user: Viewer,
     ctx: Ctx,
     active: Annotated[bool | None, Query(description="true: not cleared; false: cleared; omit: both")] = None,
@@ -105,20 +122,23 @@ def list_alarms(
     end: TimeQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Cursor = None,
-) -> Page[Alarm]:
+) -> Page[AlarmOut]:
     start_t, end_t = _range(ctx, start, end, None)
-    return ctx.store.alarms(active=active, unacknowledged=unacknowledged, start=start_t, end=end_t, limit=limit,
+    page = ctx.store.alarms(active=active, unacknowledged=unacknowledged, start=start_t, end=end_t, limit=limit,
                             cursor=cursor)
+    lang = lang_from_accept(request.headers.get("accept-language"))
+    return Page[AlarmOut](items=[_decoded(a, lang) for a in page.items], next_cursor=page.next_cursor)
 
 
-@router.post("/alarms/{alarm_id}/acknowledge", response_model=Alarm, summary="Acknowledge an alarm (operator)",
+@router.post("/alarms/{alarm_id}/acknowledge", response_model=AlarmOut, summary="Acknowledge an alarm (operator)",
              responses=NOT_FOUND)
 async def acknowledge(
+    request: Request,
     alarm_id: Annotated[int, Path(ge=1, le=2**53)],
     body: AcknowledgeRequest,
     user: Operator,
     ctx: Ctx,
-) -> Alarm:
+) -> AlarmOut:
     def ack() -> Alarm:
         try:
             alarm = ctx.store.alarm(alarm_id)
@@ -131,7 +151,7 @@ async def acknowledge(
                      reason=body.comment)
         return done
 
-    return await run_in_threadpool(ack)
+    return _decoded(await run_in_threadpool(ack), lang_from_accept(request.headers.get("accept-language")))
 
 
 @router.get("/audit/setpoints", response_model=Page[SetpointWrite],

@@ -15,7 +15,7 @@
   MG.api = function (path, options) {
     options = options || {};
     var method = (options.method || "GET").toUpperCase();
-    var headers = { "Accept": "application/json" };
+    var headers = { "Accept": "application/json", "Accept-Language": MG.acceptLanguage() };
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
     if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
     return fetch(path, {
@@ -74,6 +74,16 @@
     tr.appendChild(td);
     return td;
   };
+  /* An alarm's text in the current language, decoded by its code (unknown codes: a generic text + code). */
+  MG.alarmText = function (a) {
+    var params = { device: a.source_id || "", code: a.code, detail: a.message || "" };
+    var key = MG.has("alarm." + a.code) ? "alarm." + a.code : "alarm._unknown";
+    return MG.t(key, null, params);
+  };
+  /* English keeps the controller's detailed message next to the decoded text. */
+  MG.alarmDetail = function (a) { return MG.lang() === "zh" || !a.message ? "" : a.message; };
+  MG.severity = function (s) { return MG.badge(MG.t("severity." + s, s), s); };
+  MG.eventText = function (kind) { return MG.t("event." + kind, null, { kind: kind }) || kind; };
   MG.isOperator = function () { return state.me && (state.me.role === "operator" || state.me.role === "admin"); };
 
   var refreshers = [];
@@ -93,17 +103,49 @@
     document.querySelectorAll(".operator-only").forEach(function (n) { n.classList.toggle("hidden", !MG.isOperator()); });
   }
 
+  /* Active alarms on every page: a red strip under the header (link to the alarm list) and, when the
+     controller runs "normal" with alarms active, a "degraded" mode badge. */
+  MG.activeAlarms = [];
+  function alarmStrip() {
+    var strip = document.getElementById("alarm-strip");
+    var items = MG.activeAlarms;
+    if (!strip) return;
+    if (!items.length) { strip.classList.add("hidden"); strip.textContent = ""; return; }
+    var unack = items.filter(function (a) { return !a.acked_at; }).length;
+    var worst = items.filter(function (a) { return !a.acked_at; })[0] || items[0];
+    strip.textContent = "⚠ " + MG.t("alarms.header", null, { n: items.length }) +
+      (unack ? " (" + MG.t("alarms.header_unack", null, { n: unack }) + ")" : "") + " · " + MG.alarmText(worst) +
+      " · " + MG.t("alarms.show");
+    strip.classList.toggle("unacked", unack > 0);
+    strip.classList.remove("hidden");
+  }
+  function modeBadge() {
+    var badge = document.getElementById("mode-badge");
+    var l = MG.lastLive;
+    if (!badge || !l) return;
+    var degraded = l.mode === "normal" && MG.activeAlarms.length > 0;
+    badge.className = "badge " + (degraded ? "degraded" : l.mode);
+    badge.textContent = MG.t("mode." + l.mode, l.mode) + (degraded ? " · " + MG.t("mode.degraded") : "");
+  }
+  function alarms() {
+    return MG.api("/api/v1/alarms?active=true&limit=200").then(function (page) {
+      MG.activeAlarms = page.items;
+      alarmStrip(); modeBadge();
+      document.dispatchEvent(new CustomEvent("mg:alarms", { detail: page.items }));
+    }).catch(function () { /* the live call reports connection problems */ });
+  }
+
   function live() {
     return MG.api("/api/v1/live").then(function (l) {
       MG.lastLive = l;
       var clock = document.getElementById("clock");
       if (clock) clock.textContent = MG.fmtTime(l.at, true);
-      var badge = document.getElementById("mode-badge");
-      if (badge) { badge.className = "badge " + l.mode; badge.textContent = MG.t("mode." + l.mode, l.mode); badge.id = "mode-badge"; }
+      modeBadge();
       document.dispatchEvent(new CustomEvent("mg:live", { detail: l }));
       return l;
     }).catch(function (e) { if (e.status !== 401) MG.banner(e.detail); });
   }
+  MG.refreshAlarms = alarms;
 
   MG.ready = new Promise(function (resolve) {
     document.addEventListener("DOMContentLoaded", function () {
@@ -118,6 +160,7 @@
         state.me = r[0]; state.site = r[1]; state.csrf = r[0].csrf_token;
         header();
         MG.every(5, live);
+        MG.every(5, alarms);
         resolve(state);
       }).catch(function (e) { MG.banner(e.detail || String(e)); });
     });

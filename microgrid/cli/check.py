@@ -25,7 +25,6 @@ from microgrid.site import Site, load_site
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "check",
-        help="AC power-flow check of a schedule (voltages, loadings, losses)",
         description="Run an AC power flow for every interval of a schedule (schedule.csv as written by "
         "'microgrid optimize') on the site's pandapower network. Limits: 10 kV buses ±7 %, 0.4 kV buses "
         "+7/-10 %, lines and transformers up to their max_loading_pct (default 100 %). Prints a violation "

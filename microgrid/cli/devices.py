@@ -30,7 +30,6 @@ _WRITE_RE = re.compile(r"^(?P<device>[a-z][a-z0-9_]*)\.(?P<point>[a-z][a-z0-9_]*
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "devices",
-        help="read every device once (point table) or write one setpoint",
         description="Read every Modbus device of a site once and print a point table (value, unit, age, "
         "status), or write one point with all safety checks and show its readback.",
     )

@@ -44,7 +44,6 @@ def _step(text: str) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "optimize",
-        help="plan the dispatch of a site for a day (Pyomo + HiGHS)",
         description="Day-ahead dispatch of PV, storage, heat pumps and flexible loads against the TOU tariff, "
         "the demand charge and the grid and transformer limits. Writes schedule.csv, kpis.json and "
         "schedule.png and prints a summary. Exit 3 (with the conflicting constraints named and a rule-based "

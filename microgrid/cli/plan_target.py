@@ -22,8 +22,7 @@ _per_month = valid.integer(1, 31, "a number of days per month")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "plan-target", help="cheapest added PV, storage and green purchases to reach an annual green-power ratio",
-        description="Target planner: minimises the annualised cost (operation, demand charge, capital, green "
+        "plan-target", description="Target planner: minimises the annualised cost (operation, demand charge, capital, green "
         "purchases) subject to the annual green-power ratio >= TARGET, over representative days or the full "
         "year (docs/study.md).")
     parser.add_argument("site", metavar="SITE", help="site directory or site.yaml")

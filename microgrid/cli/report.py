@@ -16,7 +16,6 @@ FORMATS = ("html", "csv", "xlsx")
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "report",
-        help="green-power ratio, carbon and cost report (HTML, CSV or XLSX)",
         description="Report per day, month and year, for the park and each tenant, from the metered interval "
         "energies in the store of a `run`. When the period has no metered data, the command simulates the days "
         "(closed loop when available, else the optimizer's plans) and says so on the first page.",

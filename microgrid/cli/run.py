@@ -13,16 +13,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import re
 import signal
+import socket
 import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from microgrid.cli import add_logging_arguments
 from microgrid.cli import validators as valid
 from microgrid.errors import UserError
+from microgrid.logs import held, log_event
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|min|m|s)")
 _UNIT_S = {"d": 86400.0, "h": 3600.0, "min": 60.0, "m": 60.0, "s": 1.0}
@@ -43,7 +47,6 @@ def parse_duration(text: str) -> timedelta:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run",
-        help="run the controller on a site (real devices, or the simulator with --sim)",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -68,7 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="control cycle, s (default: control.cycle_s)")
     parser.add_argument("--progress-min", type=valid.positive("number of site minutes", 1e6), default=None,
                         help="print a progress line every N site minutes (default 60 with --sim, 15 otherwise)")
-    parser.add_argument("--quiet", action="store_true", help="only the summary and alarms")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print only alarms and the closing summary (the log file still gets everything)")
+    add_logging_arguments(parser, argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
 
@@ -110,37 +115,63 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _api_settings(args: argparse.Namespace):
-    """With ``--port``: the API settings from ``MICROGRID_*``, checked (and the bind address, which dev mode
-    keeps on loopback) before anything starts."""
+    """With ``--port``: the API settings from ``MICROGRID_*`` checked, the bind address (which dev mode keeps on
+    loopback) and the port free, all before anything starts (so a refusal leaves nothing behind)."""
     if args.port is None:
         return None
+    if args.store == "memory":
+        raise UserError("--port needs a database store (not --store memory): the API serves users and records from it")
     try:
         from api.settings import Settings, check_bind
     except ImportError:
         return None
-    settings = Settings.from_env()
-    check_bind(args.host, settings.dev)
+    with held("api.settings"):  # dev-mode warnings only when the server will start
+        settings = Settings.from_env()  # refuses insecure settings outside MICROGRID_DEV=1 (exit 2)
+        check_bind(args.host, settings.dev)
+        port_free(args.host, args.port)
     return settings
 
 
+def port_free(host: str, port: int) -> None:
+    """:class:`UserError` (exit 2) when ``host:port`` cannot be bound, e.g. another program listens there."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = "is in use by another program" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+            raise UserError(f"--port: {host}:{port} {reason}; choose another port with --port") from None
+
+
 def _open_store(args: argparse.Namespace, site, started: datetime):
-    """(StorePort, Store or None, description)."""
+    """(StorePort, Store or None, description, file created for this run or None)."""
     from microgrid.control.storeport import MemoryStore
     from microgrid.store import Store, energy_sources_from_site
 
     url = args.store
     if url == "memory":
-        return MemoryStore(), None, "memory (nothing kept)"
+        return MemoryStore(), None, "memory (nothing kept)", None
+    fresh = None
     if url is None and args.sim:
         directory = Path("out") / "sim"
         directory.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{directory / f'{site.id}-{started:%Y%m%dT%H%M%S}.db'}"
+        fresh = directory / f"{site.id}-{started:%Y%m%dT%H%M%S}.db"
+        url = f"sqlite:///{fresh}"
     # A sample holds until the next one for at most max_hold_s: at least two control cycles, or a slow cycle
     # (e.g. --cycle-s 60) would leave most of every interval uncovered.
     cycle_s = args.cycle_s or site.control.cycle_s
     store = Store.open(url, site_id=site.id, timezone=site.timezone, energy_sources=energy_sources_from_site(site),
                        max_hold_s=max(15.0, 2.5 * cycle_s))
-    return store, store, store.url
+    return store, store, store.url, fresh
+
+
+def _discard(path: Path | None) -> None:
+    """Remove a store file made for a run that never started (and SQLite's side files)."""
+    if path is None:
+        return
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: float | None, settings=None) -> int:
@@ -166,13 +197,14 @@ async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: 
     else:
         clock = RealClock(tz)
     wall_started = datetime.now(tz)
-    store_port, store, store_text = _open_store(args, site, wall_started)
+    store_port, store, store_text, fresh = _open_store(args, site, wall_started)
     fleet = Fleet.from_site(site, clock=clock, **({"connect_delay_s": 0.0} if args.sim else {}))
     if args.sim:
         relax_pacing(fleet)
     drivers = DriverFleet(fleet)
     server = None
     runtime = None
+    started = False
     run_started = None
     try:
         await drivers.start()
@@ -181,11 +213,13 @@ async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: 
         runtime = Runtime(site, drivers, port_store, clock, options=options)
         printer = Printer(runtime, args, speed)
         runtime.events.subscribe(printer.event)
+        runtime.events.subscribe(log_event)
         printer.header(store_text, park)
         if args.port is not None:
             server = await _serve_api(runtime, store, site, args, settings)
         run_started = runtime.clock.now()
         await runtime.start()
+        started = True
         end = runtime.clock.now() + until if until is not None else None
         _install_signals(runtime)
         await runtime.run(until=end, progress=printer.progress)
@@ -193,7 +227,8 @@ async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: 
         if runtime is not None:
             await runtime.stop()
             runtime.store.close()
-            Printer.summary(runtime, store, run_started)
+            if started:
+                Printer.summary(runtime, store, run_started)
         if server is not None:
             from api.serve import stop_server
 
@@ -203,6 +238,8 @@ async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: 
             await park.stop()
         if store is not None:
             store.close()
+        if not started:
+            _discard(fresh)
     return 0
 
 
@@ -219,13 +256,11 @@ async def _serve_api(runtime, store, site, args, settings=None):
     except ImportError:
         print("warning: the operator API is not installed; --port ignored", file=sys.stderr)
         return None
-    if store is None:
-        raise UserError("--port needs a database store (not --store memory): the API serves users and records from it")
     app = app_for_runtime(runtime, store, site, settings)
     try:
         server = await start_server(app, host=args.host, port=args.port)
     except RuntimeError as exc:
-        raise UserError(str(exc), ["is another program using the port? choose another with --port"], exit_code=4) from None
+        raise UserError(f"--port: {exc}; choose another port with --port") from None
     print(f"Dashboard and API on {server.url}/ (OpenAPI schema at {server.url}/api/v1/openapi.json)", flush=True)
     if args.sim:  # a simulated run has its own store: give the demo operator a token to try the API with
         from api.serve import DEMO_USER, ensure_demo_user
@@ -249,6 +284,8 @@ class Printer:
         self.wall0 = time.perf_counter()
 
     def header(self, store_text: str, park) -> None:
+        if self.quiet:
+            return
         rt = self.runtime
         site = rt.site
         mode = "simulator" if park is not None else "real devices"
@@ -261,7 +298,8 @@ class Printer:
               f"intraday every {rt.options.intraday_every_min} min", flush=True)
 
     def event(self, event) -> None:
-        if str(event.severity) in ("alarm", "warning") or (not self.quiet and event.kind in ("mode_change",)):
+        severity = str(event.severity)
+        if severity == "alarm" or (not self.quiet and (severity == "warning" or event.kind == "mode_change")):
             print(f"  {event.ts:%H:%M:%S} [{event.severity}] {event.kind}: {event.message}", flush=True)
 
     def progress(self, rt) -> None:

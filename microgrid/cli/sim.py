@@ -14,13 +14,13 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from microgrid.cli import add_logging_arguments
 from microgrid.cli import validators as valid
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "sim",
-        help="simulate a site's devices over Modbus TCP (physics, faults, clock)",
         description=(
             "Serve every device of SITE on its configured host:port:unit id with the shared register maps, "
             "device physics and optional fault injection. Ctrl-C stops cleanly."
@@ -53,6 +53,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--status-every", type=valid.bounded(0, 86400, "interval in wall s"), default=0.0, help="print the PCC power every N wall seconds (0 = off)"
     )
+    add_logging_arguments(parser, argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
 

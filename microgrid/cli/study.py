@@ -39,8 +39,7 @@ def progress_bar(quiet: bool):
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "study", help="annual study: every day of a year planned in sequence, monthly green ratio, cost, CO2",
-        description="Plans every day of a year day-ahead with the real carry-overs (SoC, tank, month-to-date "
+        "study", description="Plans every day of a year day-ahead with the real carry-overs (SoC, tank, month-to-date "
         "peak) and writes a monthly table (CSV, XLSX) and an HTML page with plots (docs/study.md).")
     parser.add_argument("site", metavar="SITE", help="site directory or site.yaml")
     parser.add_argument("--year", type=_year, required=True, help="calendar year to study, e.g. 2026")

@@ -8,7 +8,9 @@ Examples::
     microgrid users --site site_configs/putian_hitech rotate li.wei     # new token; the old one stops working
 
 The store is ``--store URL``, else ``$MICROGRID_STORE_URL``, else the default SQLite store of ``--site``
-(``$MICROGRID_DATA_DIR/<site id>.sqlite``, the one ``microgrid run`` uses by default).
+(``$MICROGRID_DATA_DIR/<site id>.sqlite``, the one ``microgrid run`` uses by default), else the only site
+store in that data directory (``./var`` by default), so ``microgrid users add NAME --role operator`` works
+on a machine that runs one park.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from microgrid.cli import validators as valid
 from microgrid.errors import UserError
@@ -27,7 +30,6 @@ STORE_ENV = "MICROGRID_STORE_URL"
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "users",
-        help="manage API users and tokens (viewer / operator / admin)",
         description="Create, list, disable and re-issue API users. Tokens are stored only as salted hashes "
         "and printed once, when issued.",
     )
@@ -66,8 +68,22 @@ def store_url(args: argparse.Namespace) -> str:
         from microgrid.store import default_url
 
         return default_url(load_site(args.site).id)
-    raise UserError(f"no store given: pass --store URL, set {STORE_ENV}, or pass --site PATH for the site's "
-                    "default store")
+    return _only_store_in_data_dir()
+
+
+def _only_store_in_data_dir() -> str:
+    """The one site store in the data directory (``$MICROGRID_DATA_DIR`` or ``./var``), as ``microgrid run`` uses."""
+    from microgrid.store.engine import DATA_DIR_ENV
+
+    base = Path(os.environ.get(DATA_DIR_ENV) or "var")
+    found = sorted(base.glob("*.sqlite")) if base.is_dir() else []
+    if len(found) == 1:
+        return f"sqlite:///{found[0]}"
+    hint = (f"pass --site PATH (its store is {base}/<site id>.sqlite, the one `microgrid run SITE` uses), "
+            f"--store URL, or set {STORE_ENV}")
+    if not found:
+        raise UserError(f"no site store in {base}/ yet: {hint}")
+    raise UserError(f"{len(found)} site stores in {base}/ ({', '.join(p.name for p in found)}): {hint}")
 
 
 def open_users(url: str):

@@ -11,7 +11,6 @@ from microgrid.site.loader import SiteError
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "validate",
-        help="check a site file and print its summary",
         description="Validate a site (a directory with site.yaml, or the YAML file). Exit 0 and a summary "
         "when it is usable; exit 2 with one line per problem (field path: what is wrong) when not.",
     )

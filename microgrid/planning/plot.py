@@ -16,10 +16,14 @@ from matplotlib.figure import Figure
 from microgrid.planning.plan import Plan
 
 PERIOD_COLOURS = {"valley": "#dbeafe", "flat": "#f3f4f6", "peak": "#fde68a", "critical": "#fca5a5"}
-SOURCE_COLOURS = {"grid import": "#6b7280", "PV": "#f59e0b", "battery discharge": "#10b981",
-                  "PV curtailed (not used)": "#fde68a"}
-SINK_COLOURS = {"base loads": "#3b82f6", "heat pumps": "#ef4444", "flexible loads": "#8b5cf6",
-                "EV charging": "#06b6d4", "battery charge": "#34d399", "grid export": "#9ca3af"}
+# One hue per kind of asset, told apart also in grey-scale print: storage is blue (discharge dark, charge light),
+# EV magenta, heat pumps red, flexible loads purple, the grid grey (import dark, export light with hatching).
+SOURCE_COLOURS = {"grid import": "#4b5563", "PV": "#f59e0b", "battery discharge": "#1d4ed8",
+                  "PV curtailed (not used)": "#fef3c7"}
+SINK_COLOURS = {"base loads": "#94a3b8", "heat pumps": "#dc2626", "flexible loads": "#7c3aed",
+                "EV charging": "#db2777", "battery charge": "#93c5fd", "grid export": "#d1d5db"}
+HATCHES = {"PV curtailed (not used)": "..", "grid export": "//"}
+STACK_LEGEND = "above 0: power into the park bus\nbelow 0: consumption and charging\n(each stacked, kW)"
 
 
 def _sum(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -80,16 +84,22 @@ def plot_schedule(plan: Plan, path: str | Path) -> None:
     x = idx.append(pd.DatetimeIndex([idx[-1] + step]))
     sources = {k: v for k, v in sources.items() if np.abs(v).max() > 1e-6}
     sinks = {k: v for k, v in sinks.items() if np.abs(v).max() > 1e-6}
-    if sources:
-        ax1.stackplot(x, *[np.append(v, v[-1]) for v in sources.values()], labels=list(sources),
-                      colors=[SOURCE_COLOURS[k] for k in sources], step="post", alpha=0.9)
-    if sinks:
-        ax1.stackplot(x, *[-np.append(v, v[-1]) for v in sinks.values()], labels=list(sinks),
-                      colors=[SINK_COLOURS[k] for k in sinks], step="post", alpha=0.9)
-    ax1.axhline(plan.inputs.grid.import_limit_kw, color="#991b1b", ls=":", lw=1, label="import limit")
+    for stack, colours, sign in ((sources, SOURCE_COLOURS, 1.0), (sinks, SINK_COLOURS, -1.0)):
+        if stack:
+            polys = ax1.stackplot(x, *[sign * np.append(v, v[-1]) for v in stack.values()], labels=list(stack),
+                                  colors=[colours[k] for k in stack], step="post", alpha=0.9, edgecolor="white",
+                                  linewidth=0.3)
+            for poly, name in zip(polys, stack, strict=True):
+                poly.set_hatch(HATCHES.get(name))
+    # The import limit applies to the net exchange at the PCC, not to the stacked total (which includes PV).
+    net = f["grid_import_kw"].to_numpy() - f["grid_export_kw"].to_numpy()
+    ax1.step(*_steps(idx, step, net), where="post", color="black", lw=1.4, label="net grid import (PCC)")
+    ax1.axhline(plan.inputs.grid.import_limit_kw, color="#991b1b", ls="--", lw=1.2,
+                label="import limit (for the net import line)")
     ax1.axhline(0, color="black", lw=0.6)
-    ax1.set_ylabel("power, kW\n(sources + / sinks −)")
-    ax1.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    ax1.set_ylabel("power, kW\n(into the bus + / out −)")
+    ax1.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title=STACK_LEGEND, title_fontsize=8,
+               alignment="left")
 
     for a in by_kind.get("battery", []):
         ax2.plot(idx + step, f[f"{a}_soc_pct"], label=f"{a} SoC")

@@ -203,7 +203,7 @@ def _warnings(table: IntervalTable, gaps: list[Gap], total: Accounts, ledgers: d
 def _notes(table: IntervalTable, site: Site, options: ReportOptions) -> list[str]:
     return [
         "Consumption = grid import − export + on-site PV generation (storage losses included).",
-        "Green-power ratio (绿电占比, DESIGN.md §5) = (on-site PV consumed on site with retained certificates + "
+        "Green-power ratio (绿电占比) = (on-site PV consumed on site with retained certificates + "
         "direct green supply + green-power trading + retired certificates where accepted) / consumption. "
         "Export is attributed to PV first; PV that goes through storage and is exported later is taken off; "
         "no MWh is counted twice.",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from html import escape
+from zoneinfo import ZoneInfo
 
 from microgrid.reports import charts
 from microgrid.reports.model import Accounts, Report
@@ -33,6 +35,11 @@ tr { page-break-inside: avoid; } thead { display: table-header-group; }
 @media print { body { max-width: none; padding: 0; } .chart { page-break-inside: avoid; } }
 """
 
+
+
+def _local(ts: datetime, timezone: str) -> datetime:
+    """Customers read the report in the site's time, not UTC."""
+    return ts.astimezone(ZoneInfo(timezone))
 
 def _n(value: float | None, digits: int = 0) -> str:
     if value is None:
@@ -110,7 +117,7 @@ def render_html(report: Report) -> str:
     who = f"tenant {m.tenant}" if m.tenant else "park and tenants"
     parts = [f"<h1>{escape(title)}</h1>",
              f'<div class="sub">{escape(m.site_id)} · {who} · {m.first_day} to {m.last_day} ({escape(m.timezone)}, '
-             f"{m.interval_min}-min intervals) · generated {m.generated_at:%Y-%m-%d %H:%M} UTC</div>"]
+             f"{m.interval_min}-min intervals) · generated {_local(m.generated_at, m.timezone):%Y-%m-%d %H:%M} local time</div>"]
     label = {"metered": "METERED data", "simulated": "SIMULATED data — not metered",
              "planned": "PLANNED data — not metered"}[m.data_source]
     parts.append(f'<div class="banner {m.data_source}">{escape(label)}: {escape(m.data_note)}</div>')

@@ -67,8 +67,8 @@ def planned_table(site: Site, first_day: date, last_day: date, *, progress: Call
         frames.append(plan.result.schedule.frame)
         if plan.result.fallback:
             fallbacks.append(day.isoformat())
-    note = (prefix + "day-ahead plans of the optimizer for these days (microgrid.planning.plan_day, site "
-            "profiles and forecasts): planned figures, not metered; no plant deviations or network losses")
+    note = (prefix + "day-ahead plans of the optimizer for these days (from the site's load profiles and "
+            "PV forecasts): planned figures, not metered; no plant deviations or network losses")
     if fallbacks:
         note += f"; rule-based fallback plans on {', '.join(fallbacks)}"
     return table_from_schedules(site, frames, first_day, last_day, source="planned", note=note)

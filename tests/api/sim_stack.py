@@ -30,8 +30,9 @@ class SimStack:
     """Start with :meth:`start` (returns once the API listens and the first plan is made), stop with :meth:`stop`."""
 
     def __init__(self, site: Site, start: datetime, directory: Path, *, pace_speed: float = 30.0,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, faults=None) -> None:
         self.site = site
+        self.faults = faults
         self.start_time = start
         self.db_url = f"sqlite:///{directory / 'stack.sqlite'}"
         self.pace_speed = pace_speed
@@ -77,7 +78,7 @@ class SimStack:
         self._stop = asyncio.Event()
         site = self.site
         clock = SteppedClock(self.start_time)
-        park = Park.from_site(site, clock, seed=7, bind="auto", step_s=site.control.cycle_s)
+        park = Park.from_site(site, clock, seed=7, bind="auto", step_s=site.control.cycle_s, faults=self.faults)
         await park.start()
         client_site = park.client_site()
         fleet = Fleet.from_site(client_site, clock=clock, connect_delay_s=0.0)

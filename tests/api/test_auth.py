@@ -56,6 +56,7 @@ ROUTES = [
     ("GET", "/events", VIEWER, "/events", None),
     ("GET", "/control", OPERATOR, "/control", None),
     ("GET", "/login", PUBLIC, "/login", None),
+    ("GET", "/i18n/catalogue.js", PUBLIC, "/i18n/catalogue.js", None),
 ]
 PAGES = {"/", "/plan", "/green", "/events", "/control"}
 

@@ -74,8 +74,27 @@ def test_users_cli_round_trip(tmp_path, capsys, monkeypatch):
         assert users.user("li.wei").role == "admin"
     finally:
         users.close()
+    monkeypatch.setenv("MICROGRID_DATA_DIR", str(tmp_path / "var"))
     assert main(["users", "list"]) == 2
-    assert "no store given" in capsys.readouterr().err
+    assert "no site store in" in capsys.readouterr().err
+
+
+def test_users_add_finds_the_one_site_store_like_run(tmp_path, capsys, monkeypatch):
+    """README: `microgrid users add NAME --role operator` with no store argument on a one-park machine."""
+    from microgrid.store import Store
+
+    monkeypatch.delenv("MICROGRID_STORE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MICROGRID_DATA_DIR", raising=False)
+    Store.open("sqlite:///var/park_a.sqlite", site_id="park_a", timezone="Asia/Shanghai").close()  # as `run` makes it
+    assert main(["users", "add", "li.wei", "--role", "operator"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("mgs_")
+    assert main(["users", "list", "--store", "sqlite:///var/park_a.sqlite"]) == 0
+    assert "li.wei" in capsys.readouterr().out
+    Store.open("sqlite:///var/park_b.sqlite", site_id="park_b", timezone="Asia/Shanghai").close()
+    assert main(["users", "add", "wang.fang"]) == 2
+    err = capsys.readouterr().err
+    assert "2 site stores in var/ (park_a.sqlite, park_b.sqlite)" in err and "--site PATH" in err
 
 
 def test_demo_user_token_is_fresh_each_time(tmp_path):

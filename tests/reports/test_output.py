@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pandas as pd
@@ -63,3 +64,10 @@ def test_xlsx_summary_first(report, tmp_path):
     assert cells[4][0] == "WARNING" and cells[4][1].startswith("These figures are PLANNED")
     assert any(v == "WARNING" and str(t).startswith("Data gaps") for v, t in cells)
     assert book["Gaps"].max_row == 2
+
+
+def test_html_for_customers_has_no_internal_references_and_local_time(report):
+    html = render_html(report)
+    assert re.search(r"DESIGN\.md|§\s*\d|microgrid\.[a-z]|\.py\b", html) is None
+    local = report.meta.generated_at.astimezone(ZoneInfo(report.meta.timezone))
+    assert f"generated {local:%Y-%m-%d %H:%M} local time" in html and " UTC" not in html

@@ -23,7 +23,7 @@
   function range() {
     var a = assets[document.getElementById("o-asset").value];
     if (!a) return;
-    document.getElementById("o-range").textContent = MG.t("control.range") + ": " + a.min_kw + " … " + a.max_kw + " kW (" + a.override_meaning + ")";
+    document.getElementById("o-range").textContent = MG.t("control.range") + ": " + a.min_kw + " … " + a.max_kw + " kW (" + MG.t("control.meaning." + (a.kind === "battery" || a.kind === "pv" ? a.kind : "load"), a.override_meaning) + ")";
     var v = document.getElementById("o-value");
     v.min = a.min_kw; v.max = a.max_kw;
   }

@@ -6,11 +6,14 @@
   function alarmRow(a) {
     var tr = document.createElement("tr");
     tr.setAttribute("data-alarm", a.id);
+    tr.classList.toggle("active-alarm", !a.cleared_at);
     MG.cell(tr, MG.fmtTime(a.raised_at, true));
-    MG.cell(tr, MG.badge(a.severity));
-    MG.cell(tr, a.code);
+    MG.cell(tr, MG.severity(a.severity));
+    MG.cell(tr, a.code, "code");
     MG.cell(tr, a.source_id);
-    MG.cell(tr, a.message, "msg");
+    var text = MG.cell(tr, MG.alarmText(a), "msg");
+    var detail = MG.alarmDetail(a);
+    if (detail) { var small = document.createElement("div"); small.className = "muted"; small.textContent = detail; text.appendChild(small); }
     MG.cell(tr, String(a.count), "num");
     MG.cell(tr, a.cleared_at ? MG.fmtTime(a.cleared_at) : "");
     MG.cell(tr, a.acked_at ? a.acked_by + " " + MG.fmtTime(a.acked_at) : "");
@@ -22,7 +25,7 @@
       b.addEventListener("click", function () {
         b.disabled = true;
         MG.api("/api/v1/alarms/" + a.id + "/acknowledge", { method: "POST", body: {} })
-          .then(function (done) { tr.replaceWith(alarmRow(done)); })
+          .then(function (done) { tr.replaceWith(alarmRow(done)); if (MG.refreshAlarms) MG.refreshAlarms(); })
           .catch(function (err) { b.disabled = false; MG.banner(err.detail); });
       });
       td.appendChild(b);
@@ -48,10 +51,12 @@
     var tr = document.createElement("tr");
     tr.setAttribute("data-event", e.id);
     MG.cell(tr, MG.fmtTime(e.ts, true));
-    MG.cell(tr, e.category);
+    MG.cell(tr, MG.eventText(e.category)).title = e.category;
     MG.cell(tr, e.source_id);
     MG.cell(tr, e.user);
-    MG.cell(tr, e.message + (e.reason ? " — " + e.reason : ""), "msg");
+    var msg = MG.cell(tr, MG.lang() === "zh" ? "" : e.message + (e.reason ? " — " + e.reason : ""), "msg");
+    /* Chinese: the controller's English detail moves to the tooltip; an operator's own words stay. */
+    if (MG.lang() === "zh") { msg.title = e.message + (e.reason ? " — " + e.reason : ""); if (e.reason && e.category === "api") msg.textContent = e.reason; }
     return tr;
   }
 

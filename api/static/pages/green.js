@@ -37,7 +37,10 @@
       ["html", "csv", "xlsx"].forEach(function (fmt) {
         document.getElementById("report-" + fmt).href = "/api/v1/reports?from=" + first + "&to=" + g.day + "&format=" + fmt;
       });
-      document.getElementById("green-method").textContent = g.method + " · " + g.emission_factor_kg_per_kwh + " kgCO₂/kWh, " + g.emission_factor_source;
+      var method = document.getElementById("green-method");
+      method.textContent = MG.t("green.method") + " · " + g.emission_factor_kg_per_kwh + " kgCO₂/kWh · " + MG.t("green.factor_source") + " ";
+      var cite = document.createElement("cite"); /* the source document, quoted as published */
+      cite.textContent = g.emission_factor_source; method.appendChild(cite);
     }).catch(function (e) { MG.banner(e.detail); });
   }
   MG.ready.then(function () {

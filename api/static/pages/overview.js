@@ -14,12 +14,37 @@
     set("t-pv-sub", kwp ? MG.fmtNum(kwp, 0) + " kWp" : "");
     set("t-storage", MG.fmtKw(Math.abs(l.storage_kw)));
     var dir = l.storage_kw > 1 ? MG.t("tile.discharge") : l.storage_kw < -1 ? MG.t("tile.charge") : MG.t("tile.idle");
-    set("t-soc", dir + (l.soc_pct !== null ? " · SoC " + l.soc_pct.toFixed(1) + " %" : ""));
+    var socs = l.assets.filter(function (a) { return a.kind === "battery" && a.soc_pct !== null && a.soc_pct !== undefined; })
+      .map(function (a) { return a.id + " " + a.soc_pct.toFixed(0) + " %"; });
+    set("t-soc", dir + (socs.length ? " · SoC " + socs.join(" · ") : (l.soc_pct !== null ? " · SoC " + l.soc_pct.toFixed(1) + " %" : "")));
     set("t-cons", MG.fmtKw(l.consumption_kw));
     set("t-cons-sub", "");
-    set("t-alarms", String(l.active_alarms));
-    set("t-plan", l.plan_version ? MG.t("plan.version") + " " + l.plan_version : "–");
+    set("t-alarms", String(MG.activeAlarms.length || l.active_alarms));
+    set("t-plan", planAge(l));
     set("t-cycle", l.cycle_time_ms !== null ? MG.t("tile.cycle") + " " + MG.fmtNum(l.cycle_time_ms, 0) + " ms" : "");
+  }
+
+  /* "intraday-20250716T100000-1" made at 10:00, now 10:12 -> "Intraday plan, 12 min old". */
+  function planAge(l) {
+    var m = /^([a-z_]+?)-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})/.exec(l.plan_version || "");
+    if (!m) return l.plan_version ? l.plan_version : "–";
+    var kind = MG.t("plan.kind." + m[1], m[1]);
+    var nowLocal = MG.localDay(l.at) + "T" + MG.fmtTime(l.at).slice(0, 5);
+    var made = m[2] + "-" + m[3] + "-" + m[4] + "T" + m[5] + ":" + m[6];
+    var minutes = Math.max(0, Math.round((Date.parse(nowLocal + ":00Z") - Date.parse(made + ":00Z")) / 60000));
+    var age = minutes < 90 ? MG.t("age.minutes", null, { n: minutes }) : MG.t("age.hours", null, { n: Math.round(minutes / 60) });
+    return MG.t("plan.age", null, { kind: kind, age: age });
+  }
+
+  function green() {
+    return MG.api("/api/v1/green").then(function (g) {
+      var f = g.today;
+      set("t-green", MG.fmtPct(f.green_power_ratio));
+      var co2 = f.co2_kg >= 10000 ? MG.fmtNum(f.co2_kg / 1000, 2) + " t" : MG.fmtNum(f.co2_kg, 0) + " kg";
+      set("t-green-sub", (g.target_ratio_pct !== null ? MG.t("green.target") + " " + g.target_ratio_pct + " % · " : "") + "CO₂ " + co2);
+      var tile = document.getElementById("t-green-tile");
+      if (tile && g.target_ratio_pct !== null && f.green_power_ratio !== null) tile.classList.toggle("below-target", f.green_power_ratio * 100 < g.target_ratio_pct);
+    }).catch(function () {});
   }
 
   function flows(l) {
@@ -57,26 +82,29 @@
     });
   }
 
+  /* Active alarms (shared with the header strip), unacknowledged first, at the top of the page. */
   function alarms() {
-    return MG.api("/api/v1/alarms?active=true&unacknowledged=true&limit=10").then(function (page) {
-      var list = document.getElementById("alarm-list");
-      list.textContent = "";
-      if (!page.items.length) {
-        var li = document.createElement("li"); li.className = "muted"; li.textContent = MG.t("overview.no_alarms"); list.appendChild(li);
-      }
-      page.items.forEach(function (e) {
-        var li = document.createElement("li");
-        var when = document.createElement("span"); when.className = "when"; when.textContent = MG.fmtTime(e.raised_at);
-        li.setAttribute("data-alarm", e.id);
-        li.appendChild(when); li.appendChild(MG.badge(e.severity));
-        li.appendChild(document.createTextNode(" " + e.source_id + ": " + (e.message || e.code)));
-        list.appendChild(li);
-      });
-    }).catch(function () {});
+    var list = document.getElementById("alarm-list");
+    var items = MG.activeAlarms.slice().sort(function (a, b) { return (a.acked_at ? 1 : 0) - (b.acked_at ? 1 : 0); });
+    list.textContent = "";
+    if (!items.length) {
+      var none = document.createElement("li"); none.className = "muted"; none.textContent = MG.t("overview.no_alarms"); list.appendChild(none);
+    }
+    items.slice(0, 10).forEach(function (a) {
+      var li = document.createElement("li");
+      var when = document.createElement("span"); when.className = "when"; when.textContent = MG.fmtTime(a.raised_at);
+      li.setAttribute("data-alarm", a.id);
+      li.classList.toggle("unacked", !a.acked_at);
+      li.appendChild(when); li.appendChild(MG.severity(a.severity));
+      li.appendChild(document.createTextNode(" " + MG.alarmText(a)));
+      list.appendChild(li);
+    });
   }
 
   var last = null;
   function render() { if (last) { tiles(last); flows(last); assets(last); } alarms(); }
   document.addEventListener("mg:live", function (ev) { last = ev.detail; render(); });
   document.addEventListener("mg:lang", render);
+  document.addEventListener("mg:alarms", render);
+  MG.ready.then(function (st) { if (st) MG.every(60, green); });
 })();
