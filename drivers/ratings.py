@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from drivers.registermap import Point, load_map, raw_range
+
+if TYPE_CHECKING:
+    from microgrid.site import Site
 
 Quantity = Literal["charge", "discharge", "p_max"]
 Use = Literal["command", "read"]
@@ -104,3 +107,26 @@ def rating_problems(devices: list[tuple[str, str, str, dict[Quantity, float]]]) 
 
 
 __all__ = ["RATED_POINTS", "RatedPoint", "point_range_kw", "rating_limit_kw", "rating_problems"]
+
+
+def asset_ratings_kw(site: Site, target: str) -> dict:
+    """Rated powers of the asset ``target`` by quantity (``charge``, ``discharge``, ``p_max``), kW."""
+    try:
+        asset = site.asset(target)
+    except KeyError:
+        return {}
+    kind = type(asset).__name__
+    if kind == "Battery":
+        return {"charge": asset.p_charge_max_kw, "discharge": asset.p_discharge_max_kw}  # type: ignore[union-attr]
+    if kind == "PVPlant":
+        return {"p_max": asset.inverter_ac_kw}  # type: ignore[union-attr]
+    if kind == "HeatPump":
+        return {"p_max": asset.p_el_max_kw}  # type: ignore[union-attr]
+    return {"p_max": asset.p_max_kw}  # type: ignore[union-attr]
+
+
+def site_rating_problems(site: Site) -> list[str]:
+    """Every asset rating that its devices' register maps cannot command or read (see :mod:`drivers.ratings`)."""
+    rows = [(f"devices[{i}] ('{d.id}', map {d.map})", d.serves, d.map, asset_ratings_kw(site, d.serves))
+            for i, d in enumerate(site.devices)]
+    return rating_problems(rows)

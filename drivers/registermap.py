@@ -29,7 +29,6 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
-from pymodbus.client.mixin import ModbusClientMixin
 
 from microgrid.errors import UserError
 
@@ -44,19 +43,33 @@ Capability = Literal["meter", "pv_inverter", "storage", "bms", "pcs", "heat_pump
 REGISTER_TABLES: tuple[Table, ...] = ("holding", "input")
 BIT_TABLES: tuple[Table, ...] = ("coil", "discrete_input")
 
-_DT = ModbusClientMixin.DATATYPE
-_DATATYPE = {
-    "u16": _DT.UINT16,
-    "i16": _DT.INT16,
-    "u32": _DT.UINT32,
-    "i32": _DT.INT32,
-    "u64": _DT.UINT64,
-    "i64": _DT.INT64,
-    "f32": _DT.FLOAT32,
-    "bits16": _DT.UINT16,
-    "bits32": _DT.UINT32,
-    "bool": _DT.UINT16,
+_DATATYPE_NAME = {
+    "u16": "UINT16",
+    "i16": "INT16",
+    "u32": "UINT32",
+    "i32": "INT32",
+    "u64": "UINT64",
+    "i64": "INT64",
+    "f32": "FLOAT32",
+    "bits16": "UINT16",
+    "bits32": "UINT32",
+    "bool": "UINT16",
 }
+
+
+@cache
+def _codec() -> Any:
+    """pymodbus' register codec, imported on first use so that validating a site loads no Modbus stack."""
+    from pymodbus.client.mixin import ModbusClientMixin
+
+    return ModbusClientMixin
+
+
+@cache
+def _datatype(point_type: str) -> Any:
+    return getattr(_codec().DATATYPE, _DATATYPE_NAME[point_type])
+
+
 _REGISTERS = {
     "u16": 1,
     "i16": 1,
@@ -428,14 +441,14 @@ def encode(point: Point, value_eng: float | int | str, sf: int | None = None) ->
     if point.type == "f32":
         if math.isfinite(raw_float) and abs(raw_float) > 3.4028234663852886e38:
             raise ValueError(f"point {point.id}: {value_eng} does not fit float32")
-        return list(ModbusClientMixin.convert_to_registers(raw_float, _DT.FLOAT32, word_order=word_order))
+        return list(_codec().convert_to_registers(raw_float, _datatype("f32"), word_order=word_order))
     raw = _round_half_away(raw_float)
     low, high = _INT_RANGE[point.type]
     if not low <= raw <= high:
         raise ValueError(
             f"point {point.id}: {value_eng} {point.unit} is raw {raw}, outside the {point.type} range {low}..{high}"
         )
-    return list(ModbusClientMixin.convert_to_registers(raw, _DATATYPE[point.type], word_order=word_order))
+    return list(_codec().convert_to_registers(raw, _datatype(point.type), word_order=word_order))
 
 
 def _round_half_away(x: float) -> int:
@@ -454,8 +467,8 @@ def decode_raw(point: Point, registers: Sequence[int]) -> int | float | str:
         return data.split(b"\0", 1)[0].decode("utf-8", errors="replace").rstrip()
     if point.type == "bool":
         return 1 if registers[0] else 0
-    value = ModbusClientMixin.convert_from_registers(
-        list(registers), _DATATYPE[point.type], word_order=point.word_order or "big"
+    value = _codec().convert_from_registers(
+        list(registers), _datatype(point.type), word_order=point.word_order or "big"
     )
     assert isinstance(value, int | float)
     return value

@@ -129,28 +129,3 @@ def fleet_config_from_site(site: Site, *, options: ControlOptions | None = None)
 
 
 __all__ = ["endpoint_of", "fleet_config_from_site"]
-
-
-def asset_ratings_kw(site: Site, target: str) -> dict:
-    """Rated powers of the asset ``target`` by quantity (``charge``, ``discharge``, ``p_max``), kW."""
-    try:
-        asset = site.asset(target)
-    except KeyError:
-        return {}
-    kind = type(asset).__name__
-    if kind == "Battery":
-        return {"charge": asset.p_charge_max_kw, "discharge": asset.p_discharge_max_kw}  # type: ignore[union-attr]
-    if kind == "PVPlant":
-        return {"p_max": asset.inverter_ac_kw}  # type: ignore[union-attr]
-    if kind == "HeatPump":
-        return {"p_max": asset.p_el_max_kw}  # type: ignore[union-attr]
-    return {"p_max": asset.p_max_kw}  # type: ignore[union-attr]
-
-
-def site_rating_problems(site: Site) -> list[str]:
-    """Every asset rating that its devices' register maps cannot command or read (see :mod:`drivers.ratings`)."""
-    from drivers.ratings import rating_problems
-
-    rows = [(f"devices[{i}] ('{d.id}', map {d.map})", d.serves, d.map, asset_ratings_kw(site, d.serves))
-            for i, d in enumerate(site.devices)]
-    return rating_problems(rows)

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def check_device_ratings(site, source: str) -> None:
     """Raise :class:`SiteError` (exit 2) when an asset's rating does not fit its device's register map."""
-    from drivers.site_config import site_rating_problems
+    from drivers.ratings import site_rating_problems
 
     problems = site_rating_problems(site)
     if problems:

@@ -139,7 +139,7 @@ def interval_values(ledger: pd.DataFrame, park: pd.DataFrame, entity_id: str, to
 
 
 def _pct(num: float, den: float) -> float | None:
-    return round(100.0 * num / den, 3) if den > 1e-9 else None
+    return 100.0 * num / den if den > 1e-9 else None  # rounding is for display only (no double rounding)
 
 
 def summarize(values: pd.DataFrame, keys: pd.Series, *, level: Level, entity: str, ctx: Context,

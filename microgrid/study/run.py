@@ -34,6 +34,8 @@ from microgrid.reports import Report, build_report, table_from_schedules
 from microgrid.site.models import Site
 from microgrid.study.year import YearInputs, year_inputs
 from optimizer import DispatchInputs, GreenTarget, IntradayPlanner, MeasuredState, SolverOptions
+from optimizer.dispatch import solve_dispatch
+from optimizer.intraday import apply_state
 
 Progress = Callable[[int, int, date], None]
 """Called after each day with (days done, days in the year, the day)."""
@@ -114,7 +116,12 @@ def run_study(site: Site, year: int, *, step_min: int | None = None, weather_csv
             planner = IntradayPlanner(dispatch, options, ev_slots=slots)
             result = planner.solve()
         else:
-            result = planner.replan(dispatch, dataclasses.replace(state, month_peak_kw=peak))
+            carried = dataclasses.replace(state, month_peak_kw=peak)
+            result = planner.replan(dispatch, carried)
+            if result.fallback:
+                # a re-used HiGHS instance can stall on a day a fresh one solves at once (numerics, warm start):
+                # the day is re-solved from scratch before the rule-based schedule is accepted
+                result = solve_dispatch(apply_state(dispatch, carried), options)
         frame = result.schedule.frame
         frames.append(frame)
         kpis.append(result.kpis)

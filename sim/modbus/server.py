@@ -216,7 +216,12 @@ class Endpoint:
         server, self.server = self.server, None
         if server is not None:
             await server.shutdown()
-            await asyncio.sleep(0.02)  # let the closed connections reach the clients (loopback EOF)
+            # Let the closed connections reach the clients (loopback EOF) in a few loop turns, not in wall time:
+            # the physics task awaits this, and a real sleep would stall it under a stepped clock.
+            for _ in range(3):
+                await asyncio.sleep(0)
+            if self.serial_port:
+                await asyncio.sleep(0.02)  # a pty (socat) passes the hang-up on its own schedule
 
     async def publish(self) -> int:
         """Write the points whose served registers changed; returns the number of write calls."""

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import yaml
 
-from drivers.site_config import site_rating_problems
+from drivers.ratings import site_rating_problems
 from microgrid.cli import main
 from microgrid.site import load_site
 from tests.paths import REFERENCE_PARK, SMALL_SITE
