@@ -21,7 +21,7 @@ import concurrent.futures
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import pandas as pd
@@ -43,6 +43,7 @@ from optimizer import (
     solve_dispatch,
 )
 from optimizer.errors import OptimizerError
+from optimizer.network_limits import NetworkLimit
 
 SolveFn = Callable[[DispatchInputs, SolverOptions], DispatchResult]
 """A day-ahead solve function (default :func:`optimizer.solve_dispatch`); injectable for tests."""
@@ -93,6 +94,8 @@ class PlanningService:
         self._seq = itertools.count(1)
         self._forecasts: dict[tuple, pd.DataFrame] = {}
         self._out: frozenset[str] = frozenset()
+        self.extra_limits: Callable[[pd.DatetimeIndex], list[NetworkLimit]] | None = None
+        """Hard rows added to every plan's inputs (the grid's DR caps, :mod:`microgrid.control.gridcaps`)."""
 
     @property
     def out_of_service(self) -> frozenset[str]:
@@ -109,15 +112,21 @@ class PlanningService:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     # ---- inputs ------------------------------------------------------------------------------------
+    def _with_extra(self, inputs: DispatchInputs) -> DispatchInputs:
+        rows = self.extra_limits(inputs.index) if self.extra_limits is not None else []
+        return replace(inputs, network_limits=[*inputs.network_limits, *rows]) if rows else inputs
+
     def day_ahead_inputs(self, day: date, month_peak_kw: float) -> DispatchInputs:
         index = horizon_for_day(self.site, day)
-        return without_assets(build_dispatch_inputs(self.site, index, options=PlanOptions(month_peak_kw=month_peak_kw),
-                                                    forecast_csv=self.forecast_csv), self._out)
+        return self._with_extra(without_assets(build_dispatch_inputs(
+            self.site, index, options=PlanOptions(month_peak_kw=month_peak_kw), forecast_csv=self.forecast_csv),
+            self._out))
 
     def intraday_inputs(self, start: datetime, month_peak_kw: float) -> DispatchInputs:
         index = rolling_horizon(self.site, pd.Timestamp(start), hours=self.horizon_h)
-        return without_assets(build_dispatch_inputs(self.site, index, options=PlanOptions(month_peak_kw=month_peak_kw),
-                                                    forecast=self.forecast(index)), self._out)
+        return self._with_extra(without_assets(build_dispatch_inputs(
+            self.site, index, options=PlanOptions(month_peak_kw=month_peak_kw), forecast=self.forecast(index)),
+            self._out))
 
     def forecast(self, index: pd.DatetimeIndex) -> pd.DataFrame:
         """Forecast rows for ``index``, cut from a frame computed once per local day for the days the
@@ -149,6 +158,8 @@ class PlanningService:
         self._check_fault()
         if self._intraday is not None:
             try:
+                if list(inputs.network_limits) != list(self._intraday.inputs.network_limits):
+                    self._intraday.set_network_limits(list(inputs.network_limits))  # e.g. a DR event has passed
                 return self._intraday.replan(inputs, state)
             except OptimizerError:
                 self._intraday = None  # structure changed (e.g. another EV session count): rebuild
