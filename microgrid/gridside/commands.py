@@ -47,6 +47,17 @@ class GridCommands:
             future.cancel()
             return f"controller busy: command not taken within {CALL_TIMEOUT_S:g} s"
 
+    def submit(self, fn: Callable[[], object]) -> None:
+        """Run ``fn`` in the runtime's loop without waiting (a server thread that must answer at once)."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if self.loop is None or running is self.loop:
+            fn()
+        else:
+            self.loop.call_soon_threadsafe(fn)
+
     def pcc_limit(self, value_kw: float, source: str, user: str) -> str | None:
         def do() -> str | None:
             try:
@@ -82,7 +93,7 @@ class GridCommands:
         return self.call(do)
 
     def check(self, key: str, value: float) -> str | None:
-        """Why a set-point of ``value`` would be refused (range, finiteness), without applying it (a select)."""
+        """Why a set-point of ``value`` would be refused (range, finiteness), without applying it."""
         if key not in SETPOINT_KEYS:
             return f"{key} is not a set-point"
         if not math.isfinite(value):
@@ -91,6 +102,10 @@ class GridCommands:
         lo, hi = caps.limits.pcc_limit_min_kw, caps.max_limit_kw
         if not lo <= value <= hi:
             return f"{value:g} kW is outside {lo:g} … {hi:g} kW"
+        c = caps.limits
+        if key == "cmd_dr_target_kw" and not c.dr_min_duration_min <= c.hold_min <= c.dr_max_duration_min:
+            return (f"commands.hold_min {c.hold_min:g} min is outside the DR duration {c.dr_min_duration_min:g} … "
+                    f"{c.dr_max_duration_min:g} min")
         return None
 
     def refused(self, key: str, value: float, cause: str, source: str, user: str) -> None:
@@ -100,7 +115,7 @@ class GridCommands:
             self.runtime.emit("grid_command", f"{key} = {value:g} refused ({source}, {user}): {cause}",
                               Severity.WARNING, source, accepted=False, cause=cause, user=user, key=key, value=value)
 
-        self.call(do)
+        self.submit(do)
 
     def setpoint(self, key: str, value: float, source: str, user: str) -> str | None:
         """Dispatch a set-point point of the table by key."""

@@ -5,20 +5,20 @@
   *invalid*. After every control cycle the values are refreshed; a value that moved by more than its
   deadband (``gridside.deadbands``) since it was last sent, or a single point that changed, is transmitted
   spontaneously (COT 3). General interrogation (COT 20) returns the whole table (c104 answers it).
-- **Commands** (select-before-operate, ``select_timeout_s``): ``C_SE_NC_1`` set-points for the PCC import
-  limit and the DR target, ``C_SC_NA_1`` release. The select is checked against the limits (a select that
-  could never execute gets the negative confirmation at once); the execute goes through
-  :class:`~microgrid.gridside.commands.GridCommands`. A refused command answers a negative activation
-  confirmation (P/N = 1); the cause is in the audit (``grid_command`` event with the client address).
+- **Commands** (select-before-operate, ``select_timeout_s``; c104 confirms the select and calls back on the
+  execute): ``C_SE_NC_1`` set-points for the PCC import limit and the DR target, ``C_SC_NA_1`` release. The
+  execute is checked against ``gridside.commands`` (:meth:`GridCommands.check`) and answered at once: a
+  refused command gets a negative activation confirmation (P/N = 1) and changes nothing, its cause in the
+  audit (``grid_command`` event with the originator address); an accepted one is applied in the runtime's
+  loop right after (:class:`~microgrid.gridside.commands.GridCommands`).
 - **Clock synchronisation** (``C_CS_NA_1``) is confirmed and the offset to the controller's clock is logged;
   the controller keeps its own (NTP-disciplined) clock, a SCADA never sets it.
 - **Access**: listens on ``host:port`` (loopback by default); connections from addresses not in
   ``allowed_clients`` are refused at connect and logged.
 
-c104's callbacks run on its own thread; commands are marshalled into the runtime's loop.
+c104's callbacks run on its own thread; they never wait for the runtime's loop. No
+``from __future__ import annotations`` here: c104 checks the callbacks' signatures from their annotations.
 """
-
-from __future__ import annotations
 
 import logging
 import math
@@ -88,25 +88,23 @@ class Iec104Server:
 
     # ---- commands ------------------------------------------------------------------------------------
     def _receiver(self, p: GridPoint):
-        def on_receive(point: c104.Point, previous: c104.Information, message: c104.IncomingMessage
+        def on_receive(point: c104.Point, previous_info: c104.Information, message: c104.IncomingMessage
                        ) -> c104.ResponseState:
+            # Answer at once from the checks (no wait for the runtime's loop); the accepted command is applied in
+            # the loop right after, where the caps audit it.
             source = "iec104"
             user = f"iec104 OA {message.originator_address}"
             if p.kind == "command":
-                if message.is_select_command:
-                    return c104.ResponseState.SUCCESS
-                cause = self.commands.release(source, user) if bool(point.value) else None
-            else:
-                value = float(point.value)
-                cause = self.commands.check(p.key, value)
-                if cause is None and not message.is_select_command:
-                    cause = self.commands.setpoint(p.key, value, source, user)
-                elif cause is not None:
-                    self.commands.refused(p.key, value, cause, source, user)
+                if bool(point.value):
+                    self.commands.submit(lambda: self.commands.release(source, user))
+                return c104.ResponseState.SUCCESS
+            value = float(point.value)
+            cause = self.commands.check(p.key, value)
             if cause is not None:
-                log.warning("IEC 104: %s refused: %s", p.key, cause)
-                point.info = previous  # changes nothing: the point keeps what it held
+                log.warning("IEC 104: %s = %s refused: %s", p.key, value, cause)
+                self.commands.refused(p.key, value, cause, source, user)
                 return c104.ResponseState.FAILURE
+            self.commands.submit(lambda: self.commands.setpoint(p.key, value, source, user))
             return c104.ResponseState.SUCCESS
 
         return on_receive
