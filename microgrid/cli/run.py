@@ -204,6 +204,7 @@ async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: 
     drivers = DriverFleet(fleet)
     server = None
     runtime = None
+    north = None
     started = False
     run_started = None
     try:
@@ -220,10 +221,13 @@ async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: 
         run_started = runtime.clock.now()
         await runtime.start()
         started = True
+        north = await _start_gridside(runtime, site)
         end = runtime.clock.now() + until if until is not None else None
         _install_signals(runtime)
         await runtime.run(until=end, progress=printer.progress)
     finally:
+        if north is not None:
+            await north.stop()
         if runtime is not None:
             await runtime.stop()
             runtime.store.close()
@@ -241,6 +245,35 @@ async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: 
         if not started:
             _discard(fresh)
     return 0
+
+
+async def _start_gridside(runtime, site):
+    """The DR schedule file and the northbound servers the site file enables (docs/gridside.md)."""
+    gs = site.gridside
+    schedule = gs.demand_response.schedule_file
+    if schedule:
+        from microgrid.gridside.schedule import load_schedule
+
+        path = Path(site.base_dir) / schedule
+        for refusal in load_schedule(runtime.gridcaps, path, runtime.clock.now(), site.timezone):
+            print(f"warning: DR schedule {path}: {refusal}", file=sys.stderr)
+    if not (gs.iec104.enabled or gs.modbus.enabled):
+        return None
+    from microgrid.gridside.service import Northbound
+
+    north = Northbound(runtime)
+    try:
+        await north.start()
+    except OSError as exc:
+        await north.stop()
+        raise UserError(f"gridside: {exc}; change the port in the site file's gridside block") from None
+    if gs.iec104.enabled:
+        print(f"  IEC 104 server on {gs.iec104.host}:{gs.iec104.port} (common address {gs.iec104.common_address}, "
+              f"clients {', '.join(gs.iec104.allowed_clients)})", flush=True)
+    if north.modbus is not None:
+        print(f"  Modbus northbound on {gs.modbus.host}:{north.modbus.port} unit {gs.modbus.unit_id} "
+              f"({'writes enabled' if gs.modbus.writes_enabled else 'read-only'})", flush=True)
+    return north
 
 
 def _install_signals(runtime) -> None:

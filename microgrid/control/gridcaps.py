@@ -196,7 +196,7 @@ class GridCaps:
         self.events[event.id] = event
         self.version += 1
         self.emit("dr_event", f"DR event {event.id} {event.start.isoformat()} – {event.end.isoformat()}: cap "
-                  f"{event.cap_kw:g} kW ({src}, {user or '-'})", Severity.WARNING, src, **event.to_dict())
+                  f"{event.cap_kw:g} kW ({src}, {user or '-'})", Severity.WARNING, src, event=event.to_dict())
         return event
 
     def end_event(self, event_id: str, now: datetime, *, source: str, user: str = "") -> DREvent | None:

@@ -44,7 +44,12 @@ class Northbound:
             self.iec104 = Iec104Server(self.iec104_settings, gs.deadbands, self.table, self.commands,
                                        now=self.runtime.clock.now)
             self.iec104.update(self.values.values(), self.runtime.clock.now())
-            self.iec104.start()
+            try:
+                self.iec104.start()
+            except RuntimeError as exc:
+                s = self.iec104_settings
+                self.iec104 = None
+                raise OSError(f"IEC 104: cannot listen on {s.host}:{s.port} ({exc})") from exc
         self.runtime.cycle_observers.append(self.publish)
 
     async def publish(self, _report=None) -> None:
