@@ -81,9 +81,10 @@ class ResultStore:
         """``results.parquet`` and ``results.csv`` (each replaced atomically)."""
         paths = {"parquet": self.out / "results.parquet", "csv": self.out / "results.csv"}
         frame = frame.copy()
-        for col in frame.columns[frame.dtypes == object]:
-            # a swept value may be a list or mapping (a tariff version): stored as its JSON text
-            if frame[col].map(lambda v: isinstance(v, dict | list)).any():
+        for col in frame.columns:
+            kinds = {type(v) for v in frame[col] if v is not None and v == v}
+            if kinds & {dict, list} or len(kinds - {bool}) > 1 and not kinds <= {int, float}:
+                # a swept value may be a list or mapping (a tariff version), or mixed types: stored as JSON text
                 frame[col] = frame[col].map(lambda v: v if v is None else json.dumps(v, ensure_ascii=False))
         atomic_write(paths["parquet"], lambda tmp: frame.to_parquet(tmp, index=False))
         atomic_write(paths["csv"], lambda tmp: frame.to_csv(tmp, index=False, encoding="utf-8"))
