@@ -17,6 +17,9 @@ from microgrid.errors import UserError
 from microgrid.sweep.runner import CONNECT_TIMEOUT_S, LOCAL, SweepOutcome, failed_row
 from microgrid.sweep.task import SweepTask, run_task
 
+WINDOW_PER_WORKER = 2
+"""Tasks submitted ahead per worker (plus two): enough to keep every worker busy while the client builds
+the next task's inputs."""
 RETRIES = 1
 """Extra attempts of a task that *raised* (run_task returns error rows, so this covers deserialisation or
 a worker-side import failure); a task lost with its worker is rescheduled by the scheduler anyway."""
@@ -61,26 +64,33 @@ def run_on_dask(tasks: Iterable[SweepTask], scheduler: str, workers: int | None,
             on_start(what, outcome.dashboard)
         pending: dict[Any, SweepTask] = {}
         queue = as_completed()
+        feed = iter(tasks)
 
-        def collect(future) -> None:
-            task = pending.pop(future.key)
-            try:
-                row = future.result()
-            except Exception as exc:  # noqa: BLE001 - KilledWorker, a worker without the package, ...
-                row = failed_row(task, exc)
-            finished(row)
-            future.release()
+        def fill() -> None:
+            # a bounded window of submitted tasks: each carries its year of inputs (MBs), so the scheduler holds
+            # a few per worker, not the whole sweep, and the client builds the next inputs while workers solve
+            workers_now = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+            while len(pending) < WINDOW_PER_WORKER * max(workers_now, 1) + 2:
+                task = next(feed, None)
+                if task is None:
+                    return
+                # the key names the case and its digest: resubmitting the same case is the same task
+                future = client.submit(run_task, task, key=f"sweep-{task.site_id}-{task.scenario}-{task.digest}",
+                                       pure=False, retries=RETRIES)
+                pending[future.key] = task
+                queue.add(future)
 
-        for task in tasks:
-            # the key names the case and its digest: resubmitting the same case is the same task
-            future = client.submit(run_task, task, key=f"sweep-{task.site_id}-{task.scenario}-{task.digest}",
-                                   pure=False, retries=RETRIES)
-            pending[future.key] = task
-            queue.add(future)
-            for ready in queue.next_batch(block=False):  # rows are written as they come, not after submitting
-                collect(ready)
-        for future in queue:
-            collect(future)
+        fill()
+        while pending:
+            for future in queue.next_batch(block=True):
+                task = pending.pop(future.key)
+                try:
+                    row = future.result()
+                except Exception as exc:  # noqa: BLE001 - KilledWorker, a worker without the package, ...
+                    row = failed_row(task, exc)
+                future.release()
+                finished(row)
+            fill()
     finally:
         client.close()
         if cluster is not None:
