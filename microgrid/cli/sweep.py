@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 from microgrid.cli import validators as valid
-from microgrid.cli.optimize import _step
 from microgrid.cli.study import _year
 from microgrid.errors import UserError
 
@@ -46,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--scenarios", required=True, type=Path, metavar="FILE",
                         help="scenario file (YAML: scenarios and sweeps of site-file overrides)")
     parser.add_argument("--year", type=_year, required=True, help="calendar year to study, e.g. 2026")
-    parser.add_argument("--resolution", type=_step, metavar="MIN",
+    parser.add_argument("--resolution", type=valid.step_minutes, metavar="MIN",
                         help="interval length in minutes, 5-60 (default: each site's resolution)")
     parser.add_argument("--months", type=_months, metavar="M[-M]",
                         help="study only these months of the year, e.g. 7 or 6-9 (default: the whole year)")

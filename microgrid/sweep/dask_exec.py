@@ -92,6 +92,8 @@ def run_on_dask(tasks: Iterable[SweepTask], scheduler: str, workers: int | None,
                 finished(row)
             fill()
     finally:
+        # a worker slow to stop under load is killed by its nanny with a warning that is no news to the user
+        logging.getLogger("distributed").setLevel(logging.ERROR)
         client.close()
         if cluster is not None:
             cluster.close()
