@@ -43,9 +43,6 @@ class Override:
     op: Op
     value: Any
 
-    def describe(self) -> str:
-        return f"{self.path}={self.value!r}" if self.op == "set" else f"{self.path}×{self.value!r}"
-
 
 def parse_path(path: str) -> list[str | Item]:
     """``assets.pv[*].kwp`` → ``['assets', 'pv', Item('*'), 'kwp']`` (field names as text)."""
@@ -139,11 +136,3 @@ def check_value(override: Override) -> None:
             raise PathError(f"{override.path}: scale factor {v!r} is not a finite number >= 0")
     elif isinstance(override.value, float) and not math.isfinite(override.value):
         raise PathError(f"{override.path}: {override.value!r} is not a finite number")
-
-
-def apply_all(data: dict[str, Any], overrides: list[Override]) -> dict[str, Any]:
-    """A deep copy of ``data`` with every override applied in order."""
-    out = copy.deepcopy(data)
-    for o in overrides:
-        apply_override(out, o)
-    return out

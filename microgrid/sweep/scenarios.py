@@ -23,6 +23,7 @@ the scenario, the site and the field.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import json
@@ -38,8 +39,7 @@ from microgrid.site.loader import (
     SiteError,
     format_loc,
     load_yaml_unique,
-    parse_site_yaml,
-    resolve_site_path,
+    read_site_mapping,
     site_from_mapping,
 )
 from microgrid.site.models import Site
@@ -250,12 +250,7 @@ class SiteSource:
 
     @classmethod
     def read(cls, path: str | Path) -> SiteSource:
-        yaml_path = resolve_site_path(path)
-        try:
-            text = yaml_path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SiteError(f"cannot read {yaml_path}", [f"{yaml_path}: {exc}"]) from None
-        data = parse_site_yaml(text, source=str(yaml_path))
+        yaml_path, data = read_site_mapping(path)
         site = site_from_mapping(data, base_dir=yaml_path.parent, source=str(yaml_path))
         return cls(site.id, data, yaml_path.parent, str(yaml_path))
 
@@ -281,8 +276,6 @@ def build_case(source: SiteSource, scenario: Scenario, file: str) -> Case:
 
 
 def _apply(base: dict[str, Any], scenario: Scenario, where: str) -> dict[str, Any]:
-    import copy
-
     data = copy.deepcopy(base)
     for o in scenario.overrides:
         try:
