@@ -29,17 +29,22 @@ def _metered_store(site, path) -> str:
 
 
 @pytest.fixture
-def two_parks(tmp_path):
-    """The small site and a second park (other id, twice the PV) with one metered day each."""
+def two_sites(tmp_path):
+    """The small site and a second park (other id, 800 instead of 500 kWp PV)."""
     other = tmp_path / "park_b"
     shutil.copytree(SMALL_SITE, other)
     data = yaml.safe_load((other / "site.yaml").read_text(encoding="utf-8"))
     data["site"]["id"] = "park_b"
     data["assets"]["pv"][0]["kwp"] = 800
     (other / "site.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    sites = [load_site(SMALL_SITE), load_site(other)]
-    urls = [_metered_store(s, tmp_path / f"{s.id}.sqlite") for s in sites]
-    return [SMALL_SITE, other], urls
+    return [SMALL_SITE, other]
+
+
+@pytest.fixture
+def two_parks(two_sites, tmp_path):
+    """The two sites with one metered day each in their own stores."""
+    urls = [_metered_store(load_site(p), tmp_path / f"{p.name}.sqlite") for p in two_sites]
+    return two_sites, urls
 
 
 def test_fleet_report_lists_each_park_as_its_own_report_and_adds_them_up(two_parks, tmp_path, capsys):
@@ -79,8 +84,8 @@ def test_fleet_report_lists_each_park_as_its_own_report_and_adds_them_up(two_par
     (["--tenant", "factory"], "--tenant: a fleet report covers whole parks"),
     (["--store", "sqlite:///x.sqlite"], "--store: given 1 time(s) for 2 sites"),
 ])
-def test_fleet_report_user_errors(two_parks, tmp_path, capsys, extra, message):
-    paths, _ = two_parks
+def test_fleet_report_user_errors(two_sites, tmp_path, capsys, extra, message):
+    paths = two_sites
     code = main(["report", *map(str, paths), "--from", str(DAY), "--to", str(DAY), *extra,
                  "--out", str(tmp_path / "f.html")])
     assert code == 2 and message in capsys.readouterr().err
