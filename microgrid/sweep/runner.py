@@ -124,9 +124,9 @@ def run_sweep(cases: list[Case], settings: RunSettings, out: str | Path, *, sche
     if not todo:
         outcome.executor = "nothing to compute"
     elif scheduler == IN_PROCESS:
-        outcome.executor = IN_PROCESS
+        outcome.executor = "this process (no Dask)"
         if on_start is not None:
-            on_start(IN_PROCESS, None)
+            on_start(outcome.executor, None)
         for task in _tasks(todo, settings):
             finished(run_task(task))
     else:
