@@ -19,16 +19,16 @@ EventId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", examples=["dr-
 
 
 def _caps(ctx):
-    caps = getattr(ctx.control, "gridcaps", None)
-    if caps is None:
-        raise ApiError(501, "this controller takes no demand-response events")
-    return caps
+    """The runtime's grid caps; ``None`` for a control port without them (then nothing is listed or taken)."""
+    return getattr(ctx.control, "gridcaps", None)
 
 
 @router.get("/dr-events", response_model=DREventList, summary="Demand-response events known to the controller")
 async def list_dr_events(_user: Viewer, ctx: Ctx) -> DREventList:
     caps = _caps(ctx)
     now = ctx.control.now()
+    if caps is None:
+        return DREventList(at=now, import_cap_kw=ctx.site.grid.import_cap_kw, items=[])
     items = [DREventOut(**e.to_dict()) for e in sorted(caps.events.values(), key=lambda e: e.start)]
     return DREventList(at=now, import_cap_kw=caps.import_cap_kw(now), items=items)
 
@@ -39,6 +39,8 @@ async def post_dr_event(body: DREventRequest, user: Operator, ctx: Ctx) -> DREve
     from microgrid.control.gridcaps import CommandRefused, DREvent
 
     caps = _caps(ctx)
+    if caps is None:
+        raise ApiError(422, "this controller takes no demand-response events")
     event = DREvent(id=body.id, start=body.start, end=body.end, max_import_kw=body.max_import_kw,
                     reduction_kw=body.reduction_kw, source="api", user=user.name)
     detail = body.model_dump(mode="json")
@@ -56,8 +58,9 @@ async def post_dr_event(body: DREventRequest, user: Operator, ctx: Ctx) -> DREve
                responses=NOT_FOUND)
 async def delete_dr_event(event_id: EventId, user: Operator, ctx: Ctx) -> Response:
     caps = _caps(ctx)
-    if event_id not in caps.events or caps.end_event(event_id, ctx.control.now(), source="api", user=user.name) is None \
-            and event_id in caps.events:
+    if caps is None or event_id not in caps.events or (
+            caps.end_event(event_id, ctx.control.now(), source="api", user=user.name) is None
+            and event_id in caps.events):
         raise not_found(f"DR event '{event_id}'", "it is over or was never announced")
     await run_in_threadpool(record_write, ctx, user, "dr_event_end", event_id, {})
     return Response(status_code=204)

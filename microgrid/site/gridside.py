@@ -56,48 +56,40 @@ class CommandLimits(_Strict):
     dr_max_duration_min: Annotated[float, Field(gt=0, le=1440)] = 240.0
 
 
-class Iec104Settings(_Strict):
+class _Listener(_Strict):
+    """A northbound server's listen address and the clients it accepts."""
+
     enabled: bool = False
     host: str = "127.0.0.1"
     """Listen address; loopback unless the park's SCADA network is named here."""
-    port: Port = 2404
-    common_address: Annotated[int, Field(ge=1, le=65534)] = 1
     allowed_clients: list[str] = ["127.0.0.1"]
     """Only these client IP addresses may connect (others are refused at connect and logged)."""
+
+    @field_validator("allowed_clients")
+    @classmethod
+    def _clients(cls, value: list[str]) -> list[str]:
+        return _check_ips(value)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        return _check_ips([value])[0]
+
+
+class Iec104Settings(_Listener):
+    port: Port = 2404
+    common_address: Annotated[int, Field(ge=1, le=65534)] = 1
     select_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
     """Select-before-operate: the execute must follow the select within this time."""
     ioa_base: Annotated[int, Field(ge=1, le=16000000)] = 1001
     """Information object address of the first point (the table numbers upwards, docs/gridside.md)."""
 
-    @field_validator("allowed_clients")
-    @classmethod
-    def _clients(cls, value: list[str]) -> list[str]:
-        return _check_ips(value)
 
-    @field_validator("host")
-    @classmethod
-    def _host(cls, value: str) -> str:
-        return _check_ips([value])[0]
-
-
-class ModbusNorthSettings(_Strict):
-    enabled: bool = False
-    host: str = "127.0.0.1"
+class ModbusNorthSettings(_Listener):
     port: Port = 1502
     unit_id: Annotated[int, Field(ge=1, le=247)] = 1
     writes_enabled: bool = False
     """Read-only unless true: then the set-point holding registers accept the same commands as 104."""
-    allowed_clients: list[str] = ["127.0.0.1"]
-
-    @field_validator("allowed_clients")
-    @classmethod
-    def _clients(cls, value: list[str]) -> list[str]:
-        return _check_ips(value)
-
-    @field_validator("host")
-    @classmethod
-    def _host(cls, value: str) -> str:
-        return _check_ips([value])[0]
 
 
 class BaselineRule(_Strict):
