@@ -78,7 +78,8 @@ async def test_two_dr_events_hold_on_the_true_flow_and_settle(tmp_path):
     frame = day.runtime.accounting.park_frame()
     step = site.site.resolution_min
     metered = import_kw_from_intervals(frame["ts"], frame["import_kwh"], step)
-    days = pd.date_range(START.replace(hour=0) - pd.Timedelta(days=10), START.replace(hour=0), freq=f"{step}min",
+    midnight = START.replace(hour=0, minute=0)
+    days = pd.date_range(midnight - pd.Timedelta(days=10), midnight, freq=f"{step}min",
                          inclusive="left")
     fc = site_forecast(site, days)
     unmanaged = sum(fc[f"load_{t.id}_kw"] for t in site.tenants) - sum(fc[f"pv_{p.id}_kw"] for p in site.assets.pv)
