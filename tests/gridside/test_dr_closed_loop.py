@@ -31,8 +31,8 @@ from tests.sitegen import generate_site
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 7, 15, 7, 30, tzinfo=TZ)  # a Wednesday morning (the site cap binds in the afternoon)
-EVENTS = [(datetime(2026, 7, 15, 7, 50, tzinfo=TZ), datetime(2026, 7, 15, 8, 20, tzinfo=TZ)),
-          (datetime(2026, 7, 15, 8, 40, tzinfo=TZ), datetime(2026, 7, 15, 9, 10, tzinfo=TZ))]
+EVENTS = [(datetime(2026, 7, 15, 7, 45, tzinfo=TZ), datetime(2026, 7, 15, 8, 15, tzinfo=TZ)),
+          (datetime(2026, 7, 15, 8, 45, tzinfo=TZ), datetime(2026, 7, 15, 9, 15, tzinfo=TZ))]
 
 
 @pytest.mark.slow
@@ -51,7 +51,7 @@ async def test_two_dr_events_hold_on_the_true_flow_and_settle(tmp_path):
                                 user="test")
                 announced.append(runtime.gridcaps.add_event(event, now))
 
-    day = await run_day(site, START, cycle_s=10.0, hours=1.75, intraday_every_min=60, _progress=announce)
+    day = await run_day(site, START, cycle_s=10.0, hours=1.8, intraday_every_min=60, _progress=announce)
     assert len(announced) == 2
     t0 = START.timestamp()
     tol = 0.02 * site.grid.import_cap_kw
