@@ -21,7 +21,7 @@ COMMANDS: dict[str, str] = {
     "sim": "simulate a site's devices over Modbus TCP (physics, faults, clock)",
     "run": "run the controller on a site (real devices, or the simulator with --sim)",
     "devices": "read every device once (point table) or write one setpoint",
-    "users": "manage API users and tokens (viewer / operator / admin)",
+    "users": "manage users: dashboard passwords and API tokens (viewer / operator / admin)",
     "report": "green-power ratio, carbon and cost report (HTML, CSV or XLSX)",
     "study": "annual study: every day of a year planned in sequence, monthly figures",
     "plan-target": "target planner: cheapest measures for an annual green-power ratio",

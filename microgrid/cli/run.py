@@ -263,10 +263,11 @@ async def _serve_api(runtime, store, site, args, settings=None):
         raise UserError(f"--port: {exc}; choose another port with --port") from None
     print(f"Dashboard and API on {server.url}/ (OpenAPI schema at {server.url}/api/v1/openapi.json)", flush=True)
     if args.sim:  # a simulated run has its own store: give the demo operator a token to try the API with
-        from api.serve import DEMO_USER, ensure_demo_user
+        from api.serve import DEMO_USER, demo_password, ensure_demo_user
 
         token = ensure_demo_user(store)
-        print(f"  demo operator '{DEMO_USER}': Authorization: Bearer {token}", flush=True)
+        print(f"  demo operator '{DEMO_USER}': sign in with password {demo_password(store)} "
+              f"(API clients: Authorization: Bearer {token})", flush=True)
     return server
 
 

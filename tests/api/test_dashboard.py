@@ -8,7 +8,7 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-from tests.api.browser import CHROMIUM, login, new_page
+from tests.api.browser import CHROMIUM, fill_token, login, new_page
 
 pytestmark = [
     pytest.mark.slow,
@@ -117,10 +117,32 @@ def test_login_never_redirects_off_site(page, write_env):
     url = write_env["url"]
     for evil in ("//evil.example/x", "/%5Cevil.example", "https://evil.example"):
         page.goto(f"{url}/login?next={evil}")
-        page.fill("#token", write_env["tokens"]["viewer"])
+        fill_token(page, write_env["tokens"]["viewer"])
         page.click("#login-form button[type=submit]")
         page.wait_for_url(url + "/")
     page.goto(f"{url}/login")
-    page.fill("#token", "mgs_AAAAAAAAAAAA_" + "B" * 43)
+    fill_token(page, "mgs_AAAAAAAAAAAA_" + "B" * 43)
     page.click("#login-form button[type=submit]")
     expect(page.locator("#login-error")).to_contain_text("Sign-in failed: unknown, rotated or disabled token")
+
+
+def test_password_sign_in_in_both_languages(page, write_env):
+    """The sign-in form takes a user name and password; a wrong one is refused in the page's language (the API
+    answers in the Accept-Language the dashboard sends), the right one opens the session."""
+    url, store = write_env["url"], write_env["store"]
+    store.set_password("operator_user", "Browser-pass-2026")
+    page.goto(f"{url}/login")
+    page.click("#lang-toggle")  # 中文
+    expect(page.locator("label[for=password]")).to_have_text("密码")
+    page.fill("#user", "operator_user")
+    page.fill("#password", "wrong-password-1")
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#login-error")).to_contain_text("登录失败: 用户名或密码错误")
+    page.click("#lang-toggle")  # English again
+    page.goto(f"{url}/login?next=/control")
+    page.fill("#user", "operator_user")
+    page.fill("#password", "Browser-pass-2026")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(url + "/control")
+    me = page.evaluate("fetch('/api/v1/auth/me').then(r => r.json())")
+    assert (me["user"], me["auth"]) == ("operator_user", "session")
