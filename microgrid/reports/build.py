@@ -217,7 +217,8 @@ def _notes(table: IntervalTable, site: Site, options: ReportOptions) -> list[tup
         both("rep.def.certificates", pct=f"{site.green_power.onsite_certificates_retained_pct:g}"),
         location,
         both("rep.def.scope2"),
-        both("rep.def.tenants", interval=table.interval_min, rule=options.allocation_rule),
+        (t("rep.def.tenants", "en", interval=table.interval_min, rule=options.allocation_rule),
+         t("rep.def.tenants", "zh-CN", interval=table.interval_min, rule=t(f"rule.{options.allocation_rule}", "zh-CN"))),
         both("rep.def.counterfactual", limit=f"{site.grid.export_limit_kw:g}"),
         both("rep.def.basic"),
     ]

@@ -64,7 +64,7 @@ def summary_rows(report: Report, lang: str = "en") -> list[tuple[str, str]]:
                                    f"{(m.factor_market_note_zh or m.factor_market_note) if zh else m.factor_market_note}"),
              (L("xl.tariff"), f"{m.tariff_name}{L('rep.illustrative') if m.tariff_illustrative else ''}: "
                               f"{m.tariff_source}"),
-             (L("xl.allocation"), m.allocation_rule),
+             (L("xl.allocation"), L(f"rule.{m.allocation_rule}") if zh else m.allocation_rule),
              (L("xl.generated"), L("xl.generated_text", ts=m.generated_at.astimezone(ZoneInfo(m.timezone))
                                    .isoformat(timespec="seconds"), tz=m.timezone))]
     for tp in report.targets:
