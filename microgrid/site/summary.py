@@ -53,11 +53,11 @@ def site_summary(site: Site, lang: str = "en") -> str:
     lines += [f"    - {t_.id:<14} {t_.name_zh if zh and t_.name_zh else t_.name}" + (f" ({L('sum.typical', kw=f'{t_.typical_load_kw:,.0f}')})"
                                                 if t_.typical_load_kw else "") for t_ in site.tenants]
     kinds = {
-        L("kind.pv"): len(a.pv),
-        L("kind.battery"): len(a.batteries),
-        L("kind.heat_pump"): len(a.heat_pumps),
-        L("kind.flexible"): len(a.flexible_loads),
-        ("EV depot" if not zh and len(a.ev_depots) == 1 else L("kind.ev_depot")): len(a.ev_depots),
+        L("sum.kind.pv"): len(a.pv),
+        L("sum.kind.battery"): len(a.batteries),
+        L("sum.kind.heat_pump"): len(a.heat_pumps),
+        L("sum.kind.flexible"): len(a.flexible_loads),
+        ("EV depot" if not zh and len(a.ev_depots) == 1 else L("sum.kind.ev_depot")): len(a.ev_depots),
     }
     factor = site.emission_factor()
     lines += [
