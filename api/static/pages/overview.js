@@ -73,7 +73,7 @@
     var box = document.getElementById("energy-flow");
     if (!box || !window.MGFlow) return;
     var pcc = l.pcc_p_kw, socs = l.assets.filter(function (a) { return a.kind === "battery" && a.soc_pct !== null && a.soc_pct !== undefined; })
-      .map(function (a) { return "SoC " + a.soc_pct.toFixed(0) + " %"; });
+      .map(function (a) { return a.id + " " + a.soc_pct.toFixed(0) + " %"; });
     var st = l.storage_kw;
     var top = [
       { id: "grid", label: MG.t("flowd.grid"), kw: pcc === null ? null : Math.abs(pcc), into_bus: pcc === null ? null : pcc >= 0,
