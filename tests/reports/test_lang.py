@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-from datetime import date
 
 import openpyxl
 import pytest
@@ -15,13 +14,11 @@ from microgrid.reports import build_report, render_html, report_frame, write_xls
 from microgrid.reports.targets import TARGETS_FILE as TARGETS
 from tests.paths import SMALL_SITE
 from tests.reports.conftest import hand_table
+from tests.reports.test_output import (  # the same hand-written day: a gap, PV, export, evening import
+    DAY,
+    ROWS,
+)
 
-DAY = date(2025, 6, 10)
-ROWS = {("2025-06-10 10:00", "park"): {"import_kwh": 999.0, "coverage": 0.0},
-        ("2025-06-10 12:00", "park"): {"pv_kwh": 100.0, "export_kwh": 30.0},
-        ("2025-06-10 12:00", "factory"): {"pv_kwh": 100.0, "export_kwh": 30.0, "load_kwh": 70.0},
-        ("2025-06-10 20:00", "park"): {"import_kwh": 50.0},
-        ("2025-06-10 20:00", "factory"): {"import_kwh": 50.0, "load_kwh": 50.0}}
 _CJK = re.compile(r"[\u3400-\u9fff]")
 UNITS = {"MWh", "kWh", "tCO", "kgCO", "kW", "kV", "MVA", "CNY", "Asia", "Shanghai", "csv", "xlsx", "CSV",
          "XLSX"}
