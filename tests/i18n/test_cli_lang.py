@@ -67,3 +67,18 @@ def test_optimize_summary_in_chinese(capsys, tmp_path):
     assert code == 0 and lines[0].startswith("small_factory 自 2025-07-15T00:00:00+08:00 起的计划（96 × 15 分钟）")
     assert lines[1].startswith("费用 ") and lines[3].startswith("绿电占比 ") and lines[-1].startswith("已写入 ")
     assert (tmp_path / "schedule.png").exists()
+
+
+@pytest.mark.slow
+def test_run_summary_in_chinese(capsys, tmp_path, monkeypatch):
+    """A short simulated run with ``--quiet``: the closing KPI summary reads in Chinese, label by label."""
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = _run(["--lang", "zh-CN", "run", str(SMALL_SITE), "--sim", "--speed", "max", "--until", "5m",
+                         "--quiet", "--auto-ports", "--store", "memory"], capsys)
+    assert code == 0
+    summary = out[out.index("KPI 汇总"):].splitlines()
+    labels = [line[2:14].strip() for line in summary[1:]]
+    assert labels[0].startswith("数据来源：")
+    for word in ("绿电", "二氧化碳", "电度电费", "需量电费", "储能", "光伏", "计划与实际", "跟踪", "限值"):
+        assert any(line.startswith(word) for line in labels), word
+    assert "KPI summary" not in out and "green power" not in out
