@@ -31,6 +31,7 @@ import pandas as pd
 
 from optimizer.inputs import as_array
 from optimizer.network_limits import GRID_KEY
+from optimizer.violations import Conflict
 
 CONSUMER_KINDS = ("heat_pump", "load", "deferrable", "shiftable", "curtailable", "ev_depot")
 
@@ -53,7 +54,10 @@ class Schedule:
     """Asset id → kind (``pv``, ``battery``, ``heat_pump``, ``load``, ``deferrable``, ``shiftable``,
     ``curtailable``, ``ev_depot``)."""
     source: str = "optimizer"
-    """``optimizer`` or ``baseline`` (the rule-based fallback)."""
+    """``optimizer``, ``relaxed`` (optimum of the elastic problem, limits broken as named in ``violations``)
+    or ``baseline`` (the rule-based fallback)."""
+    violations: list[Conflict] = field(default_factory=list)
+    """Limits this schedule breaks, named with interval and amount (empty for a feasible plan)."""
 
     @property
     def index(self) -> pd.DatetimeIndex:
