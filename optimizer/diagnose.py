@@ -121,6 +121,7 @@ def _energy_conflicts(dm: DispatchModel, slack, d: dict, schedule: Schedule) -> 
             by = "its deadline" if session.departure <= inp.end else "the end of the horizon"
             msg = (f"EV depot '{depot.id}' session '{session.id}' cannot receive {d['ev_owed'][key]:.0f} kWh by "
                    f"{by} {hhmm(deadline)} at the charger limit {p_max:g} kW: short by {value:.0f} kWh")
+            key = f"{depot.id}:{session.id}"
         elif fam == "deferrable":
             x = next(y for y in inp.deferrable if y.id == key)
             msg = (f"deferrable load '{key}' cannot consume {d['def_owed'][key]:.0f} kWh in its window "

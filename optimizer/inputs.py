@@ -273,7 +273,10 @@ class SolverOptions:
     simultaneous_tol_kw: float = 1e-3
     """Charge and discharge (or import and export) both above this in one interval count as simultaneous."""
     slack_penalty_cny_per_kwh: float = 1000.0
-    """Penalty on each kWh of constraint violation when diagnosing an infeasible problem."""
+    """Penalty on each kWh of constraint violation in the elastic solve of an infeasible problem."""
+    elastic_retry: bool = True
+    """Use the elastic solve's plan (the relaxed plan, named limits broken) for an infeasible problem instead
+    of the rule-based schedule; the diagnosis message is the same either way."""
 
 
 @dataclass

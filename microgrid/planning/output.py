@@ -55,7 +55,10 @@ def summary_lines(plan: Plan) -> list[str]:
     head = (f"Plan for {plan.site_id} from {k['period_start']} ({steps}): {r.formulation} {r.status} "
             f"with {s.solver} in {r.build_time_s + s.wall_time_s:.2f} s (build {r.build_time_s:.2f} s, "
             f"solve {s.wall_time_s:.2f} s, time limit {s.time_limit_s:g} s)")
-    if r.fallback:
+    if r.relaxed:
+        head = (f"NO FEASIBLE PLAN ({r.status}); the relaxed plan was written: it breaks only the limits named "
+                f"below. {head}")
+    elif r.fallback:
         head = f"NO OPTIMISED PLAN ({r.status}); the rule-based fallback schedule was written. {head}"
     b = k["cost_breakdown_cny"]
     lines = [

@@ -75,7 +75,9 @@ def plot_schedule(plan: Plan, path: str | Path) -> None:
     FigureCanvasAgg(fig)
     ax1, ax2, ax3 = fig.subplots(3, 1, sharex=True, height_ratios=[3, 1.3, 1])
     title = f"{plan.site_id}: plan from {idx[0]:%Y-%m-%d %H:%M} ({plan.result.formulation} {plan.result.status})"
-    if plan.result.fallback:
+    if plan.result.relaxed:
+        title += " - RELAXED PLAN (named limits broken)"
+    elif plan.result.fallback:
         title += " - RULE-BASED FALLBACK"
     fig.suptitle(title)
 
