@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.inputs import DispatchInputs, SolverOptions
+from optimizer.inputs import BinaryMode, DispatchInputs, SolverOptions
 from optimizer.model import DispatchModel
 from optimizer.model.data import slot_depot, slot_index
-from optimizer.results import Schedule, extract_schedule
+from optimizer.results import Schedule, extract_schedule, milp_reasons_from_plan
 from optimizer.solver import SolveInfo, make_solver
 from optimizer.violations import Conflict, hhmm, sort_conflicts, when
 
@@ -148,6 +148,16 @@ def diagnose(inputs: DispatchInputs, options: SolverOptions | None = None) -> Di
     if not info.status.has_solution:
         return Diagnosis([], None, info)
     schedule = extract_schedule(dm)
+    # the relaxed plan is dispatched: a battery that charges and discharges at once (burning a surplus the
+    # export limit cannot take) or a heat pump below its minimum load is re-solved with binaries
+    reasons = [r for r in milp_reasons_from_plan(schedule, inputs, options.simultaneous_tol_kw)
+               if not r.startswith("the PCC")]
+    if reasons and options.binaries != BinaryMode.NEVER:
+        exact = DispatchModel(inputs, elastic=True, switches=True, slack_penalty=options.slack_penalty_cny_per_kwh)
+        exact.set_integer(True)
+        exact_info = solver.solve(exact.m, mip=True)
+        if exact_info.status.has_solution:
+            dm, info, schedule = exact, exact_info, extract_schedule(exact)
     conflicts = _conflicts(dm, schedule)
     return Diagnosis(sort_conflicts(conflicts), schedule, info)
 

@@ -23,7 +23,7 @@ from optimizer.diagnose import diagnose
 from optimizer.inputs import BinaryMode, DispatchInputs, SolverOptions, as_array
 from optimizer.kpis import compute_kpis
 from optimizer.model import DispatchModel
-from optimizer.results import Schedule, extract_schedule, simultaneous_flows
+from optimizer.results import Schedule, extract_schedule, milp_reasons_from_plan
 from optimizer.solver import SolveInfo, SolveStatus, make_solver
 from optimizer.violations import Conflict
 
@@ -98,18 +98,6 @@ def milp_reasons_from_prices(inputs: DispatchInputs) -> list[str]:
         reasons.append("negative export prices with must-take generation")
     if must_take and inputs.grid.export_limit_kw == 0 and inputs.batteries:
         reasons.append("must-take generation with zero export")
-    return reasons
-
-
-def milp_reasons_from_plan(schedule: Schedule, inputs: DispatchInputs, tol_kw: float) -> list[str]:
-    """Reasons, found in an LP plan, to re-solve with binaries (simultaneous flows, heat-pump minimum load)."""
-    reasons = simultaneous_flows(schedule, tol_kw)
-    f = schedule.frame
-    for h in inputs.heat_pumps:
-        if h.p_el_min_kw > 0:
-            p = f[f"{h.id}_p_el_kw"].to_numpy()
-            if np.any((p > tol_kw) & (p < h.p_el_min_kw - tol_kw)):
-                reasons.append(f"heat pump '{h.id}' below its minimum load {h.p_el_min_kw:g} kW")
     return reasons
 
 

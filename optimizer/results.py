@@ -182,3 +182,15 @@ def simultaneous_flows(schedule: Schedule, tol_kw: float = 1e-3) -> list[str]:
     if both.any():
         found.append(f"the PCC imports and exports at once in {int(both.sum())} interval(s)")
     return found
+
+
+def milp_reasons_from_plan(schedule: Schedule, inputs, tol_kw: float) -> list[str]:
+    """Reasons, found in an LP plan, to re-solve with binaries (simultaneous flows, heat-pump minimum load)."""
+    reasons = simultaneous_flows(schedule, tol_kw)
+    f = schedule.frame
+    for h in inputs.heat_pumps:
+        if h.p_el_min_kw > 0:
+            p = f[f"{h.id}_p_el_kw"].to_numpy()
+            if np.any((p > tol_kw) & (p < h.p_el_min_kw - tol_kw)):
+                reasons.append(f"heat pump '{h.id}' below its minimum load {h.p_el_min_kw:g} kW")
+    return reasons

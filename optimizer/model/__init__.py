@@ -77,10 +77,10 @@ class DispatchModel:
             define_demand_charge(m, d, inp)
         if s.green:
             define_green_ratio(m, inp, elastic)
-        if switches and not elastic:
+        if switches:
             if inp.batteries:
                 define_battery_exclusivity(m, inp.batteries)
-            if s.export_allowed:
+            if s.export_allowed and not elastic:  # the elastic import has no upper bound to switch
                 define_grid_exclusivity(m, inp)
             if s.hp_min_load:
                 define_heat_pump_min_load(m, inp.heat_pumps)
