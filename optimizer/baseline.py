@@ -13,11 +13,11 @@ same :class:`~optimizer.results.Schedule` shape, interval by interval in time or
 3. Deferrable loads and EV sessions run as soon as possible at full power (earliest departure first)
    within the import cap left by the loads above and the PV; energy still owed at the deadline is then
    added as soon as possible regardless of the cap.
-4. Batteries: import above the cap is covered first; the energy later over-cap intervals need (AC,
-   across all batteries) is held back from self-consumption and, when missing, charged from the grid
-   within the cap ahead of time; in valley intervals (``tariff.period == "valley"``, else the cheapest
-   price) they charge towards ``soc_max`` within the cap; otherwise they charge from PV surplus and
-   discharge to cover the deficit, always within power and SoC limits.
+4. Batteries: import above the cap is covered first. While over-cap intervals lie ahead (by the net load
+   before storage) the cap comes first: the batteries charge towards ``soc_max`` within the cap and
+   discharge only against import above it. Otherwise, in valley intervals (``tariff.period == "valley"``,
+   else the cheapest price) they charge towards ``soc_max`` within the cap, and elsewhere charge from PV
+   surplus and discharge to cover the deficit; always within power and SoC limits.
 5. Curtailable loads are shed (within their limit) only where the import would still exceed its cap.
 6. Residual surplus is exported up to the export limit, then curtailable PV is curtailed; the rest of the
    deficit is imported.
@@ -210,8 +210,8 @@ def _heat_pumps(inputs: DispatchInputs, data: dict, cols: dict, headroom: np.nda
 def _batteries(inputs: DispatchInputs, net: np.ndarray, cols: dict) -> np.ndarray:
     """Cap protection + valley charging + self-consumption (module docstring, rule 4); ``net`` is load − PV.
 
-    ``future[t]`` is the AC energy over the import cap after interval ``t`` (``Σ max(0, net − cap)·Δt``):
-    it is held back from self-consumption and, where the batteries hold less, charged within the cap.
+    ``future[t]`` is the AC energy over the import cap after interval ``t`` (``Σ max(0, net − cap)·Δt``);
+    while it is positive the batteries fill up within the cap and do not self-consume.
     Returns the total battery injection per interval, kW.
     """
     n, dt = inputs.n_steps, inputs.step_h
@@ -226,15 +226,12 @@ def _batteries(inputs: DispatchInputs, net: np.ndarray, cols: dict) -> np.ndarra
     ch, dis, energy = np.zeros((len(bats), n)), np.zeros((len(bats), n)), np.zeros((len(bats), n))
     residual = net.copy()
 
-    def charge(t: int, want_kw: float, room_ch: list[float], ac_kwh: bool = False) -> None:
-        """Charge up to ``want_kw`` of AC power (or, with ``ac_kwh``, ``want_kw`` kWh of later AC energy)."""
+    def fill(t: int, room_ch: list[float]) -> None:
+        """Charge towards ``soc_max`` within the import cap."""
         for i, b in enumerate(bats):
-            per_kw = b.eta_charge * b.eta_discharge * dt if ac_kwh else 1.0
-            add = max(min(b.p_charge_max_kw - ch[i, t], room_ch[i] - ch[i, t], want_kw / per_kw,
-                          max(cap_imp - residual[t], 0.0)), 0.0)
+            add = max(min(b.p_charge_max_kw - ch[i, t], room_ch[i] - ch[i, t], cap_imp - residual[t]), 0.0)
             ch[i, t] += add
             residual[t] += add
-            want_kw -= add * per_kw
 
     def self_consume(t: int, room_dis: list[float]) -> None:
         """Discharge to cover the deficit, keeping ``future[t]`` (AC kWh) for later over-cap intervals."""
@@ -248,21 +245,21 @@ def _batteries(inputs: DispatchInputs, net: np.ndarray, cols: dict) -> np.ndarra
     for t in range(n):
         room_ch = [max((e_max[i] - e[i]) / (b.eta_charge * dt), 0.0) for i, b in enumerate(bats)]
         room_dis = [max((e[i] - e_min[i]) * b.eta_discharge / dt, 0.0) for i, b in enumerate(bats)]
-        short = future[t] - sum(room_dis) * dt  # AC kWh the later over-cap intervals need beyond what is stored
         if residual[t] > cap_imp:
             for i, b in enumerate(bats):  # import above the cap first
                 dis[i, t] = min(b.p_discharge_max_kw, room_dis[i], max(residual[t] - cap_imp, 0.0))
                 residual[t] -= dis[i, t]
-            self_consume(t, room_dis)
+            if future[t] <= _EPS:
+                self_consume(t, room_dis)
         elif valley[t]:
-            charge(t, np.inf, room_ch)
+            fill(t, room_ch)
         else:
             if residual[t] < 0:  # PV surplus (no import, so the cap cannot bind)
                 for i, b in enumerate(bats):
                     ch[i, t] = min(b.p_charge_max_kw, room_ch[i], max(-residual[t], 0.0))
                     residual[t] += ch[i, t]
-            if short > _EPS:
-                charge(t, short, room_ch, ac_kwh=True)
+            if future[t] > _EPS:  # over-cap intervals ahead: the cap comes first, fill up within it
+                fill(t, room_ch)
             elif residual[t] > 0:
                 self_consume(t, room_dis)
         for i, b in enumerate(bats):
