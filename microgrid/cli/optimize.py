@@ -4,8 +4,8 @@ Writes ``schedule.csv``, ``kpis.json`` and ``schedule.png`` into ``--out`` and p
 Unless ``--no-network``: AC check of the plan and, when it violates, the network-constrained re-plan
 (``microgrid.network``); writes ``network.csv`` and ``network.json``; exit 3 if violations remain.
 Exit codes: 0 plan written; 2 bad site file or argument; 3 no optimised plan (infeasible, time limit or
-solver failure): the message names the conflicting constraints and the rule-based fallback schedule is
-written instead.
+solver failure): the message names the conflicting constraints; the relaxed plan (optimum with the named
+limits broken by the amounts given) or, failing that, the rule-based fallback schedule is written instead.
 """
 
 from __future__ import annotations

@@ -59,7 +59,9 @@ def summary_lines(plan: Plan, lang: str = "en") -> list[str]:
     head = L("opt.head", site=plan.site_id, start=k["period_start"], steps=steps, formulation=r.formulation,
              status=r.status, solver=s.solver, total=f"{r.build_time_s + s.wall_time_s:.2f}",
              build=f"{r.build_time_s:.2f}", solve=f"{s.wall_time_s:.2f}", limit=f"{s.time_limit_s:g}")
-    if r.fallback:
+    if r.relaxed:
+        head = L("opt.relaxed", status=r.status, head=head)
+    elif r.fallback:
         head = L("opt.fallback", status=r.status, head=head)
     b = k["cost_breakdown_cny"]
     green = L("opt.green", ratio=f"{100 * (k['green_power_ratio'] or 0):.1f}")

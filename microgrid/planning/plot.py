@@ -91,7 +91,9 @@ def _draw(plan: Plan, f: pd.DataFrame, idx: pd.DatetimeIndex, step: pd.Timedelta
     ax1, ax2, ax3 = fig.subplots(3, 1, sharex=True, height_ratios=[3, 1.3, 1])
     title = L("title", site=plan.site_id, start=f"{idx[0]:%Y-%m-%d %H:%M}", formulation=plan.result.formulation,
               status=plan.result.status)
-    if plan.result.fallback:
+    if plan.result.relaxed:
+        title += L("relaxed")
+    elif plan.result.fallback:
         title += L("fallback")
     fig.suptitle(title)
 
