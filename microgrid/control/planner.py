@@ -30,6 +30,7 @@ from microgrid.control.latched import without_assets
 from microgrid.control.plan import PlanRecord
 from microgrid.planning.adapter import PlanOptions, build_dispatch_inputs, horizon_for_day, rolling_horizon
 from microgrid.planning.forecasts import site_forecast
+from microgrid.planning.intraday import PEAK_RESERVE_MARGIN_PCT
 from microgrid.site.models import Site
 from optimizer import (
     DispatchInputs,
@@ -125,7 +126,8 @@ class PlanningService:
     def intraday_inputs(self, start: datetime, month_peak_kw: float) -> DispatchInputs:
         index = rolling_horizon(self.site, pd.Timestamp(start), hours=self.horizon_h)
         return self._with_extra(without_assets(build_dispatch_inputs(
-            self.site, index, options=PlanOptions(month_peak_kw=month_peak_kw), forecast=self.forecast(index)),
+            self.site, index, options=PlanOptions(month_peak_kw=month_peak_kw, peak_reserve_margin_pct=PEAK_RESERVE_MARGIN_PCT),
+            forecast=self.forecast(index)),
             self._out))
 
     def forecast(self, index: pd.DatetimeIndex) -> pd.DataFrame:
