@@ -184,9 +184,18 @@ class PlanningService:
         if result is not None and result.ok:
             return PlanRecord(plan_id, kind, now, result.schedule, status=str(result.status), kpis=result.kpis,
                               reason=result.message)
-        schedule = result.schedule if result is not None and result.schedule is not None else baseline_schedule(inputs)
-        schedule.source = "baseline"
-        kpis = compute_kpis(schedule, inputs)
+        if result is not None and result.schedule is not None:
+            # the optimizer's own fallback: a relaxed plan (source "relaxed") or the rule-based one, with the
+            # limits it cannot keep named in its KPIs and in the reason the runtime raises as an event
+            schedule, kpis = result.schedule, result.kpis
+            named = "; ".join(v.message for v in result.violations[:5])
+            if named:
+                more = f" (+{len(result.violations) - 5} more)" if len(result.violations) > 5 else ""
+                reason = f"{reason}; limits not kept: {named}{more}"
+        else:
+            schedule = baseline_schedule(inputs)
+            schedule.source = "baseline"
+            kpis = compute_kpis(schedule, inputs)
         status = str(result.status) if result is not None else "error"
         return PlanRecord(plan_id, "fallback", now, schedule, status=status, kpis=kpis, reason=reason)
 
