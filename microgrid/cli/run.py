@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import importlib.util
 import re
 import signal
 import socket
@@ -259,6 +260,9 @@ async def _start_gridside(runtime, site):
             print(f"warning: DR schedule {path}: {refusal}", file=sys.stderr)
     if not (gs.iec104.enabled or gs.modbus.enabled):
         return None
+    if gs.iec104.enabled and importlib.util.find_spec("c104") is None:
+        raise UserError("gridside.iec104 is enabled but its optional library c104 (GPL-3.0) is not installed: "
+                        "pip install 'park-microgrid[iec104]', or disable gridside.iec104 in the site file")
     from microgrid.gridside.service import Northbound
 
     north = Northbound(runtime)

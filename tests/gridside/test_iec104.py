@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+pytest.importorskip("c104", reason="IEC 104 tests need the optional extra: pip install -e .[iec104]")
+
 from microgrid.gridside.points import point_table
 from microgrid.gridside.service import Northbound
 from tests.api.server import free_port
