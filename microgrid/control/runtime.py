@@ -56,6 +56,7 @@ from microgrid.control.fleet import (
     telemetry_samples,
     without,
 )
+from microgrid.control.following import StorageFollowing
 from microgrid.control.jobs import APSchedulerRunner, ClockJobRunner, DailyAt, Every, JobRunner
 from microgrid.control.limits import ConsumerControl
 from microgrid.control.modes import Condition, Mode, ModeMachine
@@ -123,7 +124,8 @@ class Runtime:
         self.timings: dict[str, float] = {}
         """Wall seconds spent per phase of the cycle (read, control, write, account_store), summed."""
         self._last_flush: datetime | None = None
-        self.consumers = ConsumerControl(site)
+        self.consumers = ConsumerControl(site, cycle_s=self.options.cycle_s)
+        self.following = StorageFollowing()
         self.write_alarms = WriteAlarms(
             self.store.set_alarm,
             lambda kind, text, source, data: self.emit(kind, text, Severity.ALARM, source, **data))
@@ -412,6 +414,12 @@ class Runtime:
         limits = GridLimits(grid.export_limit_kw, grid.import_cap_kw, peak_target)
         pv = pv_units(self.site, control.pv, self._commanded)
         storage = storage_units(self.site, control.storage, self._commanded, horizon_s=self.options.cycle_s)
+        storage, stalled = self.following.check(storage, dt_s, now)
+        for sid in stalled:
+            self.emit("storage_not_following", f"{sid} does not follow its setpoint: not counted on for "
+                      f"{self.following.hold_s:.0f} s", Severity.ALARM, "rt", asset_id=sid)
+        if self.following.blocked():  # its power is in the PCC as measured; the others make up for it
+            plan_storage = {k: v for k, v in plan_storage.items() if k not in self.following.blocked()}
         units = load_units(self.site, control.heat_pumps, control.flex)
         plan_loads = interval.loads_kw if (interval and automatic) else {}
         loads = load_setpoints(units, plan_loads, overrides)
@@ -423,6 +431,7 @@ class Runtime:
                                overrides_kw={} if mode == Mode.SAFE else overrides,
                                config=self.options.controller)
         setpoints = safe_state(inputs, self.trust.load_bounds(readings)) if mode == Mode.SAFE else balance(inputs)
+        self.following.sent(storage, setpoints.storage_kw)
         if mode != Mode.SAFE:
             pcc_min, pcc_max = pcc_band_kw(inputs)
             loads, load_notes = self.consumers.hold_limits(
