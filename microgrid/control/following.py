@@ -24,13 +24,15 @@ class StorageFollowing:
     misses: int = 2
     """Cycles in a row a unit may miss its setpoint before it is not counted on."""
     hold_s: float = 300.0
-    """How long a unit that does not follow stays out of the allocation, s."""
+    """How long a unit that does not follow stays out of the allocation, s (doubled each time it fails
+    again right after being tried, up to an hour)."""
     tol_kw: float = 5.0
     tol_pct: float = 5.0
     """A unit follows when within ``max(tol_kw, tol_pct % of its rating)`` of the expected power."""
     _sent: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
     _missed: dict[str, int] = field(default_factory=dict)
     _blocked_until: dict[str, datetime] = field(default_factory=dict)
+    _strikes: dict[str, int] = field(default_factory=dict)
 
     def check(self, units: tuple[StorageUnit, ...], dt_s: float, now: datetime) -> tuple[tuple[StorageUnit, ...],
                                                                                          list[str]]:
@@ -43,9 +45,15 @@ class StorageFollowing:
                 step = float("inf") if u.ramp_kw_per_s is None else u.ramp_kw_per_s * max(dt_s, 0.0)
                 expected = min(max(p_before + min(max(setpoint - p_before, -step), step), lo), hi)
                 tol = max(self.tol_kw, self.tol_pct / 100 * max(u.p_charge_max_kw, u.p_discharge_max_kw, hi, -lo))
-                self._missed[u.id] = self._missed.get(u.id, 0) + 1 if abs(u.p_kw - expected) > tol else 0
+                missed = abs(u.p_kw - expected) > tol
+                self._missed[u.id] = self._missed.get(u.id, 0) + 1 if missed else 0
+                if not missed and abs(setpoint - p_before) > tol:
+                    self._strikes[u.id] = 0  # it moved as told: the next failure starts afresh
                 if self._missed[u.id] >= self.misses and u.id not in self._blocked_until:
-                    self._blocked_until[u.id] = now + timedelta(seconds=self.hold_s)
+                    strikes = self._strikes.get(u.id, 0)
+                    self._strikes[u.id] = strikes + 1
+                    hold = min(self.hold_s * 2 ** strikes, 3600.0)
+                    self._blocked_until[u.id] = now + timedelta(seconds=hold)
                     newly.append(u.id)
             until = self._blocked_until.get(u.id)
             if until is not None and now >= until:

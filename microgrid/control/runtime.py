@@ -416,8 +416,8 @@ class Runtime:
         storage = storage_units(self.site, control.storage, self._commanded, horizon_s=self.options.cycle_s)
         storage, stalled = self.following.check(storage, dt_s, now)
         for sid in stalled:
-            self.emit("storage_not_following", f"{sid} does not follow its setpoint: not counted on for "
-                      f"{self.following.hold_s:.0f} s", Severity.ALARM, "rt", asset_id=sid)
+            self.emit("storage_not_following", f"{sid} does not follow its setpoint: not counted on "
+                      "(tried again with back-off)", Severity.ALARM, "rt", asset_id=sid)
         if self.following.blocked():  # its power is in the PCC as measured; the others make up for it
             plan_storage = {k: v for k, v in plan_storage.items() if k not in self.following.blocked()}
         units = load_units(self.site, control.heat_pumps, control.flex)
