@@ -43,7 +43,11 @@ class StorageFollowing:
             if u.online and sent is not None:
                 setpoint, p_before, lo, hi = sent
                 step = float("inf") if u.ramp_kw_per_s is None else u.ramp_kw_per_s * max(dt_s, 0.0)
-                expected = min(max(p_before + min(max(setpoint - p_before, -step), step), lo), hi)
+                # what the setpoint should have given: ramp from the power then, within the bounds then and
+                # now (a BMS limit or an empty battery reported since is not a failure to follow)
+                lo_now, hi_now = u.bounds_kw()
+                expected = p_before + min(max(setpoint - p_before, -step), step)
+                expected = min(max(expected, max(lo, lo_now)), min(hi, hi_now))
                 tol = max(self.tol_kw, self.tol_pct / 100 * max(u.p_charge_max_kw, u.p_discharge_max_kw, hi, -lo))
                 missed = abs(u.p_kw - expected) > tol
                 self._missed[u.id] = self._missed.get(u.id, 0) + 1 if missed else 0

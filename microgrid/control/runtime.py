@@ -75,6 +75,19 @@ from microgrid.site.models import Site
 from optimizer import MeasuredState
 
 MAX_FAILED_CYCLES = 30
+
+
+def cycle_beyond_revert_timers(site: Site, cycle_s: float) -> list[str]:
+    """Devices (``id (N s)``) whose map has a revert timer / heartbeat timeout shorter than two cycles: the
+    keep-alives go once per cycle, so such a device may revert between two of them."""
+    from drivers.registermap import load_map
+
+    out = []
+    for d in site.devices:
+        timers = [p.revert_s for p in load_map(d.map, d.map_options).points if p.revert_s]
+        if timers and 2 * cycle_s > min(timers):
+            out.append(f"{d.id} ({min(timers):g} s)")
+    return out
 """Consecutive failed cycles after which :meth:`Runtime.run` gives up (and the device fallbacks take over)."""
 
 
@@ -172,6 +185,11 @@ class Runtime:
                        or resume.controller_state.get("manual"))
         self.emit("runtime_started", f"controller started{' (resumed from the store)' if resumed else ''}",
                   plans=len(resume.plans), month_peak_kw=round(self.accounting.month_peak_kw, 3))
+        slow = cycle_beyond_revert_timers(self.site, self.options.cycle_s)
+        if slow:
+            self.emit("cycle_too_slow", f"control cycle {self.options.cycle_s:g} s is longer than half the revert "
+                      f"timer of {', '.join(slow)}: those devices may drop to their own safe state between cycles "
+                      "(a unit that then does not follow is not counted on)", Severity.WARNING, "rt")
         if self.options.plan_on_start and self.plans.at(now) is None:
             await self._job_intraday(now)
         if not self._polled:

@@ -98,3 +98,14 @@ def test_storage_limited_by_its_ramp_is_following():
     f.sent(units, {"bat": 500.0})
     units, newly = f.check((_unit(200.0, 500.0),), 2.0, T0 + timedelta(seconds=2))  # 100 kW/s × 2 s
     assert units[0].online and newly == []
+
+
+def test_a_cycle_longer_than_half_a_device_revert_timer_is_named():
+    from microgrid.control.runtime import cycle_beyond_revert_timers
+    from microgrid.site import load_site
+    from tests.paths import REFERENCE_PARK
+
+    site = load_site(REFERENCE_PARK)
+    assert cycle_beyond_revert_timers(site, 10.0) == []
+    slow = cycle_beyond_revert_timers(site, 60.0)
+    assert "dev_bat_electronics (30 s)" in slow and "dev_ess_pcs (60 s)" in slow
