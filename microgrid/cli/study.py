@@ -47,6 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="interval length in minutes, 5-60 (default: the site's resolution)")
     parser.add_argument("--weather", metavar="CSV", help="hourly or finer weather CSV (timestamp, ghi_w_m2, "
                         "temp_air_c[, dni_w_m2, dhi_w_m2]) instead of the typical-year generator")
+    parser.add_argument("--loads", metavar="CSV", help="a year of metered loads (timestamp + any of the site's "
+                        "profile columns, e.g. load_<tenant>_kw, kW) instead of the calendar-built profiles")
     parser.add_argument("--seed", type=int, help="seed of the typical-year weather generator")
     parser.add_argument("--ac-check", action="store_true", help="AC power flow of every interval (summary in the outputs)")
     parser.add_argument("--time-limit", type=valid.bounded(0.1, 3600, "time in seconds"), metavar="S",
@@ -64,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     site = load_site(args.site)
     solver = solver_options_for(site, time_limit_s=args.time_limit, interface="appsi")
     result = run_study(site, args.year, step_min=args.resolution, weather_csv=args.weather, seed=args.seed,
+                       loads_csv=args.loads,
                        solver=solver, ac_check=args.ac_check, progress=progress_bar(args.quiet))
     out = args.out or Path("studies") / site.id / str(args.year)
     try:

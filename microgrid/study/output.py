@@ -79,6 +79,7 @@ def about(result: StudyResult) -> list[tuple[str, str]]:
             ("resolution", f"{inp.step_min} min"),
             ("data", "PLANNED (day-ahead plans of the optimizer), not metered"),
             ("weather", inp.weather_source),
+            ("loads", inp.load_source),
             ("PV yield (available, AC)", f"{inp.pv_yield_kwh_per_kwp():.0f} kWh/kWp"),
             ("calendar", inp.calendar.source + (f" — {inp.calendar.note}" if inp.calendar.note else "")),
             ("emission factor", f"{m.factor_location.id}: {m.factor_location.kg_co2_per_kwh} kgCO2/kWh, "

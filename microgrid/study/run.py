@@ -95,12 +95,13 @@ def _end_state(site: Site, frame: pd.DataFrame) -> MeasuredState:
 
 def run_study(site: Site, year: int, *, step_min: int | None = None, weather_csv: str | Path | None = None,
               seed: int | None = None, solver: SolverOptions | None = None, ac_check: bool = False,
-              progress: Progress | None = None, inputs: YearInputs | None = None) -> StudyResult:
+              progress: Progress | None = None, inputs: YearInputs | None = None,
+              loads_csv: str | Path | None = None) -> StudyResult:
     """Plan every day of ``year`` for ``site`` and account for the year (see the module docstring)."""
     start = time.perf_counter()
     if inputs is None:
         kwargs = {} if seed is None else {"seed": seed}
-        inputs = year_inputs(site, year, step_min=step_min, weather_csv=weather_csv, **kwargs)
+        inputs = year_inputs(site, year, step_min=step_min, weather_csv=weather_csv, loads_csv=loads_csv, **kwargs)
     options = solver or solver_options_for(site, interface="appsi")
     days = inputs.days
     planner: IntradayPlanner | None = None
@@ -133,7 +134,7 @@ def run_study(site: Site, year: int, *, step_min: int | None = None, weather_csv
             progress(k + 1, len(days), day)
     schedule = pd.concat(frames)
     note = (f"day-ahead plans of the optimizer for every day of {year} (annual study, {inputs.weather_source}; "
-            "loads from the site's day-type profiles and the holiday calendar): planned, not metered")
+            f"loads from {inputs.load_source}): planned, not metered")
     table = table_from_schedules(site, frames, days[0], days[-1], source="planned", note=note)
     report = build_report(site, table)
     notes = [inputs.calendar.note] if inputs.calendar.note else []

@@ -9,6 +9,9 @@ local year, so each day's slice goes straight into :func:`microgrid.planning.bui
   ``weekend`` profile, make-up working days a weekday profile), times the month's seasonal factor
   (``study.seasonal_load_pct``), and during a tenant's Spring Festival shutdown its weekend profile times
   the shutdown's ``load_pct`` (the tenant's base load and the heat demand and baselines of its assets).
+- Or a year of metered loads (``loads_csv``): any of those profile columns given as a CSV with a
+  ``timestamp`` column (the forecast CSV format, e.g. tenant base loads exported from the metering
+  system) replaces the calendar-built column for the whole year; the columns it lacks stay calendar-built.
 - PV (pvlib) and heat-pump COP from the weather (:func:`microgrid.planning.forecasts.add_derived_columns`).
 """
 
@@ -21,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from microgrid.errors import UserError
 from microgrid.planning.forecasts import add_derived_columns
 from microgrid.profiles import load_day_profile
 from microgrid.site.models import Site
@@ -32,6 +36,7 @@ from microgrid.study.weather import (
     to_step,
     year_index,
 )
+from optimizer.forecast import ForecastError, align_forecast
 
 WEATHER = ("ghi_w_m2", "dni_w_m2", "dhi_w_m2", "temp_air_c", "cloud_factor")
 
@@ -47,6 +52,7 @@ class YearInputs:
     frame: pd.DataFrame
     """One row per interval of the local year; forecast-CSV columns (kW, W/m², °C)."""
     weather_source: str
+    load_source: str = "the site's day-type profiles and the holiday calendar"
 
     @property
     def days(self) -> list[date]:
@@ -102,9 +108,47 @@ def load_frame(site: Site, calendar: YearCalendar, step_min: int) -> pd.DataFram
     return out
 
 
+def metered_loads(loads: pd.DataFrame, path: str | Path) -> tuple[pd.DataFrame, list[str]]:
+    """``loads`` with the columns of the CSV at ``path`` replaced by its values (kW, interval averages).
+
+    Raises :class:`UserError` naming the file and the column or time at fault; values must be finite and
+    non-negative, and every column must be one of the profile columns the site uses.
+    """
+    try:
+        raw = pd.read_csv(path)
+    except FileNotFoundError:
+        raise UserError(f"--loads: file not found: {path}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise UserError(f"--loads: {path}: not a readable CSV file ({exc})") from None
+    unknown = sorted(set(raw.columns) - set(loads.columns) - {"timestamp"})
+    if unknown:
+        raise UserError(f"--loads: {path} has column(s) {unknown} that the site does not use (known: "
+                        f"{sorted(loads.columns)})")
+    if len(raw.columns) < 2:
+        raise UserError(f"--loads: {path} has no load column (timestamp plus e.g. load_<tenant>_kw)")
+    for col in raw.columns.drop("timestamp", errors="ignore"):
+        # checked before any averaging to the study step, which would hide a bad row
+        values = pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values) | (values < 0)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            where = raw["timestamp"].iloc[row] if "timestamp" in raw.columns else f"row {row + 2}"
+            raise UserError(f"--loads: {path}: column '{col}' at {where} is {raw[col].iloc[row]} "
+                            "(kW must be a finite number >= 0)")
+    try:
+        given = align_forecast(raw, loads.index, source=str(path))
+    except ForecastError as exc:
+        raise UserError(f"--loads: {exc.message}", exc.problems) from None
+    out = loads.copy()
+    for col in given.columns:
+        out[col] = given[col].to_numpy()
+    return out, list(given.columns)
+
+
 def year_inputs(site: Site, year: int, *, step_min: int | None = None, weather_csv: str | Path | None = None,
-                seed: int = DEFAULT_SEED) -> YearInputs:
-    """The year's forecast frame for ``site`` at ``step_min`` (default: the site's resolution)."""
+                seed: int = DEFAULT_SEED, loads_csv: str | Path | None = None) -> YearInputs:
+    """The year's forecast frame for ``site`` at ``step_min`` (default: the site's resolution); ``loads_csv``
+    replaces calendar-built load columns by a year of metered values (see the module docstring)."""
     step = step_min or site.site.resolution_min
     cal = site_calendar(site, year)
     loc = site.site.location
@@ -117,8 +161,13 @@ def year_inputs(site: Site, year: int, *, step_min: int | None = None, weather_c
                                                 site.timezone, seed=seed), step)
         source = f"typical-year generator (seed {seed}; calibration in docs/study.md)"
     loads = load_frame(site, cal, step)
+    load_source = YearInputs.load_source
+    if loads_csv is not None:
+        loads, replaced = metered_loads(loads, loads_csv)
+        load_source = f"metered loads from {loads_csv} ({', '.join(replaced)}); other columns from the profiles"
     frame = loads.drop(columns=[c for c in WEATHER if c in loads.columns])
     for col in WEATHER:
         frame[col] = weather[col].to_numpy()
     frame = add_derived_columns(site, frame)
-    return YearInputs(site=site, year=year, step_min=step, calendar=cal, frame=frame, weather_source=source)
+    return YearInputs(site=site, year=year, step_min=step, calendar=cal, frame=frame, weather_source=source,
+                      load_source=load_source)
