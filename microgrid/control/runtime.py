@@ -185,15 +185,20 @@ class Runtime:
                        or resume.controller_state.get("manual"))
         self.emit("runtime_started", f"controller started{' (resumed from the store)' if resumed else ''}",
                   plans=len(resume.plans), month_peak_kw=round(self.accounting.month_peak_kw, 3))
+        if self.options.plan_on_start and self.plans.at(now) is None:
+            await self._job_intraday(now)
+        if not self._polled:
+            self.jobs.start()
+
+    def check_cycle(self) -> list[str]:
+        """Warn (event ``cycle_too_slow``) when the cycle is longer than half a device's revert timer; returns
+        the devices named. Reads the register maps, so the CLI calls it once before starting."""
         slow = cycle_beyond_revert_timers(self.site, self.options.cycle_s)
         if slow:
             self.emit("cycle_too_slow", f"control cycle {self.options.cycle_s:g} s is longer than half the revert "
                       f"timer of {', '.join(slow)}: those devices may drop to their own safe state between cycles "
                       "(a unit that then does not follow is not counted on)", Severity.WARNING, "rt")
-        if self.options.plan_on_start and self.plans.at(now) is None:
-            await self._job_intraday(now)
-        if not self._polled:
-            self.jobs.start()
+        return slow
 
     def _restore_state(self, state: dict, now: datetime) -> None:
         for item in state.get("overrides", []):
