@@ -2,4 +2,5 @@ import sys
 
 from microgrid.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # worker processes of a sweep's local cluster import this module again
+    sys.exit(main())

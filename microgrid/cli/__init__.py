@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "report": "green-power ratio, carbon and cost report (HTML, CSV or XLSX)",
     "study": "annual study: every day of a year planned in sequence, monthly figures",
     "plan-target": "target planner: cheapest measures for an annual green-power ratio",
+    "sweep": "annual studies over scenarios and sites on Dask (Pareto summary, resumable)",
 }
 """Sub-command modules in ``microgrid.cli`` and their one-line help, in the order ``--help`` lists them.
 

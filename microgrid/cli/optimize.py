@@ -28,17 +28,10 @@ from microgrid.site import load_site
 from optimizer import BinaryMode
 from optimizer.errors import InputError
 
-ALLOWED_STEPS = (5, 10, 15, 20, 30, 60)
+ALLOWED_STEPS = valid.ALLOWED_STEPS
 
 
-def _step(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value not in ALLOWED_STEPS:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a supported step in minutes (use one of {ALLOWED_STEPS})")
-    return value
+_step = valid.step_minutes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

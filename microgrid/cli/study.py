@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 from microgrid.cli import validators as valid
-from microgrid.cli.optimize import _step
 from microgrid.errors import UserError
 
 _year = valid.integer(2000, 2099, "a year")
@@ -43,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "peak) and writes a monthly table (CSV, XLSX) and an HTML page with plots (docs/study.md).")
     parser.add_argument("site", metavar="SITE", help="site directory or site.yaml")
     parser.add_argument("--year", type=_year, required=True, help="calendar year to study, e.g. 2026")
-    parser.add_argument("--resolution", type=_step, metavar="MIN",
+    parser.add_argument("--resolution", type=valid.step_minutes, metavar="MIN",
                         help="interval length in minutes, 5-60 (default: the site's resolution)")
     parser.add_argument("--weather", metavar="CSV", help="hourly or finer weather CSV (timestamp, ghi_w_m2, "
                         "temp_air_c[, dni_w_m2, dhi_w_m2]) instead of the typical-year generator")

@@ -41,6 +41,21 @@ def bounded(lo: float, hi: float, what: str, *, lo_open: bool = False):
     return parse
 
 
+ALLOWED_STEPS = (5, 10, 15, 20, 30, 60)
+"""Planning steps in minutes that divide an hour (and the profiles' 5-min grid)."""
+
+
+def step_minutes(text: str) -> int:
+    """A ``type=`` for a planning step in minutes (one of :data:`ALLOWED_STEPS`)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value not in ALLOWED_STEPS:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a supported step in minutes (use one of {ALLOWED_STEPS})")
+    return value
+
+
 def integer(lo: int, hi: int, what: str):
     """A ``type=`` for an integer in ``[lo, hi]``."""
 

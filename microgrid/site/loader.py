@@ -120,15 +120,20 @@ def site_from_mapping(data: dict[str, Any], base_dir: str | Path = ".", source: 
     return site
 
 
-def load_site(path: str | Path) -> Site:
-    """Load and validate a site from a directory (containing ``site.yaml``) or a YAML file path.
-
-    Raises :class:`SiteError` listing every problem found; never returns a half-valid site.
-    """
+def read_site_mapping(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The site file's path and its parsed (not yet validated) mapping, e.g. to apply scenario overrides."""
     yaml_path = resolve_site_path(path)
     try:
         text = yaml_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SiteError(f"cannot read {yaml_path}", [f"{yaml_path}: {exc}"]) from None
-    data = parse_site_yaml(text, source=str(yaml_path))
+    return yaml_path, parse_site_yaml(text, source=str(yaml_path))
+
+
+def load_site(path: str | Path) -> Site:
+    """Load and validate a site from a directory (containing ``site.yaml``) or a YAML file path.
+
+    Raises :class:`SiteError` listing every problem found; never returns a half-valid site.
+    """
+    yaml_path, data = read_site_mapping(path)
     return site_from_mapping(data, base_dir=yaml_path.parent, source=str(yaml_path))

@@ -96,14 +96,20 @@ def _end_state(site: Site, frame: pd.DataFrame) -> MeasuredState:
 def run_study(site: Site, year: int, *, step_min: int | None = None, weather_csv: str | Path | None = None,
               seed: int | None = None, solver: SolverOptions | None = None, ac_check: bool = False,
               progress: Progress | None = None, inputs: YearInputs | None = None,
-              loads_csv: str | Path | None = None) -> StudyResult:
-    """Plan every day of ``year`` for ``site`` and account for the year (see the module docstring)."""
+              loads_csv: str | Path | None = None, months: tuple[int, int] | None = None) -> StudyResult:
+    """Plan every day of ``year`` for ``site`` and account for the year (see the module docstring).
+
+    ``months`` (first, last; 1-12, inclusive) plans only those months of the year, e.g. a quick sweep of
+    the summer; the carry-overs start afresh on the first day, as on 1 January.
+    """
     start = time.perf_counter()
     if inputs is None:
         kwargs = {} if seed is None else {"seed": seed}
         inputs = year_inputs(site, year, step_min=step_min, weather_csv=weather_csv, loads_csv=loads_csv, **kwargs)
     options = solver or solver_options_for(site, interface="appsi")
     days = inputs.days
+    if months is not None:
+        days = [d for d in days if months[0] <= d.month <= months[1]]
     planner: IntradayPlanner | None = None
     state = MeasuredState()
     peak = 0.0
@@ -133,7 +139,8 @@ def run_study(site: Site, year: int, *, step_min: int | None = None, weather_csv
         if progress is not None:
             progress(k + 1, len(days), day)
     schedule = pd.concat(frames)
-    note = (f"day-ahead plans of the optimizer for every day of {year} (annual study, {inputs.weather_source}; "
+    span = str(year) if months is None else f"{days[0]}..{days[-1]}"
+    note = (f"day-ahead plans of the optimizer for every day of {span} (annual study, {inputs.weather_source}; "
             f"loads from {inputs.load_source}): planned, not metered")
     table = table_from_schedules(site, frames, days[0], days[-1], source="planned", note=note)
     report = build_report(site, table)

@@ -83,7 +83,7 @@ def test_both_readmes_list_the_same_commands():
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # eleven commands: three plan a day, one a year of the small site; the shared CI machine may be slow
+@pytest.mark.timeout(900)  # twelve commands: three plan a day, one a year of the small site, one a sweep of a month; the shared CI machine may be slow
 def test_every_table_command_runs_as_written(tmp_path):
     (tmp_path / "site_configs").symlink_to(ROOT / "site_configs")
     sim = None
@@ -115,6 +115,7 @@ def test_every_table_command_runs_as_written(tmp_path):
         assert (tmp_path / "out" / "report.html").exists()
         assert (tmp_path / "out" / "study" / "monthly.csv").exists() and (tmp_path / "out" / "target" / "sizing.json").exists()
         assert list((tmp_path / "var").glob("*.sqlite")), "users add made the site store"
+        assert (tmp_path / "out" / "sweep" / "results.parquet").exists() and (tmp_path / "out" / "sweep" / "summary.html").exists()
     finally:
         if sim is not None and sim.poll() is None:
             sim.kill()

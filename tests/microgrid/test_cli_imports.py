@@ -20,7 +20,7 @@ print("MODULES", " ".join(sorted({m.split('.')[0] for m in sys.modules})))
 sys.exit(code)
 """
 HEAVY = {"pandas", "numpy", "scipy", "pyomo", "pvlib", "pandapower", "matplotlib", "pymodbus", "drivers", "sim",
-         "sqlalchemy", "fastapi", "uvicorn"}
+         "sqlalchemy", "fastapi", "uvicorn", "dask", "distributed", "pyarrow"}
 
 
 def _modules(*argv: str, cwd=ROOT) -> set[str]:
@@ -31,7 +31,7 @@ def _modules(*argv: str, cwd=ROOT) -> set[str]:
     return set(line.split()[1:])
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["sweep", "--help"], ["report", "--help"]])
 def test_help_imports_no_heavy_library(argv):
     assert _modules(*argv) & HEAVY == set()
 

@@ -1,0 +1,116 @@
+"""``microgrid sweep SITE... --scenarios FILE --year 2026``: annual studies over scenarios and sites on Dask.
+
+Writes ``results.parquet``, ``results.csv``, ``summary.html`` and one row file per scenario (``rows/``) into
+``--out``; a rerun with the same ``--out`` computes only what is missing (docs/sweeps.md). Exit codes: 0 every
+scenario planned; 2 bad scenario file, site or argument (before anything runs); 3 some scenarios failed or
+had fallback days (their rows say why); 4 the Dask scheduler cannot be reached; 130 interrupted (rerun to
+resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from microgrid.cli import validators as valid
+from microgrid.cli.study import _year
+from microgrid.errors import UserError
+
+
+def _months(text: str) -> tuple[int, int]:
+    first, _, last = text.partition("-")
+    try:
+        span = (int(first), int(last or first))
+    except ValueError:
+        span = (0, 0)
+    if not 1 <= span[0] <= span[1] <= 12:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a month or a month range like 7 or 6-9")
+    return span
+
+
+def _scheduler(text: str) -> str:
+    if text in ("local", "in-process") or text.startswith(("tcp://", "tls://", "inproc://", "ws://", "wss://")):
+        return text
+    raise argparse.ArgumentTypeError(f"'{text}' is not a scheduler address like tcp://HOST:8786 (or 'local', "
+                                     "'in-process')")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sweep", description="Runs the annual study of every (site, scenario) pair of a scenario file as one "
+        "Dask task each - on an embedded local cluster, or on an existing Dask scheduler - and writes one table "
+        "(Parquet, CSV) and an HTML summary with the cost vs green-power-ratio Pareto front (docs/sweeps.md).")
+    parser.add_argument("sites", nargs="+", metavar="SITE", help="site directories or site.yaml files")
+    parser.add_argument("--scenarios", required=True, type=Path, metavar="FILE",
+                        help="scenario file (YAML: scenarios and sweeps of site-file overrides)")
+    parser.add_argument("--year", type=_year, required=True, help="calendar year to study, e.g. 2026")
+    parser.add_argument("--resolution", type=valid.step_minutes, metavar="MIN",
+                        help="interval length in minutes, 5-60 (default: each site's resolution)")
+    parser.add_argument("--months", type=_months, metavar="M[-M]",
+                        help="study only these months of the year, e.g. 7 or 6-9 (default: the whole year)")
+    parser.add_argument("--seed", type=int, help="seed of the typical-year weather generator")
+    parser.add_argument("--time-limit", type=valid.bounded(0.1, 3600, "time in seconds"), metavar="S",
+                        help="solver time limit per day, s (default: control.solver_time_limit_s of each site)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", type=_scheduler,
+                        help="tcp://HOST:8786 of a running Dask scheduler (default: DASK_SCHEDULER_ADDRESS, else an "
+                        "embedded local cluster); 'in-process' runs without Dask")
+    parser.add_argument("--workers", type=valid.integer(1, 512, "a number of workers"), metavar="N",
+                        help="worker processes of the embedded cluster (default: one per CPU core)")
+    parser.add_argument("--out", type=Path, help="output directory (default: studies/sweep-<file>-<year>)")
+    parser.add_argument("--retry-failed", action="store_true", help="recompute stored rows whose status is error")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.set_defaults(func=run)
+
+
+def _about(args: argparse.Namespace, outcome, n_cases: int) -> list[tuple[str, str]]:
+    return [("scenario file", str(args.scenarios)), ("sites", ", ".join(args.sites)), ("year", str(args.year)),
+            ("months", "whole year" if args.months is None else f"{args.months[0]}-{args.months[1]}"),
+            ("resolution", f"{args.resolution} min" if args.resolution else "each site's resolution"),
+            ("cases", f"{n_cases} (computed now {len(outcome.computed)}, reused {len(outcome.reused)})"),
+            ("executor", outcome.executor), ("wall time", f"{outcome.wall_s:.1f} s"),
+            ("weather", "typical-year generator per site location" + (f" (seed {args.seed})" if args.seed else ""))]
+
+
+def run(args: argparse.Namespace) -> int:
+    from microgrid.sweep.runner import RunSettings, run_sweep, scheduler_address
+    from microgrid.sweep.scenarios import SiteSource, cases, read_scenarios
+    from microgrid.sweep.summary import write_outputs
+
+    scheduler = scheduler_address(args.scheduler)
+    scenarios = read_scenarios(args.scenarios)
+    sources = [SiteSource.read(s) for s in args.sites]
+    todo = cases(sources, scenarios, str(args.scenarios))
+    out = args.out or Path("studies") / f"sweep-{args.scenarios.stem}-{args.year}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out: cannot write to {out}: {exc.strerror or exc}") from None
+    settings = RunSettings(args.year, args.resolution, args.months, args.seed, args.time_limit)
+    say = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+
+    def started(what: str, dashboard: str | None) -> None:
+        say(f"running {len(todo)} case(s) on {what}" + (f"; dashboard: {dashboard}" if dashboard else ""))
+
+    def row_done(row: dict, done: int, total: int) -> None:
+        figures = (f"green {row['green_ratio_pct']:.2f} %, cost {row['cost_total_cny']:,.0f} CNY"
+                   if row.get("cost_total_cny") is not None else row.get("error", ""))
+        say(f"[{done}/{total}] {row['key']}: {row['status']} ({figures}, {row.get('task_s') or 0:.1f} s)")
+
+    try:
+        outcome = run_sweep(todo, settings, out, scheduler=scheduler, workers=args.workers,
+                            retry_failed=args.retry_failed, on_row=row_done, on_start=started)
+    except KeyboardInterrupt:
+        print(f"interrupted: the finished scenarios are in {out / 'rows'}; run the same command again to "
+              "compute only the rest", file=sys.stderr)
+        return 130
+    if outcome.reused:
+        say(f"reused {len(outcome.reused)} stored row(s) from {out / 'rows'}")
+    paths, frame = write_outputs(out, outcome.keys, _about(args, outcome, len(todo)))
+    bad = frame[frame["status"] != "ok"]
+    print(f"{len(frame)} case(s): {int((frame['status'] == 'ok').sum())} ok, {len(bad)} with errors or fallback "
+          f"days; computed {len(outcome.computed)}, reused {len(outcome.reused)} in {outcome.wall_s:.1f} s")
+    print("Wrote " + ", ".join(str(p) for p in paths.values()))
+    for _, row in bad.iterrows():
+        print(f"error: {row['key']}: {row['error']}", file=sys.stderr)
+    return 3 if len(bad) else 0
