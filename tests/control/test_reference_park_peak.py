@@ -33,14 +33,19 @@ def test_reference_park_keeps_every_hard_limit(afternoon):
 
 
 @pytest.mark.slow
+def test_reference_park_cost_follows_the_plan(afternoon):
+    """Realised cost (true import at the plan's prices) within 3 % of the plan's over the same cycles
+    (measured: 18,681 CNY against 18,812 CNY, −0.7 %)."""
+    cost, plan_cost = afternoon.cost_cny()
+    assert abs(cost / plan_cost - 1) <= 0.03, f"realised cost {cost:.0f} CNY vs planned {plan_cost:.0f} CNY"
+
+
+@pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="issue 12: realised peak 5,538 kW vs planned 5,306 kW (+4.4 %) on "
                    "2025-07-16 15:00-19:00; not yet shown whether the load above forecast exceeded the "
                    "remaining flexibility")
-def test_reference_park_holds_the_planned_peak_and_cost(afternoon):
+def test_reference_park_holds_the_planned_peak(afternoon):
     """Realised monthly peak (highest 15-min mean of the true import; the month starts with this run) ≤ the
-    first plan's peak + 2 %; realised cost (true import at the plan's prices) within 3 % of the plan's."""
+    first plan's peak + 2 %."""
     realised, planned = afternoon.realised_peak_kw(), afternoon.first_plan_peak_kw()
-    cost, plan_cost = afternoon.cost_cny()
-    assert realised <= planned * 1.02 and abs(cost / plan_cost - 1) <= 0.03, (
-        f"realised peak {realised:.0f} kW vs planned {planned:.0f} kW; "
-        f"realised cost {cost:.0f} CNY vs planned {plan_cost:.0f} CNY")
+    assert realised <= planned * 1.02, f"realised peak {realised:.0f} kW vs planned {planned:.0f} kW"
