@@ -18,7 +18,7 @@ A limit that cannot be held is named in the returned notes (the runtime raises a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -51,6 +51,8 @@ class ConsumerControl:
     switching: HeatPumpSwitching = field(default_factory=HeatPumpSwitching)
     cycle_s: float = 2.0
     """Control cycle, s (a window job's deadline floor looks one cycle ahead)."""
+    follow_misses: int = 2
+    """Cycles in a row a consumer may miss its setpoint before the loop stops counting on moving it."""
 
     def __post_init__(self) -> None:
         a = self.site.assets
@@ -71,6 +73,9 @@ class ConsumerControl:
         self.p_range.update({e.id: (0.0, e.p_max_kw) for e in a.ev_depots})
         trafos = {t.lv_bus: t for t in self.site.network.transformers}
         self.tz = ZoneInfo(self.site.timezone)
+        self._wanted: dict[str, float] = {}
+        self._missed: dict[str, int] = {}
+        self._own_floor: dict[str, float] = {}
         self.meter_trafo = {m.id: trafos[m.bus] for m in self.site.meters
                             if m.scope == "tenant" and m.bus in trafos}
 
@@ -106,9 +111,23 @@ class ConsumerControl:
                     if late:  # its own control runs it at full power: count on that, shed the others
                         floor = hi
                 c = Consumer(asset_id, kind, self.bus[asset_id], p, min(max(value, lo), hi), lo, hi, base, floor)
+            self._own_floor[c.id] = c.floor_kw
+            c = self._not_following(c)
             consumers.append(c)
         delta = sum(c.expected_kw(c.setpoint_kw) - c.p_kw for c in consumers)
         return consumers, delta
+
+    def _not_following(self, c: Consumer) -> Consumer:
+        """A consumer whose measured power missed what its last setpoint should have given in
+        ``follow_misses`` cycles in a row (a shiftable load catching up its backlog, a process in local
+        control) is expected to stay where it is: the loop does not count on moving it until it follows."""
+        wanted = self._wanted.get(c.id)
+        tol = max(2.0, 0.05 * c.hi_kw)
+        if wanted is not None:
+            self._missed[c.id] = self._missed.get(c.id, 0) + 1 if abs(c.p_kw - wanted) > tol else 0
+        if c.kind != "heat_pump" and self._missed.get(c.id, 0) >= self.follow_misses:
+            return replace(c, floor_kw=max(c.floor_kw, c.p_kw))
+        return c
 
     def _seconds_left(self, asset_id: str, now: datetime) -> float:
         """Seconds left in the window of a window job now (0 outside it)."""
@@ -154,6 +173,8 @@ class ConsumerControl:
             setpoints, _left = shift_consumption(consumers, setpoints, demand_target_kw - expected, self.order,
                                                  kinds=PEAK_SHED_KINDS)
         for c in consumers:
+            # what the final setpoint should give (the floor of a load not following left out)
+            self._wanted[c.id] = replace(c, floor_kw=self._own_floor.get(c.id, 0.0)).expected_kw(setpoints[c.id])
             if c.kind == "heat_pump":
                 value = on_off(setpoints[c.id], self.hp[c.id].p_min_kw)
                 setpoints[c.id] = min(max(value, c.lo_kw), c.hi_kw)

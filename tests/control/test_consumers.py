@@ -109,3 +109,23 @@ def test_a_cycle_longer_than_half_a_device_revert_timer_is_named():
     assert cycle_beyond_revert_timers(site, 10.0) == []
     slow = cycle_beyond_revert_timers(site, 60.0)
     assert "dev_bat_electronics (30 s)" in slow and "dev_ess_pcs (60 s)" in slow
+
+
+def test_a_consumer_that_ignores_its_setpoint_is_not_counted_on():
+    from types import SimpleNamespace
+
+    from microgrid.control.limits import ConsumerControl
+    from microgrid.site import load_site
+    from tests.paths import REFERENCE_PARK
+
+    site = load_site(REFERENCE_PARK)
+    control = ConsumerControl(site, cycle_s=10.0)
+    fid = next(f.id for f in site.assets.flexible_loads if f.kind == "shiftable")
+    reading = SimpleNamespace(p_kw=80.0, p_baseline_kw=80.0, e_pending_kwh=None)  # the fields prepare() reads
+    deltas = []
+    for k in range(4):
+        consumers, delta = control.prepare({fid: 10.0}, {}, {fid: reading}, T0 + timedelta(seconds=10 * k))
+        deltas.append(round(delta, 3))
+        control.hold_limits(consumers, None, 0.0, 1e9, None, {}, T0 + timedelta(seconds=10 * k))
+    # counted on to drop by 70 kW until it has missed twice (cycles 1 and 2); then its 80 kW are expected to stay
+    assert deltas == [-70.0, -70.0, 0.0, 0.0]
