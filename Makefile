@@ -42,11 +42,13 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	@scripts/ensure-chromium.sh
+	@scripts/ensure-cjk-font.sh
 	@scripts/ensure-debian-tools.sh socat mbpoll
 	@scripts/ensure-postgresql.sh
 	$(VENV)/bin/pytest -q
 
 test-fast: $(STAMP) lint
+	@scripts/ensure-cjk-font.sh
 	@scripts/ensure-postgresql.sh
 	$(VENV)/bin/pytest -q -m "not slow"
 

@@ -23,7 +23,7 @@ from api.metrics import AppMetrics
 from api.openapi_site import add_site_constraints
 from api.ports import ControlPort, StoreView
 from api.ratelimit import RateLimiter
-from api.routes import assets, auth, health, metrics, pages, records, reports, schedules
+from api.routes import assets, auth, gridside, health, metrics, pages, records, reports, schedules
 from api.routes import site as site_routes
 from api.settings import Settings
 from api.site_view import asset_map
@@ -120,7 +120,7 @@ def create_app(settings: Settings, store: StoreView, control_port: ControlPort, 
         ctx.metrics.requests.labels(request.method, template, str(response.status_code)).inc()
         return response
 
-    for module in (health, auth, site_routes, assets, schedules, records, reports, metrics, pages):
+    for module in (health, auth, site_routes, assets, schedules, gridside, records, reports, metrics, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC, packages=None), name="static")
 

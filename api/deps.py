@@ -26,7 +26,7 @@ from api.security import (
     read_session_cookie,
     token_key,
 )
-from api.users import token_key_in_use, user_state
+from api.users import PASSWORD_KEY_PREFIX, token_key_in_use, user_state
 from microgrid.site import Site
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -86,10 +86,12 @@ def _unauthorized(detail: str) -> ApiError:
 
 
 def _principal(ctx: AppContext, name: str, key: str, method: str, session: Session | None = None) -> Principal:
-    """Re-read the user: it must exist, be enabled and still hold the token with ``key``."""
+    """Re-read the user: it must exist, be enabled and still hold the token (or password) with ``key``."""
     state = user_state(ctx.store, name)
-    if state is None or state.token_key != key:
+    if state is None or not state.holds(key):
         ctx.verified.forget_user(name)
+        if key.startswith(PASSWORD_KEY_PREFIX):
+            raise _unauthorized("password changed or user removed: sign in again")
         raise _unauthorized("token no longer valid (rotated or user removed): ask an admin for a new one")
     if state.disabled:
         raise _unauthorized("user disabled: ask an admin to enable the account")
@@ -138,6 +140,23 @@ def check_token(ctx: AppContext, token: str, request: Request | None = None) -> 
         raise
     ctx.verified.put(token, user.name, key)
     return _principal(ctx, user.name, key, "bearer")
+
+
+def check_password(ctx: AppContext, name: str, password: str, request: Request) -> Principal:
+    """The principal of a user name and password, or :class:`ApiError` 401 (one scrypt per attempt).
+
+    Lockout as for tokens (:func:`failure_bucket`): a failure for a user that exists spends the bucket of that
+    user from that address (guessing one user's password locks only that pair), any other failure the
+    address's bucket; the login route's own per-address limit caps the attempts per address on top."""
+    state = user_state(ctx.store, name)
+    bucket = f"{client_address(request, ctx)}|user:{name}" if state is not None else client_address(request, ctx)
+    _refuse_if_throttled(ctx, bucket)
+    found = ctx.store.authenticate_password(name, password)
+    if found is None:
+        ctx.failure_limiter.take(bucket)
+        raise _unauthorized("wrong user name or password, or the user is disabled or has no password yet")
+    user, key = found
+    return _principal(ctx, user.name, PASSWORD_KEY_PREFIX + key, "session")
 
 
 def check_session(ctx: AppContext, cookie: str, request: Request) -> Principal:

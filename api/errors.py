@@ -44,6 +44,12 @@ TEMPLATES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), k) fo
     (r"^authentication required", "err.unauthenticated"),
     (r"^internal error \(logged on the server\)$", "err.internal"),
     (r"^invalid request: the body is not JSON \(UTF-8\)$", "err.not_json"),
+    (r"^wrong user name or password", "err.login_failed"),
+    (r"^password changed or user removed: sign in again$", "err.password_changed"),
+    (r"^password too short: use at least (?P<n>\d+) characters$", "err.password_short"),
+    (r"^password too long: use at most (?P<n>\d+) characters$", "err.password_long"),
+    (r"^password starts or ends with white space", "err.password_space"),
+    (r"^password too easy to guess", "err.password_weak"),
 ))
 """English sentences raised elsewhere and their catalogue keys (named groups fill the placeholders)."""
 

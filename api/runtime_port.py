@@ -111,6 +111,11 @@ class RuntimePort:
                 return float(event.data["wall_s"])
         return None
 
+    @property
+    def gridcaps(self):
+        """The grid's import caps (DR events, commanded PCC limit): :class:`microgrid.control.gridcaps.GridCaps`."""
+        return self.runtime.gridcaps
+
     def overrides(self) -> list[Override]:
         return list(self.runtime.overrides.active(self.runtime.clock.now()).values())
 

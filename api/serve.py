@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 
 import uvicorn
 
@@ -103,3 +104,10 @@ def ensure_demo_user(store: StoreView, name: str = DEMO_USER, role: str = "opera
         store.set_user_disabled(name, False)
         return store.rotate_token(name)
     return store.create_user(name, role)[1]
+
+
+def demo_password(store: StoreView, name: str = DEMO_USER) -> str:
+    """A fresh random dashboard password for the demo operator (simulated runs only); print it once."""
+    password = secrets.token_urlsafe(12)  # 16 characters, 96 bits
+    store.set_password(name, password)
+    return password

@@ -8,7 +8,8 @@ Measures, in one process and on the same LP:
 - the baseline: the same LP exported by Pyomo's LP writer and solved by plain ``highspy``
   (``readModel`` + ``run``), and the ratios of our times to it;
 - intraday re-planning: :class:`optimizer.IntradayPlanner` rolled forward 15 min at a time with new
-  forecasts and measured state, median time of ``replan`` (update + solve + results).
+  forecasts and measured state, median time of ``replan`` (update + solve + results); ``appsi+reserve``
+  is the default path with the peak-reserve rows the site intraday planner adds.
 
 Run: ``.venv/bin/python bench/bench_dispatch.py [--runs 7] [--resolves 12] [--day 2025-07-15]``.
 Results go to docs/performance.md (optimizer section) by hand, with the command used.
@@ -33,13 +34,21 @@ import pyomo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from microgrid.planning.adapter import build_dispatch_inputs, horizon_for_day, rolling_horizon  # noqa: E402
+from microgrid.planning.adapter import (  # noqa: E402
+    PlanOptions,
+    build_dispatch_inputs,
+    horizon_for_day,
+    rolling_horizon,
+)
+from microgrid.planning.intraday import PEAK_RESERVE_MARGIN_PCT  # noqa: E402
 from microgrid.site import load_site  # noqa: E402
 from optimizer import IntradayPlanner, MeasuredState, SolverOptions  # noqa: E402
 from optimizer.model import DispatchModel  # noqa: E402
 from optimizer.solver import make_solver  # noqa: E402
 
 INTERFACES = ("direct", "appsi", "contrib")
+RESERVE = "appsi+reserve"
+"""The default intraday path with the peak reserve rows of the site intraday planner."""
 
 
 def median_ms(values: list[float]) -> float:
@@ -116,17 +125,21 @@ def bench_intraday(site, inputs, resolves: int, lp_path: str, firsts: int = 3) -
     """Persistent planners for ``direct``, ``appsi`` and ``contrib``, measured interleaved: ``firsts`` first solves
     (build + solve) each, then rolling 15-min re-solves with new data and state, alternating between the
     interfaces; a plain highspy solve of the day-ahead LP runs before each pair as the baseline."""
-    names = ("direct", "appsi", "contrib")
+    names = ("direct", "appsi", "contrib", RESERVE)
     start = inputs.index[0]
-    horizons = [build_dispatch_inputs(site, rolling_horizon(site, start + pd.Timedelta(minutes=15 * k)))
+    reserve = PlanOptions(peak_reserve_margin_pct=PEAK_RESERVE_MARGIN_PCT)
+    horizons = [{n: build_dispatch_inputs(site, rolling_horizon(site, start + pd.Timedelta(minutes=15 * k)),
+                                          options=reserve if n == RESERVE else None) for n in names}
                 for k in range(1, resolves + 2)]
+    first_inputs = {n: build_dispatch_inputs(site, inputs.index, options=reserve) if n == RESERVE else inputs
+                    for n in names}
     first = {n: [] for n in names}
     build = {n: [] for n in names}
     planners = {}
     for _ in range(firsts):
         for name in names:
             t0 = time.perf_counter()
-            planner = IntradayPlanner(inputs, SolverOptions(interface=name))
+            planner = IntradayPlanner(first_inputs[name], SolverOptions(interface=name.split("+")[0]))
             result = planner.solve()
             first[name].append(time.perf_counter() - t0)
             build[name].append(planner.build_time_s)
@@ -141,7 +154,7 @@ def bench_intraday(site, inputs, resolves: int, lp_path: str, firsts: int = 3) -
         state = MeasuredState(soc_pct={b.id: 40.0 + k for b in inputs.batteries}, month_peak_kw=3000.0 + 10 * k)
         for name in names[k % len(names):] + names[:k % len(names)]:  # rotate who goes first
             t0 = time.perf_counter()
-            result = planners[name].replan(horizon, state)
+            result = planners[name].replan(horizon[name], state)
             dt = time.perf_counter() - t0
             if not result.ok:
                 raise SystemExit(f"intraday {name}: re-solve {k} failed: {result.message}")

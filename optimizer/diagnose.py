@@ -10,34 +10,18 @@ the time and the size of the shortfall.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from optimizer.inputs import DispatchInputs, SolverOptions
+from optimizer.inputs import BinaryMode, DispatchInputs, SolverOptions
 from optimizer.model import DispatchModel
 from optimizer.model.data import slot_depot, slot_index
-from optimizer.results import Schedule, extract_schedule
+from optimizer.results import Schedule, extract_schedule, milp_reasons_from_plan
 from optimizer.solver import SolveInfo, make_solver
+from optimizer.violations import Conflict, hhmm, sort_conflicts, when
 
 SLACK_TOL = 1e-3
-
-
-@dataclass
-class Conflict:
-    """One group of violated constraints found by the elastic solve."""
-
-    family: str
-    """``import_limit``, ``export_limit``, ``transformer_down``/``_up``, ``heat``, ``tank_end``,
-    ``battery_end``, ``ev``, ``deferrable``, ``green``, ``network``."""
-    subject: str
-    """Asset, transformer, session or limit name."""
-    amount: float
-    """Largest violation (power families, kW) or total shortfall (energy families, kWh)."""
-    unit: str
-    message: str
-    steps: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -52,38 +36,6 @@ class Diagnosis:
         if not self.conflicts:
             return "no conflicting constraint found (numerical trouble in the solver?)"
         return "; ".join(c.message for c in self.conflicts)
-
-
-def _hhmm(ts: pd.Timestamp, end_of: pd.Timestamp | None = None) -> str:
-    """``HH:MM``; an end at midnight after ``end_of``'s day prints as ``24:00``."""
-    if end_of is not None and ts.normalize() > end_of.normalize() and ts == ts.normalize():
-        return "24:00"
-    return ts.strftime("%H:%M")
-
-
-def _runs(steps: list[int]) -> list[list[int]]:
-    """Group sorted step indices into contiguous runs."""
-    runs: list[list[int]] = []
-    for s in steps:
-        if runs and s == runs[-1][-1] + 1:
-            runs[-1].append(s)
-        else:
-            runs.append([s])
-    return runs
-
-
-def _when(inp: DispatchInputs, steps: list[int], limit: int = 3) -> str:
-    """``19:00`` or ``19:00–20:15`` (end of the last interval), several runs joined by commas."""
-    dt = pd.Timedelta(hours=inp.step_h)
-    parts = []
-    for run in _runs(steps)[:limit]:
-        start = inp.index[run[0]]
-        if len(run) == 1:
-            parts.append(_hhmm(start))
-        else:
-            parts.append(f"{_hhmm(start)}–{_hhmm(inp.index[run[-1]] + dt, start)}")
-    more = len(_runs(steps)) - limit
-    return ", ".join(parts) + (f" and {more} more period(s)" if more > 0 else "")
 
 
 def _per_subject(slack, tol: float) -> dict[str, list[tuple[int, float]]]:
@@ -111,11 +63,11 @@ def _conflicts(dm: DispatchModel, schedule: Schedule) -> list[Conflict]:  # noqa
             if fam == "import_limit":
                 lim = inp.grid.import_limit_kw
                 msg = (f"import limit (declared demand) {lim:g} kW is below the load that must be served at "
-                       f"{_when(inp, steps)}: up to {lim + worst:.0f} kW needed at {_hhmm(inp.index[worst_t])} "
+                       f"{when(inp.index, steps)}: up to {lim + worst:.0f} kW needed at {hhmm(inp.index[worst_t])} "
                        f"({worst:.0f} kW more)")
             else:
                 lim = inp.grid.export_limit_kw
-                msg = (f"export limit {lim:g} kW is below the must-take PV surplus at {_when(inp, steps)}: "
+                msg = (f"export limit {lim:g} kW is below the must-take PV surplus at {when(inp.index, steps)}: "
                        f"up to {worst:.0f} kW cannot be absorbed (allow curtailment or export)")
             out.append(Conflict(fam, "grid", worst, "kW", msg, steps))
         elif fam in ("transformer_down", "transformer_up", "heat"):
@@ -125,20 +77,20 @@ def _conflicts(dm: DispatchModel, schedule: Schedule) -> list[Conflict]:  # noqa
                 worst = max(v for _, v in hits)
                 if fam == "heat":
                     energy = sum(v for _, v in hits) * inp.step_h
-                    msg = (f"heat pump '{subject}' cannot meet the heat demand at {_when(inp, steps)}: "
+                    msg = (f"heat pump '{subject}' cannot meet the heat demand at {when(inp.index, steps)}: "
                            f"{energy:.0f} kWh_th short (heat-pump power and tank too small)")
                     out.append(Conflict(fam, subject, energy, "kWh_th", msg, steps))
                     continue
                 what = "consumption" if fam == "transformer_down" else "reverse flow from generation"
                 msg = (f"transformer '{subject}' ({limits[subject]:g} kW at the assumed power factor) is overloaded by "
-                       f"the tenant's {what} at {_when(inp, steps)}: up to {worst:.0f} kW over")
+                       f"the tenant's {what} at {when(inp.index, steps)}: up to {worst:.0f} kW over")
                 out.append(Conflict(fam, subject, worst, "kW", msg, steps))
         elif fam == "network":
             for i, var in slack.var.items():
                 value = var.value or 0.0
                 if value > SLACK_TOL:
                     name, step = slack.labels[i]
-                    msg = f"network limit '{name}' at {_hhmm(inp.index[step])} cannot be met: exceeded by {value:.4g}"
+                    msg = f"network limit '{name}' at {hhmm(inp.index[step])} cannot be met: exceeded by {value:.4g}"
                     out.append(Conflict(fam, name, value, "", msg, [step]))
         else:
             out.extend(_energy_conflicts(dm, slack, d, schedule))
@@ -168,11 +120,12 @@ def _energy_conflicts(dm: DispatchModel, slack, d: dict, schedule: Schedule) -> 
             deadline = min(session.departure, inp.end)
             by = "its deadline" if session.departure <= inp.end else "the end of the horizon"
             msg = (f"EV depot '{depot.id}' session '{session.id}' cannot receive {d['ev_owed'][key]:.0f} kWh by "
-                   f"{by} {_hhmm(deadline)} at the charger limit {p_max:g} kW: short by {value:.0f} kWh")
+                   f"{by} {hhmm(deadline)} at the charger limit {p_max:g} kW: short by {value:.0f} kWh")
+            key = f"{depot.id}:{session.id}"
         elif fam == "deferrable":
             x = next(y for y in inp.deferrable if y.id == key)
             msg = (f"deferrable load '{key}' cannot consume {d['def_owed'][key]:.0f} kWh in its window "
-                   f"{_hhmm(x.window_start)}–{_hhmm(x.window_end)} at {x.p_max_kw:g} kW: short by {value:.0f} kWh")
+                   f"{hhmm(x.window_start)}–{hhmm(x.window_end)} at {x.p_max_kw:g} kW: short by {value:.0f} kWh")
         elif fam == "green":
             from optimizer.kpis import compute_kpis
 
@@ -195,11 +148,18 @@ def diagnose(inputs: DispatchInputs, options: SolverOptions | None = None) -> Di
     if not info.status.has_solution:
         return Diagnosis([], None, info)
     schedule = extract_schedule(dm)
+    # the relaxed plan is dispatched: a battery that charges and discharges at once (burning a surplus the
+    # export limit cannot take) or a heat pump below its minimum load is re-solved with binaries
+    reasons = [r for r in milp_reasons_from_plan(schedule, inputs, options.simultaneous_tol_kw)
+               if not r.startswith("the PCC")]
+    if reasons and options.binaries != BinaryMode.NEVER:
+        exact = DispatchModel(inputs, elastic=True, switches=True, slack_penalty=options.slack_penalty_cny_per_kwh)
+        exact.set_integer(True)
+        exact_info = solver.solve(exact.m, mip=True)
+        if exact_info.status.has_solution:
+            dm, info, schedule = exact, exact_info, extract_schedule(exact)
     conflicts = _conflicts(dm, schedule)
-    order = {"import_limit": 0, "transformer_down": 1, "transformer_up": 1, "export_limit": 2, "network": 3,
-             "ev": 4, "deferrable": 5, "heat": 6, "tank_end": 7, "battery_end": 8, "green": 9}
-    conflicts.sort(key=lambda c: (order.get(c.family, 99), -c.amount))
-    return Diagnosis(conflicts, schedule, info)
+    return Diagnosis(sort_conflicts(conflicts), schedule, info)
 
 
 def slack_total(dm: DispatchModel) -> float:

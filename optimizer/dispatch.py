@@ -1,9 +1,14 @@
 """Solve one dispatch horizon: build, solve (LP, MILP when needed), explain failures, fall back safely.
 
 :func:`solve_dispatch` never raises for an infeasible or failed solve: it returns a
-:class:`DispatchResult` whose ``status`` says what happened, whose ``message`` names the conflicting
-constraints (found by :func:`optimizer.diagnose.diagnose`) and whose ``schedule`` is then the
-rule-based fallback (:func:`optimizer.baseline.baseline_schedule`), which respects device limits.
+:class:`DispatchResult` whose ``status`` says what happened and whose ``message`` names the conflicting
+constraints. An infeasible problem is retried elastically (:func:`optimizer.diagnose.diagnose`: every
+limit that can conflict gets a named, penalised slack); its optimum becomes the **relaxed plan**
+(``relaxed``), which keeps every device limit and breaks only the named limits, by the amounts and in the
+intervals its :attr:`~DispatchResult.violations` give. Only when that fails too (or the solve ran out of
+time or crashed) is the schedule the rule-based fallback (:func:`optimizer.baseline.baseline_schedule`),
+which keeps device limits and names every grid, heat and energy limit it cannot meet. Either way
+``fallback`` is true: the schedule is not a feasible optimised plan.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimizer.baseline import baseline_schedule
-from optimizer.diagnose import Conflict, diagnose
+from optimizer.diagnose import diagnose
 from optimizer.inputs import BinaryMode, DispatchInputs, SolverOptions, as_array
 from optimizer.kpis import compute_kpis
 from optimizer.model import DispatchModel
-from optimizer.results import Schedule, extract_schedule, simultaneous_flows
+from optimizer.results import Schedule, extract_schedule, milp_reasons_from_plan
 from optimizer.solver import SolveInfo, SolveStatus, make_solver
+from optimizer.violations import Conflict
 
 
 @dataclass
@@ -37,8 +43,17 @@ class DispatchResult:
     milp_reasons: list[str] = field(default_factory=list)
     """Why the binary formulation was used (empty for the LP)."""
     conflicts: list[Conflict] = field(default_factory=list)
+    """Why the problem is infeasible (from the elastic solve); empty for a feasible one."""
     message: str = ""
     fallback: bool = False
+    """True when ``schedule`` is not a feasible optimised plan: the relaxed plan or the rule-based one."""
+    relaxed: bool = False
+    """True when ``schedule`` is the optimum of the elastic problem (limits broken as ``violations`` say)."""
+
+    @property
+    def violations(self) -> list[Conflict]:
+        """Limits the returned schedule breaks, with intervals and amounts (empty for a feasible plan)."""
+        return self.schedule.violations
 
     @property
     def ok(self) -> bool:
@@ -54,8 +69,10 @@ class DispatchResult:
             "milp_reasons": self.milp_reasons,
             "build_time_s": round(self.build_time_s, 4),
             "fallback": self.fallback,
+            "relaxed": self.relaxed,
             "message": self.message,
             "conflicts": [c.message for c in self.conflicts],
+            "violations": [c.to_dict() for c in self.violations],
         })
         return out
 
@@ -84,34 +101,37 @@ def milp_reasons_from_prices(inputs: DispatchInputs) -> list[str]:
     return reasons
 
 
-def milp_reasons_from_plan(schedule: Schedule, inputs: DispatchInputs, tol_kw: float) -> list[str]:
-    """Reasons, found in an LP plan, to re-solve with binaries (simultaneous flows, heat-pump minimum load)."""
-    reasons = simultaneous_flows(schedule, tol_kw)
-    f = schedule.frame
-    for h in inputs.heat_pumps:
-        if h.p_el_min_kw > 0:
-            p = f[f"{h.id}_p_el_kw"].to_numpy()
-            if np.any((p > tol_kw) & (p < h.p_el_min_kw - tol_kw)):
-                reasons.append(f"heat pump '{h.id}' below its minimum load {h.p_el_min_kw:g} kW")
-    return reasons
-
-
 def failure_result(inputs: DispatchInputs, options: SolverOptions, info: SolveInfo, build_time_s: float,
                    formulation: str, reasons: list[str]) -> DispatchResult:
-    """Result for a solve without a plan: diagnosis message plus the rule-based fallback schedule."""
+    """Result for a solve without a plan: the relaxed plan (elastic retry) or the rule-based fallback.
+
+    An infeasible problem is solved again with named, penalised slacks (:func:`optimizer.diagnose.diagnose`);
+    its plan is used when that solve succeeds (``options.elastic_retry``), the rule-based schedule otherwise.
+    """
     conflicts: list[Conflict] = []
+    relaxed = None
     if info.status in (SolveStatus.INFEASIBLE, SolveStatus.UNBOUNDED):
         diagnosis = diagnose(inputs, options)
         conflicts = diagnosis.conflicts
         message = "no feasible plan: " + diagnosis.message
+        if options.elastic_retry and diagnosis.schedule is not None and conflicts:
+            relaxed = diagnosis.schedule
+            relaxed.source, relaxed.violations = "relaxed", list(conflicts)
     elif info.status == SolveStatus.TIME_LIMIT:
         message = f"no feasible plan within the solver time limit of {options.time_limit_s:g} s"
     else:
         message = f"solver failed: {info.termination}"
-    fallback = baseline_schedule(inputs)
-    kpis = compute_kpis(fallback, inputs)
-    result = DispatchResult(info.status, fallback, kpis, info, build_time_s, formulation, reasons, conflicts,
-                            message + "; using the rule-based fallback schedule", fallback=True)
+    if relaxed is not None:
+        schedule = relaxed
+        message += "; using the relaxed plan, which breaks only the limits named, by the amounts given"
+    else:
+        schedule = baseline_schedule(inputs)
+        message += "; using the rule-based fallback schedule"
+        if schedule.violations:
+            message += " (it cannot meet: " + "; ".join(c.message for c in schedule.violations) + ")"
+    kpis = compute_kpis(schedule, inputs)
+    result = DispatchResult(info.status, schedule, kpis, info, build_time_s, formulation, reasons, conflicts,
+                            message, fallback=True, relaxed=relaxed is not None)
     kpis["solver"] = result.summary()
     return result
 

@@ -235,6 +235,24 @@ class EVDepot:
 
 
 @dataclass
+class PeakReserve:
+    """Storage energy kept for the demand peaks still ahead in the day (intraday re-planning).
+
+    For every interval :math:`\tau` before ``until`` the storage must be able to hold the plan's peak
+    against the must-serve net load raised by ``load_margin_pct`` (tenant base loads and the part of
+    curtailable loads that cannot be shed, minus the PV forecast), without recharging in between: the
+    real-time loop, which holds the planned peak, then finds the energy it needs when the load comes in
+    above its forecast. The plan may raise its peak instead of keeping a reserve the storage cannot
+    hold; that peak is then the one it pays for. Needs a demand charge and at least one battery.
+    """
+
+    until: pd.Timestamp
+    """End of the reserved window, tz-aware (normally the local midnight after the horizon start)."""
+    load_margin_pct: float = 5.0
+    """Forecast error of the must-serve load held in reserve, percent of the forecast."""
+
+
+@dataclass
 class TransformerLimit:
     """A tenant transformer: the net power of its assets must stay within ``s_kva · power_factor``."""
 
@@ -273,7 +291,10 @@ class SolverOptions:
     simultaneous_tol_kw: float = 1e-3
     """Charge and discharge (or import and export) both above this in one interval count as simultaneous."""
     slack_penalty_cny_per_kwh: float = 1000.0
-    """Penalty on each kWh of constraint violation when diagnosing an infeasible problem."""
+    """Penalty on each kWh of constraint violation in the elastic solve of an infeasible problem."""
+    elastic_retry: bool = True
+    """Use the elastic solve's plan (the relaxed plan, named limits broken) for an infeasible problem instead
+    of the rule-based schedule; the diagnosis message is the same either way."""
 
 
 @dataclass
@@ -296,6 +317,8 @@ class DispatchInputs:
     network_limits: list[NetworkLimit] = field(default_factory=list)
     carbon: Carbon = field(default_factory=Carbon)
     green: GreenTarget | None = None
+    peak_reserve: PeakReserve | None = None
+    """Energy kept for the day's remaining demand peaks (``None`` = none; the intraday planner sets it)."""
     name: str = "dispatch"
 
     # ---- derived -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ KPI_DOCS: dict[str, str] = {
     "period_start": "start of the first interval (ISO 8601 with offset)",
     "period_end": "end of the last interval",
     "step_min": "interval length, minutes",
-    "source": "'optimizer' or 'baseline' (rule-based fallback)",
+    "source": "'optimizer', 'relaxed' (elastic plan of an infeasible problem) or 'baseline' (rule-based fallback)",
     "cost_total_cny": "total of cost_breakdown_cny",
     "cost_breakdown_cny": "energy_import, export_revenue (<= 0), demand_charge (increase of the month's demand "
     "charge weighed by the daily share), battery_throughput, load_curtailment, carbon (carbon price x CO2)",

@@ -31,6 +31,7 @@ import pandas as pd
 
 from optimizer.inputs import as_array
 from optimizer.network_limits import GRID_KEY
+from optimizer.violations import Conflict
 
 CONSUMER_KINDS = ("heat_pump", "load", "deferrable", "shiftable", "curtailable", "ev_depot")
 
@@ -53,7 +54,10 @@ class Schedule:
     """Asset id → kind (``pv``, ``battery``, ``heat_pump``, ``load``, ``deferrable``, ``shiftable``,
     ``curtailable``, ``ev_depot``)."""
     source: str = "optimizer"
-    """``optimizer`` or ``baseline`` (the rule-based fallback)."""
+    """``optimizer``, ``relaxed`` (optimum of the elastic problem, limits broken as named in ``violations``)
+    or ``baseline`` (the rule-based fallback)."""
+    violations: list[Conflict] = field(default_factory=list)
+    """Limits this schedule breaks, named with interval and amount (empty for a feasible plan)."""
 
     @property
     def index(self) -> pd.DatetimeIndex:
@@ -178,3 +182,15 @@ def simultaneous_flows(schedule: Schedule, tol_kw: float = 1e-3) -> list[str]:
     if both.any():
         found.append(f"the PCC imports and exports at once in {int(both.sum())} interval(s)")
     return found
+
+
+def milp_reasons_from_plan(schedule: Schedule, inputs, tol_kw: float) -> list[str]:
+    """Reasons, found in an LP plan, to re-solve with binaries (simultaneous flows, heat-pump minimum load)."""
+    reasons = simultaneous_flows(schedule, tol_kw)
+    f = schedule.frame
+    for h in inputs.heat_pumps:
+        if h.p_el_min_kw > 0:
+            p = f[f"{h.id}_p_el_kw"].to_numpy()
+            if np.any((p > tol_kw) & (p < h.p_el_min_kw - tol_kw)):
+                reasons.append(f"heat pump '{h.id}' below its minimum load {h.p_el_min_kw:g} kW")
+    return reasons

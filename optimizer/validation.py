@@ -145,5 +145,9 @@ def check_inputs(inp: DispatchInputs) -> list[str]:  # noqa: C901 - a flat list 
             _check_range(problems, "green.min_ratio", inp.green.min_ratio, 0, 1)
         _check_range(problems, "green.green_purchased_kwh", inp.green.green_purchased_kwh, 0)
         _check_range(problems, "green.onsite_certificate_share", inp.green.onsite_certificate_share, 0, 1)
+    if inp.peak_reserve is not None:
+        if _naive(inp.peak_reserve.until):
+            problems.append("peak_reserve.until: must be a timezone-aware timestamp")
+        _check_range(problems, "peak_reserve.load_margin_pct", inp.peak_reserve.load_margin_pct, 0, 100)
     problems.extend(check_network_limits(inp.network_limits, n, ids))
     return problems

@@ -9,10 +9,19 @@ from starlette.concurrency import run_in_threadpool
 
 from api.audit import record_write
 from api.context import AppContext
-from api.deps import Admin, Ctx, Viewer, check_token, client_address
+from api.deps import Admin, Ctx, Viewer, check_password, check_token, client_address
 from api.errors import ApiError, not_found
 from api.ratelimit import retry_after_header
-from api.schemas.auth import LoginRequest, MeOut, TokenIssued, UserCreate, UserOut, UserUpdate
+from api.schemas.auth import (
+    LoginRequest,
+    MeOut,
+    PasswordChange,
+    PasswordSet,
+    TokenIssued,
+    UserCreate,
+    UserOut,
+    UserUpdate,
+)
 from api.schemas.common import CONFLICT, ERROR_RESPONSES, NOT_FOUND
 from api.security import SESSION_COOKIE, csrf_token, make_session_cookie
 from api.users import user_state
@@ -33,13 +42,22 @@ def _user_out(ctx: AppContext, name: str) -> UserOut:
         user = ctx.store.user(name)
     except UserError:
         raise not_found(f"user '{name}'", "see GET /api/v1/users") from None
-    return UserOut(name=user.name, role=str(user.role), disabled=user.disabled, created_at=user.created_at)
+    return _out(user)
 
 
-@router.post("/auth/login", response_model=MeOut, summary="Open a dashboard session with a token (rate-limited)")
+def _out(user) -> UserOut:
+    return UserOut(name=user.name, role=str(user.role), disabled=user.disabled, created_at=user.created_at,
+                   has_password=user.has_password)
+
+
+@router.post("/auth/login", response_model=MeOut,
+             summary="Open a dashboard session with a user name and password, or a token (rate-limited)")
 async def login(body: LoginRequest, request: Request, response: Response, ctx: Ctx) -> MeOut:
     _rate_limit(request, ctx)
-    principal = await run_in_threadpool(check_token, ctx, body.token, request)
+    if body.token is not None:
+        principal = await run_in_threadpool(check_token, ctx, body.token, request)
+    else:
+        principal = await run_in_threadpool(check_password, ctx, body.user, body.password, request)
     secret = ctx.settings.secret.get_secret_value()
     cookie, session = make_session_cookie(secret, principal.name, principal.token_key, ctx.settings.session_ttl_s)
     response.set_cookie(SESSION_COOKIE, cookie, max_age=ctx.settings.session_ttl_s, httponly=True,
@@ -66,8 +84,7 @@ async def me(user: Viewer, ctx: Ctx) -> MeOut:
 
 @router.get("/users", response_model=list[UserOut], summary="List users (admin)")
 def list_users(_admin: Admin, ctx: Ctx) -> list[UserOut]:
-    return [UserOut(name=u.name, role=str(u.role), disabled=u.disabled, created_at=u.created_at)
-            for u in ctx.store.users()]
+    return [_out(u) for u in ctx.store.users()]
 
 
 @router.post("/users", response_model=TokenIssued, status_code=201,
@@ -107,3 +124,41 @@ def rotate_token(name: str, admin: Admin, request: Request, ctx: Ctx) -> TokenIs
     ctx.verified.forget_user(name)
     record_write(ctx, admin, "token_rotate", name)
     return TokenIssued(user=out.name, role=out.role, token=token)
+
+
+def _set_password(ctx: AppContext, name: str, password: str) -> UserOut:
+    try:
+        user = ctx.store.set_password(name, password)
+    except UserError as exc:
+        if str(exc).startswith("no user named"):
+            raise not_found(f"user '{name}'", "see GET /api/v1/users") from None
+        raise ApiError(422, str(exc)) from None
+    return _out(user)
+
+
+@router.put("/users/{name}/password", response_model=UserOut,
+            summary="Set a user's dashboard password; sessions opened with the old one end (admin, rate-limited)",
+            responses=NOT_FOUND)
+def set_password(name: str, body: PasswordSet, admin: Admin, request: Request, ctx: Ctx) -> UserOut:
+    _rate_limit(request, ctx)
+    out = _set_password(ctx, name, body.password)
+    record_write(ctx, admin, "password_set", name)
+    return out
+
+
+@router.post("/auth/password", response_model=UserOut,
+             summary="Change my own dashboard password (needs the current one; rate-limited)")
+def change_password(body: PasswordChange, user: Viewer, request: Request, response: Response, ctx: Ctx) -> UserOut:
+    _rate_limit(request, ctx)
+    try:
+        check_password(ctx, user.name, body.current_password, request)
+    except ApiError as exc:
+        if exc.status != 401:
+            raise
+        raise ApiError(422, "current_password is wrong (or you have no password yet: ask an admin to set one)",
+                       key="err.current_password") from None
+    out = _set_password(ctx, user.name, body.new_password)
+    record_write(ctx, user, "password_change", user.name)
+    if user.method == "session":  # the old session held the old password key: end it cleanly
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return out

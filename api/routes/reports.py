@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.deps import Ctx, Viewer
 from api.errors import ApiError
 from api.params import BoundedDay
 from api.schemas.common import ERROR_RESPONSES, NOT_FOUND
+from microgrid.i18n import lang_from_accept
 from microgrid.reports import MEDIA_TYPES, Report, make_report, render
 
 router = APIRouter(prefix="/api/v1", tags=["reports"], responses=ERROR_RESPONSES)
@@ -38,6 +39,7 @@ _DOWNLOADS = {fmt: {"schema": {"type": "string", "format": "binary" if fmt == "x
 def get_report(
     _user: Viewer,
     ctx: Ctx,
+    request: Request,
     first_day: Annotated[BoundedDay, Query(alias="from", description="first local day", examples=["2025-07-01"])],
     last_day: Annotated[BoundedDay, Query(alias="to", description="last local day (inclusive)",
                                           examples=["2025-07-31"])],
@@ -66,6 +68,7 @@ def get_report(
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "html":
         headers = {"Content-Security-Policy": HTML_CSP}
-    return Response(render(report, fmt), media_type=MEDIA_TYPES[fmt], headers=headers)
+    lang = lang_from_accept(request.headers.get("accept-language"))  # HTML and XLSX in the reader's language
+    return Response(render(report, fmt, lang), media_type=MEDIA_TYPES[fmt], headers=headers)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from api.schemas.common import In, Out
 from api.security import Role
@@ -16,9 +16,33 @@ RoleIn = Annotated[Role, Field(strict=False, description="viewer, operator or ad
 
 
 class LoginRequest(In):
-    """Open a dashboard session with an API token (sets an HttpOnly session cookie)."""
+    """Open a dashboard session (sets an HttpOnly session cookie) with a user name and password, or with an
+    API token."""
 
-    token: str = Field(min_length=1, max_length=256, examples=["mgs_AbCdEfGhIjKl_..."])
+    user: str | None = Field(default=None, min_length=1, max_length=64, examples=["li.wei"])
+    password: str | None = Field(default=None, min_length=1, max_length=256)
+    token: str | None = Field(default=None, min_length=1, max_length=256, examples=["mgs_AbCdEfGhIjKl_..."])
+
+    @model_validator(mode="after")
+    def _one_way(self) -> LoginRequest:
+        if self.token is not None and (self.user is not None or self.password is not None):
+            raise ValueError("send either 'user' and 'password' or 'token', not both")
+        if self.token is None and (self.user is None or self.password is None):
+            raise ValueError("send 'user' and 'password' (or an API 'token')")
+        return self
+
+
+class PasswordSet(In):
+    """A new dashboard password (at least 10 characters, not the user name)."""
+
+    password: str = Field(min_length=1, max_length=256)
+
+
+class PasswordChange(In):
+    """Change one's own password: the current one, then the new one."""
+
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
 
 
 class MeOut(Out):
@@ -41,6 +65,7 @@ class UserOut(Out):
     role: Role
     disabled: bool
     created_at: datetime
+    has_password: bool = Field(default=False, description="true once a dashboard password is set")
 
 
 class UserUpdate(In):

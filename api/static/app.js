@@ -43,12 +43,51 @@
   MG.fmtNum = function (v, d) { return MGChart.fmt(v, d); };
   MG.fmtPct = function (ratio) { return ratio === null || ratio === undefined ? "–" : (ratio * 100).toFixed(1) + " %"; };
   MG.siteTz = function () { return state.site ? state.site.timezone : "Asia/Shanghai"; };
+  /* One date format per language, whatever the browser's locale: English 2026-07-15 (as the CLI, reports and
+     API write days), Chinese 2026年7月15日; times 24 h, in the site's time zone. */
+  MG.fmtDate = function (day) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})/.exec(day || "");
+    if (!m) return "–";
+    return MG.lang() === "zh" ? m[1] + "年" + (+m[2]) + "月" + (+m[3]) + "日" : m[1] + "-" + m[2] + "-" + m[3];
+  };
   MG.fmtTime = function (iso, withDate) {
     if (!iso) return "–";
-    var opts = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZone: MG.siteTz() };
-    if (withDate) { opts.year = "numeric"; opts.month = "2-digit"; opts.day = "2-digit"; }
-    try { return new Intl.DateTimeFormat(MG.lang() === "zh" ? "zh-CN" : "en-GB", opts).format(new Date(iso)); }
-    catch (e) { return iso; }
+    var opts = { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZone: MG.siteTz() };
+    var time;
+    try { time = new Intl.DateTimeFormat("en-GB", opts).format(new Date(iso)); } catch (e) { return iso; }
+    return withDate ? MG.fmtDate(MG.localDay(iso)) + " " + time : time;
+  };
+  /* A native date input shows its value in the browser's format; show ours next to it instead: ‹ day › with
+     the native picker opened by a click on the day. MG.showDay(input) after setting the value in code. */
+  MG.dayPicker = function (input) {
+    var wrap = document.createElement("span"), prev = document.createElement("button"), next = document.createElement("button");
+    var label = document.createElement("button");
+    wrap.className = "day-picker";
+    [prev, label, next].forEach(function (b) { b.type = "button"; b.className = "btn-day"; });
+    prev.textContent = "‹"; next.textContent = "›"; label.id = input.id + "-label"; label.className += " day-label";
+    input.parentNode.insertBefore(wrap, input);
+    wrap.appendChild(prev); wrap.appendChild(label); wrap.appendChild(input); wrap.appendChild(next);
+    input.classList.add("day-native");
+    function shift(days) {
+      if (!input.value) return;
+      var d = new Date(input.value + "T12:00:00Z");
+      d.setUTCDate(d.getUTCDate() + days);
+      input.value = d.toISOString().slice(0, 10);
+      input.dispatchEvent(new Event("change"));
+    }
+    prev.addEventListener("click", function () { shift(-1); });
+    next.addEventListener("click", function () { shift(1); });
+    label.addEventListener("click", function () { if (input.showPicker) input.showPicker(); else input.focus(); });
+    input.addEventListener("change", function () { MG.showDay(input); });
+    document.addEventListener("mg:lang", function () { MG.showDay(input); });
+    MG.showDay(input);
+  };
+  MG.showDay = function (input) {
+    var label = document.getElementById(input.id + "-label");
+    if (!label) return;
+    label.textContent = MG.fmtDate(input.value);
+    label.previousSibling.title = MG.t("day.prev");
+    label.nextSibling.nextSibling.title = MG.t("day.next");
   };
   MG.localDay = function (iso) {
     var d = iso ? new Date(iso) : new Date();

@@ -31,7 +31,9 @@
   function fmt(v, digits) {
     if (v === null || v === undefined || isNaN(v)) return "–";
     var d = digits === undefined ? (Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2) : digits;
-    return (+v).toLocaleString(undefined, { maximumFractionDigits: d, minimumFractionDigits: 0 });
+    // the page's language decides the separators, not the browser's locale (both use 1,234.5)
+    var locale = window.MG && MG.lang && MG.lang() === "zh" ? "zh-CN" : "en-GB";
+    return (+v).toLocaleString(locale, { maximumFractionDigits: d, minimumFractionDigits: 0 });
   }
   function timeFormatter(tz) {
     try { return new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: tz }); }

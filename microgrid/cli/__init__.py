@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from microgrid import __version__
 from microgrid.errors import UserError
+from microgrid.i18n import LANG_ENV, current_lang, has, set_lang, t
 
 COMMANDS: dict[str, str] = {
     "validate": "check a site file and print its summary",
@@ -21,7 +22,7 @@ COMMANDS: dict[str, str] = {
     "sim": "simulate a site's devices over Modbus TCP (physics, faults, clock)",
     "run": "run the controller on a site (real devices, or the simulator with --sim)",
     "devices": "read every device once (point table) or write one setpoint",
-    "users": "manage API users and tokens (viewer / operator / admin)",
+    "users": "manage users: dashboard passwords and API tokens (viewer / operator / admin)",
     "report": "green-power ratio, carbon and cost report (HTML, CSV or XLSX)",
     "study": "annual study: every day of a year planned in sequence, monthly figures",
     "plan-target": "target planner: cheapest measures for an annual green-power ratio",
@@ -37,7 +38,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse exits with 2 on bad arguments; keep that, in one line that says where the usage is."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, t("cli.usage_error", current_lang(), message=message, prog=self.prog) + "\n")
 
 
 def add_logging_arguments(parser: argparse.ArgumentParser, default=None) -> None:
@@ -55,10 +56,25 @@ def _chosen(argv: Sequence[str]) -> str | None:
     for word in argv:
         if skip:
             skip = False
-        elif word in ("--log-file", "--log-level"):
+        elif word in ("--log-file", "--log-level", "--lang"):
             skip = True
         elif not word.startswith("-"):
             return word if word in COMMANDS else None
+    return None
+
+
+def command_help(name: str) -> str:
+    """The one-line help of a command in the output language (:data:`COMMANDS` is the English text)."""
+    return t(f"cli.cmd.{name}", current_lang()) if current_lang() != "en" else COMMANDS[name]
+
+
+def _lang_in(argv: Sequence[str]) -> str | None:
+    """The value of ``--lang`` in ``argv`` (``--lang X`` or ``--lang=X``), before parsing (help texts need it)."""
+    for i, word in enumerate(argv):
+        if word == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+        if word.startswith("--lang="):
+            return word.split("=", 1)[1]
     return None
 
 
@@ -69,16 +85,18 @@ class _HelpFromTable:
         self._subparsers = subparsers
 
     def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
-        return self._subparsers.add_parser(name, help=COMMANDS[name], **kwargs)
+        return self._subparsers.add_parser(name, help=command_help(name), **kwargs)
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with ``argv``, only the command it names is fully built (the others list their help)."""
     parser = _Parser(
         prog="microgrid",
-        description="Industrial park green microgrid optimizer and controller.",
+        description=t("cli.description", current_lang()),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--lang", choices=("en", "zh-CN"), default=None,
+                        help=f"language of messages, reports and plots: en or zh-CN (default: ${LANG_ENV}, else en)")
     add_logging_arguments(parser, argparse.SUPPRESS)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     chosen = _chosen(argv) if argv is not None else None
@@ -86,12 +104,30 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         if argv is None or name == chosen:
             importlib.import_module(f"microgrid.cli.{name.replace('-', '_')}").register(_HelpFromTable(subparsers))
         else:
-            subparsers.add_parser(name, help=COMMANDS[name], add_help=False)
+            subparsers.add_parser(name, help=command_help(name), add_help=False)
     return parser
+
+
+def _argparse_text(message: str) -> str:
+    """argparse's own words ("usage:", "options", ...) in the output language (argparse looks ``_`` up when
+    it formats, so replacing the module's ``_`` for the duration of :func:`main` is enough)."""
+    key = f"argparse.{message}"
+    return t(key, current_lang()) if has(key) else message
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    set_lang(_lang_in(argv))  # before the parser: its help texts are in this language
+    gettext = argparse._  # type: ignore[attr-defined]
+    argparse._ = _argparse_text  # type: ignore[attr-defined]
+    try:
+        return _main(argv)
+    finally:
+        argparse._ = gettext  # type: ignore[attr-defined]
+        set_lang(None)
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -104,12 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(t("cli.error", current_lang(), message=exc.message), file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(t("cli.interrupted", current_lang()), file=sys.stderr)
         return 130
     finally:
         remove_handlers()

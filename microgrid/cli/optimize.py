@@ -4,8 +4,8 @@ Writes ``schedule.csv``, ``kpis.json`` and ``schedule.png`` into ``--out`` and p
 Unless ``--no-network``: AC check of the plan and, when it violates, the network-constrained re-plan
 (``microgrid.network``); writes ``network.csv`` and ``network.json``; exit 3 if violations remain.
 Exit codes: 0 plan written; 2 bad site file or argument; 3 no optimised plan (infeasible, time limit or
-solver failure): the message names the conflicting constraints and the rule-based fallback schedule is
-written instead.
+solver failure): the message names the conflicting constraints; the relaxed plan (optimum with the named
+limits broken by the amounts given) or, failing that, the rule-based fallback schedule is written instead.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from microgrid.cli import validators as valid
 from microgrid.errors import UserError
+from microgrid.i18n import current_lang, t
 from microgrid.planning import (
     PlanOptions,
     next_local_day,
@@ -90,14 +91,14 @@ def run(args: argparse.Namespace) -> int:
         network = network_pass(site, plan, solver)
         plan = network.plan
     try:
-        paths = write_plan(plan, out, plot=not args.no_plot)
+        paths = write_plan(plan, out, plot=not args.no_plot, lang=current_lang())
         if network is not None:
             paths.update(zip(("network_csv", "network_json"), network.write(out), strict=True))
     except OSError as exc:
         raise UserError(f"--out: cannot write to {out}: {exc.strerror or exc}") from None
-    for line in summary_lines(plan) + (network.lines() if network else []):
+    for line in summary_lines(plan, current_lang()) + (network.lines() if network else []):
         print(line)
-    print("Wrote " + ", ".join(str(p) for p in paths.values()))
+    print(t("cli.wrote", current_lang(), paths=", ".join(str(p) for p in paths.values())))
     result = plan.result
     if result.fallback:
         print(f"error: {result.message}", file=sys.stderr)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from microgrid.cli import validators as valid
 from microgrid.errors import UserError
+from microgrid.i18n import current_lang, t
 from microgrid.site import load_site
 
 FORMATS = ("html", "csv", "xlsx")
@@ -71,14 +72,17 @@ def run(args: argparse.Namespace) -> int:
                          progress=lambda msg: print(msg, file=sys.stderr))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(render(report, fmt))
+    lang = current_lang()
+    out.write_bytes(render(report, fmt, lang))
     main = next(a for a in report.total if a.entity == (args.tenant or "park"))
     ratio = "–" if main.green_ratio_pct is None else f"{main.green_ratio_pct:.1f} %"
-    print(f"wrote {out} ({fmt}; {report.meta.data_source} data, coverage {main.coverage_pct:.1f} %, "
-          f"green-power ratio {ratio})")
-    for warning in report.meta.warnings:
-        if not warning.startswith("The Putian"):
-            print(f"warning: {warning}", file=sys.stderr)
+    m = report.meta
+    print(t("cli.report_written", lang, path=out, format=fmt, source=t(f"source.{m.data_source}", lang),
+            coverage=f"{main.coverage_pct:.1f} %", ratio=ratio))
+    shown = m.warnings_zh if lang != "en" and m.warnings_zh else m.warnings
+    for warning, english in zip(shown, m.warnings, strict=False):
+        if not english.startswith("The Putian"):
+            print(t("cli.warning", lang, message=warning), file=sys.stderr)
     return 0
 
 

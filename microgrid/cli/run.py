@@ -204,6 +204,7 @@ async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: 
     drivers = DriverFleet(fleet)
     server = None
     runtime = None
+    north = None
     started = False
     run_started = None
     try:
@@ -221,10 +222,13 @@ async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: 
         run_started = runtime.clock.now()
         await runtime.start()
         started = True
+        north = await _start_gridside(runtime, site)
         end = runtime.clock.now() + until if until is not None else None
         _install_signals(runtime)
         await runtime.run(until=end, progress=printer.progress)
     finally:
+        if north is not None:
+            await north.stop()
         if runtime is not None:
             await runtime.stop()
             runtime.store.close()
@@ -242,6 +246,35 @@ async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: 
         if not started:
             _discard(fresh)
     return 0
+
+
+async def _start_gridside(runtime, site):
+    """The DR schedule file and the northbound servers the site file enables (docs/gridside.md)."""
+    gs = site.gridside
+    schedule = gs.demand_response.schedule_file
+    if schedule:
+        from microgrid.gridside.schedule import load_schedule
+
+        path = Path(site.base_dir) / schedule
+        for refusal in load_schedule(runtime.gridcaps, path, runtime.clock.now(), site.timezone):
+            print(f"warning: DR schedule {path}: {refusal}", file=sys.stderr)
+    if not (gs.iec104.enabled or gs.modbus.enabled):
+        return None
+    from microgrid.gridside.service import Northbound
+
+    north = Northbound(runtime)
+    try:
+        await north.start()
+    except OSError as exc:
+        await north.stop()
+        raise UserError(f"gridside: {exc}; change the port in the site file's gridside block") from None
+    if gs.iec104.enabled:
+        print(f"  IEC 104 server on {gs.iec104.host}:{gs.iec104.port} (common address {gs.iec104.common_address}, "
+              f"clients {', '.join(gs.iec104.allowed_clients)})", flush=True)
+    if north.modbus is not None:
+        print(f"  Modbus northbound on {gs.modbus.host}:{north.modbus.port} unit {gs.modbus.unit_id} "
+              f"({'writes enabled' if gs.modbus.writes_enabled else 'read-only'})", flush=True)
+    return north
 
 
 def _install_signals(runtime) -> None:
@@ -264,10 +297,11 @@ async def _serve_api(runtime, store, site, args, settings=None):
         raise UserError(f"--port: {exc}; choose another port with --port") from None
     print(f"Dashboard and API on {server.url}/ (OpenAPI schema at {server.url}/api/v1/openapi.json)", flush=True)
     if args.sim:  # a simulated run has its own store: give the demo operator a token to try the API with
-        from api.serve import DEMO_USER, ensure_demo_user
+        from api.serve import DEMO_USER, demo_password, ensure_demo_user
 
         token = ensure_demo_user(store)
-        print(f"  demo operator '{DEMO_USER}': Authorization: Bearer {token}", flush=True)
+        print(f"  demo operator '{DEMO_USER}': sign in with password {demo_password(store)} "
+              f"(API clients: Authorization: Bearer {token})", flush=True)
     return server
 
 
@@ -325,53 +359,61 @@ class Printer:
         """The run's figures from the one accounting: the store's rolled-up meter energies when there is a store
         (the same numbers as a report, the API and /metrics over the same period), else the controller's own
         samples."""
+        from microgrid.i18n import current_lang, t
+
+        lang = current_lang()
+
+        def L(key: str, **params: object) -> str:  # noqa: N802 - reads like the text it is
+            return t(key, lang, **params)
+
         k = rt.kpis()
         c = k["compliance"]
         site = rt.site
-        f, source = k["figures"], "the controller's own samples (no store)"
+        f, source = k["figures"], L("run.src_samples")
         if store is not None and started is not None:
             from microgrid.reports.figures import period_figures
 
             try:
                 f = period_figures(site, store, started, rt.clock.now())
-                source = f"metered interval energies in the store ({f['coverage_pct']:.1f} % covered)"
+                source = L("run.src_store", pct=f"{f['coverage_pct']:.1f}")
             except Exception as exc:  # noqa: BLE001 - the summary falls back; the run itself is over
-                source += f"; the store could not be read ({type(exc).__name__}: {exc})"
+                source += L("run.src_failed", error=f"{type(exc).__name__}: {exc}")
         mae = "n/a" if k["tracking_mae_kw"] is None else f"{k['tracking_mae_kw']:,.1f} kW"
-        lines = ["", f"KPI summary, {k['hours']:.2f} h of site time ({k['cycles']} cycles, {k['writes_sent']} "
-                     f"writes, mode now {k['mode']})", f"  figures from {source}"]
+        lines = ["", L("run.kpi_head", hours=f"{k['hours']:.2f}", cycles=k["cycles"], writes=k["writes_sent"],
+                       mode=k["mode"] if lang == "en" else L(f"mode.{k['mode']}")), L("run.figures_from", source=source)]
         if f is not None:
             target = site.green_power.target_ratio_pct
             ratio = "n/a" if f["green_power_ratio"] is None else f"{100 * f['green_power_ratio']:.2f} %"
             g = f["green_parts_kwh"]
             ef = f["emission_factor"]
-            periods = ", ".join(f"{p} {v:,.2f}" for p, v in f["cost_energy_by_period_cny"].items() if v)
+            periods = ", ".join(f"{p if lang == 'en' else L(f'plot.period.{p}')} {v:,.2f}"
+                                for p, v in f["cost_energy_by_period_cny"].items() if v)
+            label = f["green_label"] if lang == "en" else (
+                (L("run.partial", pct=f"{f['coverage_pct']:.1f}") if f["partial"] else "") + L("run.green_label"))
             lines += [
-                f"  green power   {ratio}{'' if target is None else f' (target {target:g} %)'}: "
-                f"{f['green_energy_kwh']:,.1f} of {f['consumption_kwh']:,.1f} kWh = on-site PV {g['onsite_pv']:,.1f}"
-                f" + trading {g['trading']:,.1f} + certificates {g['certificates']:,.1f} + direct {g['direct']:,.1f}"
-                f" [{f['green_label']}]",
-                f"  CO2           {f['co2_kg']:,.2f} kg location-based ({ef['id']}: {ef['kg_co2_per_kwh']} kg/kWh, "
-                f"{ef['region']} {ef['year']}, {ef['document']})",
-                f"  energy cost   {f['cost_energy_cny']:,.2f} CNY ({periods or 'no import'}); export revenue "
-                f"{f['export_revenue_cny']:,.2f} CNY",
-                f"  demand charge {f['demand_charge_month_to_date_cny']:,.2f} CNY month to date on a peak of "
-                f"{f['month_peak_kw']:,.1f} kW (declared {site.grid.declared_demand_kw:,.0f} kW; this run added "
-                f"{f['demand_charge_increase_cny']:,.2f} CNY)",
-                f"  storage       losses {f['storage_losses_kwh']:,.1f} kWh (charge {f['storage_charge_kwh']:,.1f}, "
-                f"discharge {f['storage_discharge_kwh']:,.1f} kWh)",
-                f"  PV            {f['pv_generation_kwh']:,.1f} kWh, exported {f['pv_exported_kwh']:,.1f}, curtailed "
-                f"{f['pv_curtailed_kwh']:,.1f} kWh",
+                L("run.green", ratio=ratio, target="" if target is None else L("run.target", pct=f"{target:g}"),
+                  green=f"{f['green_energy_kwh']:,.1f}", consumption=f"{f['consumption_kwh']:,.1f}",
+                  pv=f"{g['onsite_pv']:,.1f}", trading=f"{g['trading']:,.1f}", certificates=f"{g['certificates']:,.1f}",
+                  direct=f"{g['direct']:,.1f}", label=label),
+                L("run.co2", kg=f"{f['co2_kg']:,.2f}", id=ef["id"], factor=ef["kg_co2_per_kwh"], region=ef["region"],
+                  year=ef["year"], document=ef["document"]),
+                L("run.cost", cost=f"{f['cost_energy_cny']:,.2f}", periods=periods or L("run.no_import"),
+                  revenue=f"{f['export_revenue_cny']:,.2f}"),
+                L("run.demand", charge=f"{f['demand_charge_month_to_date_cny']:,.2f}", peak=f"{f['month_peak_kw']:,.1f}",
+                  declared=f"{site.grid.declared_demand_kw:,.0f}", added=f"{f['demand_charge_increase_cny']:,.2f}"),
+                L("run.storage", losses=f"{f['storage_losses_kwh']:,.1f}", charge=f"{f['storage_charge_kwh']:,.1f}",
+                  discharge=f"{f['storage_discharge_kwh']:,.1f}"),
+                L("run.pv", gen=f"{f['pv_generation_kwh']:,.1f}", exp=f"{f['pv_exported_kwh']:,.1f}",
+                  cur=f"{f['pv_curtailed_kwh']:,.1f}"),
             ]
             for finding in f.get("data_quality", [])[:5]:
-                lines.append(f"  data quality  {finding}")
+                lines.append(L("run.quality", finding=finding))
         lines += [
-            f"  plan vs real  {k['plan_energy_cost_cny']:,.2f} CNY planned "
-            f"({k['plan_energy_cost_with_margin_cny']:,.2f} with the export margin) vs "
-            f"{k['realised_energy_cost_tracked_cny']:,.2f} CNY realised over the same intervals",
-            f"  tracking      {mae} mean |PCC - plan| per interval (max {k['tracking_max_kw']} kW)",
-            f"  limits        export max {c['max_export_kw']:,.1f} kW (longest above {c['export_threshold_kw']:,.1f} kW: "
-            f"{c['longest_export_over_threshold_s']:.0f} s); import max {c['max_import_kw']:,.0f} kW "
-            f"(cap {c['import_cap_kw']:,.0f} kW, {c['import_over_cap_s']:.0f} s above)",
+            L("run.plan_real", planned=f"{k['plan_energy_cost_cny']:,.2f}",
+              margin=f"{k['plan_energy_cost_with_margin_cny']:,.2f}", real=f"{k['realised_energy_cost_tracked_cny']:,.2f}"),
+            L("run.tracking", mae=mae, max=k["tracking_max_kw"]),
+            L("run.limits", exp=f"{c['max_export_kw']:,.1f}", thr=f"{c['export_threshold_kw']:,.1f}",
+              secs=f"{c['longest_export_over_threshold_s']:.0f}", imp=f"{c['max_import_kw']:,.0f}",
+              cap=f"{c['import_cap_kw']:,.0f}", over=f"{c['import_over_cap_s']:.0f}"),
         ]
         print("\n".join(lines), flush=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from microgrid.i18n import current_lang, t
 from microgrid.site import load_site, site_summary
 from microgrid.site.loader import SiteError
 
@@ -30,6 +31,7 @@ def check_device_ratings(site, source: str) -> None:
 def run(args: argparse.Namespace) -> int:
     site = load_site(args.site)
     check_device_ratings(site, str(args.site))
-    print(site_summary(site))
-    print("OK: site is valid")
+    lang = current_lang()
+    print(site_summary(site, lang))
+    print(t("cli.site_valid", lang))
     return 0

@@ -21,7 +21,7 @@ import concurrent.futures
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import pandas as pd
@@ -30,6 +30,7 @@ from microgrid.control.latched import without_assets
 from microgrid.control.plan import PlanRecord
 from microgrid.planning.adapter import PlanOptions, build_dispatch_inputs, horizon_for_day, rolling_horizon
 from microgrid.planning.forecasts import site_forecast
+from microgrid.planning.intraday import PEAK_RESERVE_MARGIN_PCT
 from microgrid.site.models import Site
 from optimizer import (
     DispatchInputs,
@@ -43,6 +44,7 @@ from optimizer import (
     solve_dispatch,
 )
 from optimizer.errors import OptimizerError
+from optimizer.network_limits import NetworkLimit
 
 SolveFn = Callable[[DispatchInputs, SolverOptions], DispatchResult]
 """A day-ahead solve function (default :func:`optimizer.solve_dispatch`); injectable for tests."""
@@ -93,6 +95,8 @@ class PlanningService:
         self._seq = itertools.count(1)
         self._forecasts: dict[tuple, pd.DataFrame] = {}
         self._out: frozenset[str] = frozenset()
+        self.extra_limits: Callable[[pd.DatetimeIndex], list[NetworkLimit]] | None = None
+        """Hard rows added to every plan's inputs (the grid's DR caps, :mod:`microgrid.control.gridcaps`)."""
 
     @property
     def out_of_service(self) -> frozenset[str]:
@@ -109,15 +113,22 @@ class PlanningService:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     # ---- inputs ------------------------------------------------------------------------------------
+    def _with_extra(self, inputs: DispatchInputs) -> DispatchInputs:
+        rows = self.extra_limits(inputs.index) if self.extra_limits is not None else []
+        return replace(inputs, network_limits=[*inputs.network_limits, *rows]) if rows else inputs
+
     def day_ahead_inputs(self, day: date, month_peak_kw: float) -> DispatchInputs:
         index = horizon_for_day(self.site, day)
-        return without_assets(build_dispatch_inputs(self.site, index, options=PlanOptions(month_peak_kw=month_peak_kw),
-                                                    forecast_csv=self.forecast_csv), self._out)
+        return self._with_extra(without_assets(build_dispatch_inputs(
+            self.site, index, options=PlanOptions(month_peak_kw=month_peak_kw), forecast_csv=self.forecast_csv),
+            self._out))
 
     def intraday_inputs(self, start: datetime, month_peak_kw: float) -> DispatchInputs:
         index = rolling_horizon(self.site, pd.Timestamp(start), hours=self.horizon_h)
-        return without_assets(build_dispatch_inputs(self.site, index, options=PlanOptions(month_peak_kw=month_peak_kw),
-                                                    forecast=self.forecast(index)), self._out)
+        return self._with_extra(without_assets(build_dispatch_inputs(
+            self.site, index, options=PlanOptions(month_peak_kw=month_peak_kw, peak_reserve_margin_pct=PEAK_RESERVE_MARGIN_PCT),
+            forecast=self.forecast(index)),
+            self._out))
 
     def forecast(self, index: pd.DatetimeIndex) -> pd.DataFrame:
         """Forecast rows for ``index``, cut from a frame computed once per local day for the days the
@@ -149,6 +160,8 @@ class PlanningService:
         self._check_fault()
         if self._intraday is not None:
             try:
+                if list(inputs.network_limits) != list(self._intraday.inputs.network_limits):
+                    self._intraday.set_network_limits(list(inputs.network_limits))  # e.g. a DR event has passed
                 return self._intraday.replan(inputs, state)
             except OptimizerError:
                 self._intraday = None  # structure changed (e.g. another EV session count): rebuild
@@ -171,9 +184,18 @@ class PlanningService:
         if result is not None and result.ok:
             return PlanRecord(plan_id, kind, now, result.schedule, status=str(result.status), kpis=result.kpis,
                               reason=result.message)
-        schedule = result.schedule if result is not None and result.schedule is not None else baseline_schedule(inputs)
-        schedule.source = "baseline"
-        kpis = compute_kpis(schedule, inputs)
+        if result is not None and result.schedule is not None:
+            # the optimizer's own fallback: a relaxed plan (source "relaxed") or the rule-based one, with the
+            # limits it cannot keep named in its KPIs and in the reason the runtime raises as an event
+            schedule, kpis = result.schedule, result.kpis
+            named = "; ".join(v.message for v in result.violations[:5])
+            if named:
+                more = f" (+{len(result.violations) - 5} more)" if len(result.violations) > 5 else ""
+                reason = f"{reason}; limits not kept: {named}{more}"
+        else:
+            schedule = baseline_schedule(inputs)
+            schedule.source = "baseline"
+            kpis = compute_kpis(schedule, inputs)
         status = str(result.status) if result is not None else "error"
         return PlanRecord(plan_id, "fallback", now, schedule, status=status, kpis=kpis, reason=reason)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Literal
@@ -57,6 +57,7 @@ from microgrid.control.fleet import (
     without,
 )
 from microgrid.control.following import StorageFollowing
+from microgrid.control.gridcaps import GridCaps
 from microgrid.control.jobs import APSchedulerRunner, ClockJobRunner, DailyAt, Every, JobRunner
 from microgrid.control.limits import ConsumerControl
 from microgrid.control.modes import Condition, Mode, ModeMachine
@@ -139,6 +140,12 @@ class Runtime:
         self._last_flush: datetime | None = None
         self.consumers = ConsumerControl(site, cycle_s=self.options.cycle_s)
         self.following = StorageFollowing()
+        self.gridcaps = GridCaps(site, self.emit)
+        """Import caps set by the grid (DR events, commanded PCC limit): an extra input to the import cap."""
+        self._caps_version = 0
+        self.planner.extra_limits = self.gridcaps.plan_rows
+        self.cycle_observers: list[Callable[[CycleReport], Awaitable[None]]] = []
+        """Awaited after every cycle (northbound servers publishing the new values); failures are events."""
         self.write_alarms = WriteAlarms(
             self.store.set_alarm,
             lambda kind, text, source, data: self.emit(kind, text, Severity.ALARM, source, **data))
@@ -181,6 +188,7 @@ class Runtime:
         self.accounting.peak_at_start_kw = self.accounting.month_peak_kw
         self._commanded.update(resume.last_setpoints)
         self._restore_state(resume.controller_state, now)
+        self._caps_version = self.gridcaps.version
         resumed = bool(resume.plans or resume.month_peak_kw or resume.controller_state.get("overrides")
                        or resume.controller_state.get("manual"))
         self.emit("runtime_started", f"controller started{' (resumed from the store)' if resumed else ''}",
@@ -206,6 +214,7 @@ class Runtime:
             if expires > now:
                 self.overrides.set(Override(item["asset_id"], float(item["value_kw"]), expires,
                                             item.get("reason", ""), item.get("user", "operator")))
+        self.gridcaps.restore(state.get("gridside", {}), now)
         if state.get("manual"):
             self.modes.set(Condition.MANUAL, True, f"resumed: {state.get('manual_reason', 'manual mode')}", now)
 
@@ -213,7 +222,8 @@ class Runtime:
         state = {"month_peak_kw": self.accounting.month_peak_kw,
                  "overrides": [o.to_dict() for o in self.overrides.active(self.clock.now()).values()],
                  "manual": Condition.MANUAL in self.modes.conditions,
-                 "manual_reason": self.modes.conditions.get(Condition.MANUAL, "")}
+                 "manual_reason": self.modes.conditions.get(Condition.MANUAL, ""),
+                 "gridside": self.gridcaps.state()}
         self.store.save_state(self.clock.now(), state)
 
     # ---- planning jobs -----------------------------------------------------------------------------
@@ -387,6 +397,15 @@ class Runtime:
             return True
         return False
 
+    def _grid_caps_changed(self, now: datetime) -> None:
+        """A DR event or commanded limit came or went: save it and re-plan with it as a hard cap."""
+        self.gridcaps.expire(now)
+        if self.gridcaps.version != self._caps_version:
+            self._caps_version = self.gridcaps.version
+            self._save_state()
+            if self._started:
+                self.request_replan("intraday")
+
     def _notes_to_events(self, notes: tuple[str, ...], now: datetime) -> None:
         current = {n.split(":")[0] for n in notes}
         for key in current - self._notes:
@@ -434,7 +453,8 @@ class Runtime:
         if interval is not None and automatic:
             peak_target = max(self.accounting.month_peak_kw, interval.plan_peak_kw)
         grid = self.site.grid
-        limits = GridLimits(grid.export_limit_kw, grid.import_cap_kw, peak_target)
+        self._grid_caps_changed(now)
+        limits = GridLimits(grid.export_limit_kw, self.gridcaps.import_cap_kw(now, grid.import_cap_kw), peak_target)
         pv = pv_units(self.site, control.pv, self._commanded)
         storage = storage_units(self.site, control.storage, self._commanded, horizon_s=self.options.cycle_s)
         storage, stalled = self.following.check(storage, dt_s, now)
@@ -502,6 +522,12 @@ class Runtime:
         self.cycle_wall_s.append(report.duration_s)
         if len(self.cycle_wall_s) > 2 * CYCLE_HISTORY:
             del self.cycle_wall_s[:-CYCLE_HISTORY]
+        for observer in self.cycle_observers:
+            try:
+                await observer(report)
+            except Exception as exc:  # noqa: BLE001 - a northbound server's trouble never stops control
+                self.emit("observer_failed", f"after-cycle update failed: {type(exc).__name__}: {exc}",
+                          Severity.WARNING, "rt")
         return report
 
     # ---- main loop ---------------------------------------------------------------------------------
@@ -569,12 +595,15 @@ class Runtime:
         out["mode"] = str(self.mode)
         return out
 
-    def figures(self) -> dict | None:
-        """Figures of the run so far from the controller's own samples (``None`` before the first interval)."""
+    def figures(self, since: datetime | None = None) -> dict | None:
+        """Figures of the run so far (from ``since`` if given) from the controller's own samples (``None``
+        before the first interval)."""
         from microgrid.reports.figures import figures_from_table
         from microgrid.reports.table import IntervalTable
 
         frame = self.accounting.park_frame()
+        if since is not None:
+            frame = frame[frame["ts"] >= pd.Timestamp(since)].reset_index(drop=True)
         if frame.empty:
             return None
         start = frame["ts"].iloc[0]

@@ -13,6 +13,7 @@ Key families: ``nav.*``/``tile.*``/... dashboard labels; ``alarm.<code>`` and ``
 from __future__ import annotations
 
 import json
+import os
 import re
 from functools import cache
 from pathlib import Path
@@ -73,6 +74,26 @@ def t(key: str, lang: str | None = None, /, **params: object) -> str:
     if text is None:
         text = catalogue(DEFAULT_LANG).get(key, key)
     return text.format_map(_Keep({k: f"{v:g}" if isinstance(v, float) else v for k, v in params.items()})) if params else text
+
+
+LANG_ENV = "MICROGRID_LANG"
+_chosen: Lang | None = None
+
+
+def set_lang(lang: str | None) -> None:
+    """The language of this process's command-line output, reports and plots (``None``: from the environment)."""
+    global _chosen
+    _chosen = normalise(lang) if lang else None
+
+
+def current_lang() -> Lang:
+    """``--lang`` if given, else ``$MICROGRID_LANG``, else English (the system locale is not guessed from)."""
+    return _chosen or normalise(os.environ.get(LANG_ENV))
+
+
+def both(key: str, /, **params: object) -> tuple[str, str]:
+    """``(English, Chinese)`` of ``key``: for texts stored once and shown in either language later."""
+    return t(key, "en", **params), t(key, "zh-CN", **params)
 
 
 def has(key: str) -> bool:

@@ -18,6 +18,8 @@ here (also in docs/optimizer.md):
   window already under way is assumed to have consumed what the remaining time at full power could not
   (the lazy plan a previous horizon would have made) unless the measured state says otherwise.
 - EV depots: see :mod:`microgrid.planning.ev` for the overnight window.
+- Peak reserve (intraday only, ``PlanOptions.peak_reserve_margin_pct``): storage energy for the demand
+  peaks left until the local midnight after the horizon start.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from optimizer import (
     GreenTarget,
     GridConnection,
     HeatPump,
+    PeakReserve,
     PVPlant,
     ShiftableLoad,
     Tariff,
@@ -67,6 +70,10 @@ class PlanOptions:
     """Site emission-factor id (default: ``emissions.default``)."""
     power_factor: float = 1.0
     """Power factor assumed for transformer limits."""
+    peak_reserve_margin_pct: float | None = None
+    """Keep storage energy for the demand peaks left in the local day of the horizon start, sized on the
+    must-serve load raised by this margin (:class:`optimizer.PeakReserve`); ``None`` = no reserve (day-ahead).
+    The intraday planners set it (:data:`microgrid.planning.intraday.PEAK_RESERVE_MARGIN_PCT`)."""
 
 
 def horizon_for_day(site: Site, day: date, step_min: int | None = None) -> pd.DatetimeIndex:
@@ -185,11 +192,16 @@ def build_dispatch_inputs(site: Site, index: pd.DatetimeIndex, *, options: PlanO
                                                max_curtail_pct=f.max_curtail_pct, penalty_cny_per_kwh=f.penalty_cny_per_kwh,
                                                p_max_kw=f.p_max_kw))
     depots = [ev_depot(x, index, step_h) for x in a.ev_depots]
+    reserve = None
+    if opts.peak_reserve_margin_pct is not None:
+        until = (index[0].tz_convert(site.timezone).normalize() + pd.Timedelta(days=1)).normalize()
+        reserve = PeakReserve(until=until, load_margin_pct=opts.peak_reserve_margin_pct)
     inputs = DispatchInputs(
         index=index, tariff=tariff,
         grid=GridConnection(import_limit_kw=grid.import_cap_kw, export_limit_kw=grid.export_limit_kw),
         pv=pv, batteries=batteries, heat_pumps=heat_pumps, loads=loads, deferrable=deferrable, shiftable=shiftable,
         curtailable=curtailable, ev_depots=depots, transformers=_transformers(site, opts.power_factor),
-        carbon=carbon, green=_green(site, index, step_h, opts.min_green_ratio), name=f"{site.id} dispatch")
+        carbon=carbon, green=_green(site, index, step_h, opts.min_green_ratio), peak_reserve=reserve,
+        name=f"{site.id} dispatch")
     assert n == inputs.n_steps
     return inputs

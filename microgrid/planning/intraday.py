@@ -19,6 +19,11 @@ from microgrid.planning.plan import solver_options_for
 from microgrid.site.models import Site
 from optimizer import DispatchResult, IntradayPlanner, MeasuredState, NetworkLimit, SolverOptions
 
+PEAK_RESERVE_MARGIN_PCT = 5.0
+"""Must-serve load forecast error the intraday plan keeps storage energy for, percent (see
+:class:`optimizer.PeakReserve`): the real-time loop holds the planned peak with it when the load comes in
+above the forecast."""
+
 EV_SESSION_SLOTS = 2
 """A 24 h horizon overlaps at most two daily sessions of a depot (e.g. last night's and tonight's)."""
 
@@ -31,7 +36,7 @@ class SiteIntradayPlanner:
         self.site = site
         self.hours = hours
         self.step_min = step_min
-        self.options = options or PlanOptions()
+        self.options = options or PlanOptions(peak_reserve_margin_pct=PEAK_RESERVE_MARGIN_PCT)
         inputs = build_dispatch_inputs(site, rolling_horizon(site, start, hours, step_min), options=self.options)
         slots = {d.id: max(EV_SESSION_SLOTS, len(d.sessions)) for d in inputs.ev_depots}
         self.planner = IntradayPlanner(inputs, solver or solver_options_for(site, interface="appsi"), ev_slots=slots)

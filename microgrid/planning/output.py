@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from microgrid.i18n import t
 from microgrid.planning.plan import Plan
 
 
@@ -27,8 +28,8 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
             os.unlink(tmp)
 
 
-def write_plan(plan: Plan, out_dir: str | Path, *, plot: bool = True) -> dict[str, Path]:
-    """Write the plan's files into ``out_dir``; returns their paths by name."""
+def write_plan(plan: Plan, out_dir: str | Path, *, plot: bool = True, lang: str = "en") -> dict[str, Path]:
+    """Write the plan's files into ``out_dir`` (``schedule.png`` labelled in ``lang``); returns their paths."""
     out = Path(out_dir)
     paths = {"schedule": out / "schedule.csv", "kpis": out / "kpis.json"}
     _atomic_write(paths["schedule"], plan.result.schedule.to_csv)
@@ -38,7 +39,7 @@ def write_plan(plan: Plan, out_dir: str | Path, *, plot: bool = True) -> dict[st
         from microgrid.planning.plot import plot_schedule
 
         paths["plot"] = out / "schedule.png"
-        _atomic_write(paths["plot"], lambda p: plot_schedule(plan, p))
+        _atomic_write(paths["plot"], lambda p: plot_schedule(plan, p, lang))
     return paths
 
 
@@ -46,37 +47,44 @@ def _money(x: float) -> str:
     return f"{x:,.2f}"
 
 
-def summary_lines(plan: Plan) -> list[str]:
-    """A short human summary of the plan (what the CLI prints)."""
+def summary_lines(plan: Plan, lang: str = "en") -> list[str]:
+    """A short human summary of the plan (what the CLI prints), in ``lang``."""
+    def L(key: str, **params: object) -> str:  # noqa: N802 - reads like the text it is
+        return t(key, lang, **params)
+
     r, k = plan.result, plan.kpis()
     inp = plan.inputs
-    steps = f"{inp.n_steps} × {inp.step_h * 60:g} min"
+    steps = L("opt.steps", n=inp.n_steps, min=f"{inp.step_h * 60:g}")
     s = r.solve
-    head = (f"Plan for {plan.site_id} from {k['period_start']} ({steps}): {r.formulation} {r.status} "
-            f"with {s.solver} in {r.build_time_s + s.wall_time_s:.2f} s (build {r.build_time_s:.2f} s, "
-            f"solve {s.wall_time_s:.2f} s, time limit {s.time_limit_s:g} s)")
-    if r.fallback:
-        head = f"NO OPTIMISED PLAN ({r.status}); the rule-based fallback schedule was written. {head}"
+    head = L("opt.head", site=plan.site_id, start=k["period_start"], steps=steps, formulation=r.formulation,
+             status=r.status, solver=s.solver, total=f"{r.build_time_s + s.wall_time_s:.2f}",
+             build=f"{r.build_time_s:.2f}", solve=f"{s.wall_time_s:.2f}", limit=f"{s.time_limit_s:g}")
+    if r.relaxed:
+        head = L("opt.relaxed", status=r.status, head=head)
+    elif r.fallback:
+        head = L("opt.fallback", status=r.status, head=head)
     b = k["cost_breakdown_cny"]
+    green = L("opt.green", ratio=f"{100 * (k['green_power_ratio'] or 0):.1f}")
+    if k["min_green_ratio"] is not None:
+        green += L("opt.green_min", min=f"{100 * k['min_green_ratio']:.1f}")
+    green += L("opt.co2", kg=f"{k['co2_kg']:,.0f}", factor=k["emission_factor_kg_per_kwh"],
+               source=k["emission_factor_source"])
     lines = [
         head,
-        f"Cost {_money(k['cost_total_cny'])} CNY: energy {_money(b['energy_import'])}, export {_money(b['export_revenue'])}, "
-        f"demand charge +{_money(b['demand_charge'])} (peak {k['peak_import_kw']:,.0f} kW, month-to-date "
-        f"{k['month_peak_before_kw']:,.0f} kW), battery wear {_money(b['battery_throughput'])}, load curtailment "
-        f"{_money(b['load_curtailment'])}, carbon {_money(b['carbon'])}",
-        f"Energy: import {k['import_kwh']:,.0f} kWh, export {k['export_kwh']:,.0f} kWh; PV {k['pv_available_kwh']:,.0f} kWh "
-        f"available, {k['pv_self_consumed_kwh']:,.0f} used on site, {k['pv_curtailed_kwh']:,.0f} curtailed",
-        f"Green-power ratio {100 * (k['green_power_ratio'] or 0):.1f} %"
-        + (f" (minimum {100 * k['min_green_ratio']:.1f} %)" if k["min_green_ratio"] is not None else "")
-        + f"; CO2 {k['co2_kg']:,.0f} kg at {k['emission_factor_kg_per_kwh']} kg/kWh ({k['emission_factor_source']})",
+        L("opt.cost", total=_money(k["cost_total_cny"]), energy=_money(b["energy_import"]),
+          export=_money(b["export_revenue"]), demand=_money(b["demand_charge"]), peak=f"{k['peak_import_kw']:,.0f}",
+          mtd=f"{k['month_peak_before_kw']:,.0f}", wear=_money(b["battery_throughput"]),
+          curtail=_money(b["load_curtailment"]), carbon=_money(b["carbon"])),
+        L("opt.energy", imp=f"{k['import_kwh']:,.0f}", exp=f"{k['export_kwh']:,.0f}", pv=f"{k['pv_available_kwh']:,.0f}",
+          used=f"{k['pv_self_consumed_kwh']:,.0f}", curtailed=f"{k['pv_curtailed_kwh']:,.0f}"),
+        green,
     ]
     if not r.fallback:
         base = k["baseline_cost_total_cny"]
         pct = 100 * k["savings_vs_baseline_cny"] / base if base else 0.0
-        lines.append(f"Rule-based baseline (self-consumption + valley charging): {_money(base)} CNY; "
-                     f"the plan saves {_money(k['savings_vs_baseline_cny'])} CNY ({pct:.1f} %)")
+        lines.append(L("opt.baseline", base=_money(base), saves=_money(k["savings_vs_baseline_cny"]), pct=f"{pct:.1f}"))
     if r.milp_reasons:
-        lines.append("MILP used because: " + "; ".join(r.milp_reasons))
+        lines.append(L("opt.milp", reasons="; ".join(r.milp_reasons)))
     if r.message and r.status != "optimal":
         lines.append(r.message)
     return lines

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from microgrid.errors import UserError
+from microgrid.i18n import both, t
 from microgrid.reports.accounting import AllocationRule, GreenInstruments, entity_ledgers
 from microgrid.reports.model import Accounts, FactorInfo, Gap, Report, ReportMeta
 from microgrid.reports.periods import (
@@ -68,15 +69,14 @@ def context(site: Site, table: IntervalTable, options: ReportOptions) -> tuple[C
     loc = _find_factor(site, options.emission_factor or site.emissions.default)
     secondary = _find_factor(site, site.emissions.secondary) if site.emissions.secondary else None
     if options.market_factor:
-        market, note = _find_factor(site, options.market_factor), "residual-mix factor chosen for the report"
+        market, note = _find_factor(site, options.market_factor), both("rep.market.chosen")
     else:
         residual = [f for f in site.emissions.factors if f.scope == "residual"]
         if residual:
-            market, note = residual[0], "residual-mix factor from the site file"
+            market, note = residual[0], both("rep.market.site")
         else:
             market = loc
-            note = ("no residual-mix factor in the site file: market-based Scope 2 uses the location-based "
-                    "factor (a residual mix is usually higher, so this understates market-based emissions)")
+            note = both("rep.market.missing")
     kva = {t.id: site.network.transformers[[x.id for x in site.network.transformers].index(t.transformer)].sn_kva
            for t in site.tenants if t.transformer}
     total_kva = sum(tr.sn_kva for tr in site.network.transformers)
@@ -159,69 +159,66 @@ def build_report(site: Site, table: IntervalTable, *, tenant: str | None = None,
         data_note=table.source_note, generated_at=datetime.now(UTC), allocation_rule=options.allocation_rule,
         min_coverage_pct=options.min_coverage * 100, coverage_pct=coverage, gaps=gaps,
         factor_location=factors["location"], factor_secondary=factors["secondary"], factor_market=factors["market"],
-        factor_market_note=factors["market_note"], tariff_name=site.tariff.name,
+        factor_market_note=factors["market_note"][0], factor_market_note_zh=factors["market_note"][1],
+        site_name_zh=site.site.name_zh or "", tariff_name=site.tariff.name,
         tariff_illustrative=site.tariff.illustrative, tariff_source=site.tariff.source,
         certificates_retained_pct=site.green_power.onsite_certificates_retained_pct,
         grid_renewable_share_pct=options.grid_renewable_share_pct,
-        warnings=_warnings(table, gaps, total_main, ledgers, entities), data_quality=list(table.findings),
-        notes=_notes(table, site, options),
+        data_note_zh=table.source_note_zh, data_quality=list(table.findings),
+        **_split("warnings", _warnings(table, gaps, total_main, ledgers, entities)),
+        **_split("notes", _notes(table, site, options)),
     )
     return Report(meta=meta, total=levels["total"], daily=levels["day"], monthly=levels["month"],
                   yearly=levels["year"], targets=target_progress(total_main, site.green_power.target_ratio_pct))
 
 
+def _split(name: str, pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    return {name: [p[0] for p in pairs], f"{name}_zh": [p[1] for p in pairs]}
+
+
 def _warnings(table: IntervalTable, gaps: list[Gap], total: Accounts, ledgers: dict, entities: list[str]
-              ) -> list[str]:
+              ) -> list[tuple[str, str]]:
+    """First-page notices as ``(English, Chinese)``."""
     out = []
     if table.source != "metered":
-        out.append(f"These figures are {table.source.upper()}, not metered: {table.source_note}")
+        out.append((t("rep.warn.not_metered", "en", source=table.source.upper(), note=table.source_note),
+                    t("rep.warn.not_metered", "zh-CN", source=t(f"source.{table.source}", "zh-CN"),
+                      note=table.source_note_zh or table.source_note)))
     if table.findings:
-        out.append(f"Data quality: {len(table.findings)} physically impossible interval(s) left out as gaps "
-                   f"(first: {table.findings[0]}); see the data-quality findings.")
+        out.append(both("rep.warn.quality", n=len(table.findings), first=table.findings[0]))
     if gaps:
         n = sum(g.intervals for g in gaps)
-        hours = n * table.interval_min / 60
-        out.append(f"Data gaps: {n} interval(s) ({hours:.2f} h) without usable data in {len(gaps)} gap(s); "
-                   f"totals cover only the metered intervals (coverage {total.coverage_pct:.1f} %), "
-                   "gaps are not counted as zero.")
+        out.append(both("rep.warn.gaps", n=n, hours=f"{n * table.interval_min / 60:.2f}", gaps=len(gaps),
+                        coverage=f"{total.coverage_pct:.1f}"))
     elif total.intervals_partial:
-        out.append(f"{total.intervals_partial} interval(s) are estimated from partly covered data.")
+        out.append(both("rep.warn.partial", n=total.intervals_partial))
     estimated = [e for e in entities if e != PARK and bool(ledgers[e]["estimated"].any())]
     if estimated:
-        out.append(f"No own meter for tenant(s) {', '.join(estimated)}: their consumption is derived from the "
-                   "park meters (see notes).")
+        out.append(both("rep.warn.estimated", tenants=", ".join(estimated)))
     if not table.curtailment_known:
-        out.append("PV curtailment was not measured for every plant; unmeasured curtailment counts as 0 "
-                   "(the counterfactual savings are then conservative).")
-    if any(not t.verified for t in policy_targets()):
-        out.append("The Putian 35 %/45 % targets are quoted from the design brief and not yet confirmed "
-                   "against the city's notice.")
-    out.extend(table.notes)
+        out.append(both("rep.warn.curtailment"))
+    if any(not t_.verified for t_ in policy_targets()):
+        out.append(both("rep.warn.targets"))
+    out.extend(zip(table.notes, table.notes_zh or table.notes, strict=False))
     return out
 
 
-def _notes(table: IntervalTable, site: Site, options: ReportOptions) -> list[str]:
+def _notes(table: IntervalTable, site: Site, options: ReportOptions) -> list[tuple[str, str]]:
+    """Definitions and caveats as ``(English, Chinese)``."""
+    location = both("rep.def.location")
+    if options.grid_renewable_share_pct is None:
+        missing = both("rep.def.location_missing")
+        location = (location[0] + missing[0], location[1] + missing[1])
+    else:
+        location = (location[0] + ".", location[1] + "。")
     return [
-        "Consumption = grid import − export + on-site PV generation (storage losses included).",
-        "Green-power ratio (绿电占比) = (on-site PV consumed on site with retained certificates + "
-        "direct green supply + green-power trading + retired certificates where accepted) / consumption. "
-        "Export is attributed to PV first; PV that goes through storage and is exported later is taken off; "
-        "no MWh is counted twice.",
-        f"On-site certificates retained: {site.green_power.onsite_certificates_retained_pct:g} %. Purchases are "
-        "spread evenly over their month (trading, direct supply) or year (certificates).",
-        "Location-based renewable share (reported separately, never mixed into the ratio): on-site PV consumed "
-        "+ the grid's renewable share × grid energy consumed"
-        + ("." if options.grid_renewable_share_pct is not None else " — not shown: no grid renewable share given."),
-        "Scope 2 location-based = grid import × grid factor; market-based = (grid import + on-site PV consumed "
-        "whose certificates were sold − green purchases claimed) × residual factor.",
-        f"Tenants: on-site PV and shared storage allocated per {table.interval_min}-min interval by the rule "
-        f"'{options.allocation_rule}'; network losses and shared storage pro rata to load; grid import pro rata "
-        "to consumption not covered by on-site PV; demand charge by the share of the park's peak interval. "
-        "Tenant figures sum to the park.",
-        "Counterfactual (savings): the same metered load and PV without storage and optimisation — battery "
-        "flows removed, curtailed PV added back, export capped at the export limit "
-        f"({site.grid.export_limit_kw:g} kW), same tariff and demand charge. Load shifting by the optimiser is "
-        "kept (the metered load already contains it), so savings count storage and curtailment only.",
-        "Basic (demand/capacity) charge: each month's charge on the peak interval of the reported days, spread "
-        "pro rata over the days of the month.",
+        both("rep.def.consumption"),
+        both("rep.def.ratio"),
+        both("rep.def.certificates", pct=f"{site.green_power.onsite_certificates_retained_pct:g}"),
+        location,
+        both("rep.def.scope2"),
+        (t("rep.def.tenants", "en", interval=table.interval_min, rule=options.allocation_rule),
+         t("rep.def.tenants", "zh-CN", interval=table.interval_min, rule=t(f"rule.{options.allocation_rule}", "zh-CN"))),
+        both("rep.def.counterfactual", limit=f"{site.grid.export_limit_kw:g}"),
+        both("rep.def.basic"),
     ]

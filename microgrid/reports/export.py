@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from microgrid.i18n import t
 from microgrid.reports.model import Accounts, Report
 from microgrid.reports.periods import PERIODS
+from microgrid.reports.targets import target_name
 
 
 def accounts_frame(rows: list[Accounts], data_source: str) -> pd.DataFrame:
@@ -38,43 +41,71 @@ def write_csv(report: Report, path: str | Path) -> None:
     report_frame(report).to_csv(path, index=False, float_format="%.4f", encoding="utf-8")
 
 
-def summary_rows(report: Report) -> list[tuple[str, str]]:
+def summary_rows(report: Report, lang: str = "en") -> list[tuple[str, str]]:
+    """Label and text of the summary sheet's first rows, in ``lang``."""
+    def L(key: str, **params: object) -> str:  # noqa: N802 - reads like the text it is
+        return t(key, lang, **params)
+
+    zh = lang != "en"
     m = report.meta
-    rows = [("report", f"green power, carbon and cost — {m.site_name} ({m.site_id})"),
-            ("period", f"{m.first_day} to {m.last_day} ({m.timezone})"),
-            ("entity", m.tenant or "park and tenants"),
-            ("data source", f"{m.data_source.upper()}: {m.data_note}")]
-    rows += [("WARNING", w) for w in m.warnings]
-    rows += [("DATA QUALITY", f) for f in m.data_quality]
-    rows += [("coverage (park) %", f"{m.coverage_pct:.2f}"),
-             ("location factor", f"{m.factor_location.kg_co2_per_kwh} kgCO2/kWh, {m.factor_location.region} "
-                                 f"{m.factor_location.year}, {m.factor_location.document}"),
-             ("market factor", f"{m.factor_market.kg_co2_per_kwh} kgCO2/kWh ({m.factor_market.id}): "
-                               f"{m.factor_market_note}"),
-             ("tariff", f"{m.tariff_name}{' (illustrative)' if m.tariff_illustrative else ''}: {m.tariff_source}"),
-             ("allocation rule", m.allocation_rule),
-             ("generated", m.generated_at.isoformat(timespec="seconds"))]
-    for t in report.targets:
-        actual = "–" if t.actual_pct is None else f"{t.actual_pct:.2f} %"
-        status = "met" if t.met else ("not met" if t.met is not None else "–")
-        rows.append((f"target: {t.name}", f"{t.target_pct:g} % — actual {actual} — {status} ({t.source})"))
+    note = (m.data_note_zh or m.data_note) if zh else m.data_note
+    source = L(f"source.{m.data_source}") if zh else m.data_source.upper()
+    name = (m.site_name_zh or m.site_name) if zh else m.site_name
+    rows = [(L("xl.report"), L("rep.title", site=f"{name} ({m.site_id})")),
+            (L("xl.period"), L("xl.period_text", first=m.first_day, last=m.last_day, tz=m.timezone)),
+            (L("xl.entity"), m.tenant or L("rep.who_all")),
+            (L("xl.data_source"), f"{source}: {note}")]
+    rows += [(L("xl.warning"), w) for w in (m.warnings_zh if zh and m.warnings_zh else m.warnings)]
+    rows += [(L("xl.data_quality"), f) for f in m.data_quality]
+    loc, mkt = m.factor_location, m.factor_market
+    rows += [(L("xl.coverage"), f"{m.coverage_pct:.2f}"),
+             (L("xl.location_factor"), f"{loc.kg_co2_per_kwh} kgCO2/kWh, {loc.region} {loc.year}, {loc.document}"),
+             (L("xl.market_factor"), f"{mkt.kg_co2_per_kwh} kgCO2/kWh ({mkt.id}): "
+                                   f"{(m.factor_market_note_zh or m.factor_market_note) if zh else m.factor_market_note}"),
+             (L("xl.tariff"), f"{m.tariff_name}{L('rep.illustrative') if m.tariff_illustrative else ''}: "
+                              f"{m.tariff_source}"),
+             (L("xl.allocation"), L(f"rule.{m.allocation_rule}") if zh else m.allocation_rule),
+             (L("xl.generated"), L("xl.generated_text", ts=m.generated_at.astimezone(ZoneInfo(m.timezone))
+                                   .isoformat(timespec="seconds"), tz=m.timezone))]
+    for tp in report.targets:
+        actual = "–" if tp.actual_pct is None else f"{tp.actual_pct:.2f} %"
+        status = L("rep.met") if tp.met else (L("rep.not_met") if tp.met is not None else "–")
+        source = L("target.site_source") if tp.id == "site" else tp.source
+        rows.append((L("xl.target", name=target_name(tp, lang)),
+                     L("xl.target_text", target=f"{tp.target_pct:g}", actual=actual, status=status, source=source)))
     return rows
 
 
-def write_xlsx(report: Report, path: str | Path) -> None:
-    summary = pd.DataFrame(summary_rows(report), columns=["item", "value"])
-    totals = accounts_frame(report.total, report.meta.data_source)
+def _labelled(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """``frame`` with every column named by its catalogue label ``col.<name>`` in ``lang``."""
+    return frame.rename(columns={c: t(f"col.{c}", lang) for c in frame.columns})
+
+
+def write_xlsx(report: Report, path, lang: str = "en") -> None:
+    """The workbook: a summary sheet, then one sheet per level, targets, gaps and notes; sheet names and
+    column headers in ``lang`` (the CSV keeps the machine-readable names)."""
+    def L(key: str) -> str:  # noqa: N802 - reads like the text it is
+        return t(key, lang)
+
+    zh = lang != "en"
+    m = report.meta
+    summary = pd.DataFrame(summary_rows(report, lang), columns=[L("col.item"), L("col.value")])
+    totals = _labelled(accounts_frame(report.total, m.data_source), lang)
     with pd.ExcelWriter(path, engine="openpyxl") as xl:
-        summary.to_excel(xl, sheet_name="Summary", index=False)
-        totals.to_excel(xl, sheet_name="Summary", index=False, startrow=len(summary) + 2)
-        for name, rows in (("Daily", report.daily), ("Monthly", report.monthly), ("Yearly", report.yearly)):
-            accounts_frame(rows, report.meta.data_source).to_excel(xl, sheet_name=name, index=False)
-        pd.DataFrame([t.model_dump() for t in report.targets]).to_excel(xl, sheet_name="Targets", index=False)
-        gaps = pd.DataFrame([{"entity": g.entity, "start": g.start.isoformat(), "end": g.end.isoformat(),
-                              "intervals": g.intervals} for g in report.meta.gaps],
+        summary.to_excel(xl, sheet_name=L("sheet.summary"), index=False)
+        totals.to_excel(xl, sheet_name=L("sheet.summary"), index=False, startrow=len(summary) + 2)
+        for name, rows in (("daily", report.daily), ("monthly", report.monthly), ("yearly", report.yearly)):
+            _labelled(accounts_frame(rows, m.data_source), lang).to_excel(xl, sheet_name=L(f"sheet.{name}"),
+                                                                           index=False)
+        targets = pd.DataFrame([tp.model_dump() | {"name": target_name(tp, lang)} for tp in report.targets])
+        _labelled(targets, lang).to_excel(xl, sheet_name=L("sheet.targets"), index=False)
+        tz = ZoneInfo(m.timezone)
+        gaps = pd.DataFrame([{"entity": g.entity, "start": g.start.astimezone(tz).isoformat(),
+                              "end": g.end.astimezone(tz).isoformat(), "intervals": g.intervals} for g in m.gaps],
                             columns=["entity", "start", "end", "intervals"])
-        gaps.to_excel(xl, sheet_name="Gaps", index=False)
-        pd.DataFrame({"definition": report.meta.notes}).to_excel(xl, sheet_name="Notes", index=False)
-        sheet = xl.sheets["Summary"]
+        _labelled(gaps, lang).to_excel(xl, sheet_name=L("sheet.gaps"), index=False)
+        notes = m.notes_zh if zh and m.notes_zh else m.notes
+        pd.DataFrame({L("col.definition"): notes}).to_excel(xl, sheet_name=L("sheet.notes"), index=False)
+        sheet = xl.sheets[L("sheet.summary")]
         sheet.column_dimensions["A"].width = 34
         sheet.column_dimensions["B"].width = 120

@@ -46,8 +46,9 @@ def _window(table: IntervalTable, start: datetime, end: datetime) -> IntervalTab
     frame.loc[outside, list(ENERGY_COLUMNS)] = np.nan
     frame.loc[outside, "coverage"] = 0.0
     return IntervalTable(frame, table.interval_min, table.timezone, table.first_day, table.last_day,
-                         source=table.source, source_note=table.source_note, tenants=table.tenants,
-                         curtailment_known=table.curtailment_known, notes=table.notes, findings=table.findings,
+                         source=table.source, source_note=table.source_note, source_note_zh=table.source_note_zh,
+                         tenants=table.tenants, curtailment_known=table.curtailment_known, notes=table.notes,
+                         notes_zh=table.notes_zh, findings=table.findings,
                          month_peak_before_kw=table.month_peak_before_kw)
 
 

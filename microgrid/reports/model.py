@@ -141,6 +141,7 @@ class Gap(Model):
 class ReportMeta(Model):
     site_id: str
     site_name: str
+    site_name_zh: str = ""
     first_day: date
     last_day: date
     timezone: str
@@ -149,6 +150,8 @@ class ReportMeta(Model):
     """The tenant the report is about (``None``: the park and all tenants)."""
     data_source: Literal["metered", "simulated", "planned"]
     data_note: str
+    data_note_zh: str = ""
+    """``data_note`` in Chinese (empty: not translated)."""
     generated_at: datetime
     allocation_rule: str
     min_coverage_pct: float
@@ -159,6 +162,7 @@ class ReportMeta(Model):
     factor_secondary: FactorInfo | None
     factor_market: FactorInfo
     factor_market_note: str
+    factor_market_note_zh: str = ""
     tariff_name: str
     tariff_illustrative: bool
     tariff_source: str
@@ -166,10 +170,14 @@ class ReportMeta(Model):
     grid_renewable_share_pct: float | None
     warnings: list[str]
     """First-page notices: gaps, simulated data, estimated tenants, unconfirmed targets."""
+    warnings_zh: list[str] = []
+    """The same notices in Chinese."""
     data_quality: list[str] = []
     """Data-quality findings: physically impossible intervals, naming meter (or entity) and interval."""
     notes: list[str]
     """Definitions and caveats."""
+    notes_zh: list[str] = []
+    """The same in Chinese."""
 
 
 class Report(Model):

@@ -85,16 +85,17 @@ def make_report(site: Site, first_day: date, last_day: date, *, tenant: str | No
     return build_report(site, table, tenant=tenant, options=options)
 
 
-def render(report: Report, fmt: str) -> bytes:
-    """The report as ``html``, ``csv`` or ``xlsx`` bytes (see :data:`MEDIA_TYPES`)."""
+def render(report: Report, fmt: str, lang: str = "en") -> bytes:
+    """The report as ``html``, ``csv`` or ``xlsx`` bytes (see :data:`MEDIA_TYPES`); HTML and XLSX read in
+    ``lang``, the CSV keeps its machine-readable column names."""
     if fmt == "html":
-        return render_html(report).encode("utf-8")
+        return render_html(report, lang).encode("utf-8")
     if fmt == "csv":
         return report_frame(report).to_csv(index=False, float_format="%.4f").encode("utf-8")
     if fmt == "xlsx":
         import io
 
         buf = io.BytesIO()
-        write_xlsx(report, buf)
+        write_xlsx(report, buf, lang)
         return buf.getvalue()
     raise ReportError(f"--format: '{fmt}' is not known; use html, csv or xlsx")

@@ -13,6 +13,7 @@ import importlib
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
+from microgrid.i18n import both
 from microgrid.reports.sources import days_between, table_from_schedules, table_from_store
 from microgrid.reports.table import IntervalTable
 from microgrid.site.models import Site
@@ -36,26 +37,25 @@ def simulated_table(site: Site, first_day: date, last_day: date, *, min_coverage
     """An interval table for ``[first_day, last_day]`` from a simulation or, failing that, from plans."""
     say = progress or (lambda _msg: None)
     hook = simulation_hook() if use_hook else None
-    problem = ""
+    problem = ("", "")
     if hook is not None:
-        say(f"simulating {first_day}..{last_day} in closed loop (microgrid.control.simulate_days)")
+        say(f"simulating {first_day}..{last_day} in closed loop")
         store = Store.open("sqlite://", site_id=site.id, timezone=site.timezone,
                            interval_min=site.site.resolution_min, energy_sources=energy_sources_from_site(site))
         try:
             hook(site, first_day, last_day, store=store)
             store.roll_up(datetime.combine(last_day + timedelta(days=2), datetime.min.time()).astimezone())
             return table_from_store(store, site, first_day, last_day, min_coverage=min_coverage, source="simulated",
-                                    note="closed-loop simulation of these days (microgrid.control.simulate_days: "
-                                         "simulated devices, the real controller) — not metered")
+                                    note=both("rep.src.simulated"))
         except TypeError as exc:  # the hook's signature differs from the documented one
-            problem = f"closed-loop simulation unavailable ({exc}); "
+            problem = both("rep.src.sim_unavailable", problem=exc)
         finally:
             store.close()
     return planned_table(site, first_day, last_day, progress=say, prefix=problem)
 
 
 def planned_table(site: Site, first_day: date, last_day: date, *, progress: Callable[[str], None] | None = None,
-                  prefix: str = "") -> IntervalTable:
+                  prefix: tuple[str, str] = ("", "")) -> IntervalTable:
     """An interval table from the optimizer's day-ahead plan of each day."""
     from microgrid.planning import plan_day
 
@@ -67,8 +67,8 @@ def planned_table(site: Site, first_day: date, last_day: date, *, progress: Call
         frames.append(plan.result.schedule.frame)
         if plan.result.fallback:
             fallbacks.append(day.isoformat())
-    note = (prefix + "day-ahead plans of the optimizer for these days (from the site's load profiles and "
-            "PV forecasts): planned figures, not metered; no plant deviations or network losses")
+    parts = [prefix, both("rep.src.planned")]
     if fallbacks:
-        note += f"; rule-based fallback plans on {', '.join(fallbacks)}"
+        parts.append(both("rep.src.fallbacks", days=", ".join(fallbacks)))
+    note = ("".join(p[0] for p in parts), "".join(p[1] for p in parts))
     return table_from_schedules(site, frames, first_day, last_day, source="planned", note=note)

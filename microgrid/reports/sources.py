@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from microgrid.i18n import both
 from microgrid.reports.table import PARK, DataSource, IntervalTable, apply_min_coverage, expected_index
 from microgrid.site.metering import MeteringTopology
 from microgrid.site.models import Meter, Site
@@ -54,9 +55,9 @@ def assemble(layout: SiteLayout, value, coverage, index: pd.DatetimeIndex, *, cu
 
     ``value(source_id, quantity)`` and ``coverage(source_id, quantity)`` return Series on ``index`` (NaN /
     0 where missing); ``stored_start``/``stored_end`` the energy in all batteries at each interval's start
-    and end. Returns the tidy frame, notes and data-quality findings.
+    and end. Returns the tidy frame, notes (English, Chinese) and data-quality findings.
     """
-    notes: list[str] = []
+    notes: list[tuple[str, str]] = []
     site = layout.site
     if layout.pcc is None:
         raise ValueError(f"site '{site.id}' has no PCC meter (meters[].scope: pcc); a report needs one")
@@ -125,19 +126,18 @@ def assemble(layout: SiteLayout, value, coverage, index: pd.DatetimeIndex, *, cu
             rows["load_kwh"] = shares[t]
             tenant_rows[t] = rows
         if len(layout.tenants) > 1:
-            notes.append(f"Tenant(s) without a meter ({', '.join(unmetered)}): consumption = park load − metered "
-                         "tenants, split by typical load (includes network losses).")
+            notes.append(both("rep.note.unmetered", tenants=", ".join(unmetered)))
     for t in layout.tenants:
         estimated = t in unmetered and len(layout.tenants) > 1
         frames.append(pd.DataFrame({"ts": index, "entity": t, **tenant_rows[t], "estimated": estimated}))
     if not all(curtailment.values()):
         missing = [p for p, known in curtailment.items() if not known]
-        notes.append(f"No curtailment measurement for {', '.join(missing)} (counted as 0).")
+        notes.append(both("rep.note.no_curtailment", plants=", ".join(missing)))
     return pd.concat(frames, ignore_index=True), notes, findings
 
 
 def table_from_store(store: Store, site: Site, first_day: date, last_day: date, *, min_coverage: float = 0.5,
-                     source: DataSource = "metered", note: str = "") -> IntervalTable:
+                     source: DataSource = "metered", note: str | tuple[str, str] = "") -> IntervalTable:
     """The interval table of ``[first_day, last_day]`` (local days) from the store's interval energies."""
     tz = site.timezone
     step = store.interval_min
@@ -174,13 +174,13 @@ def table_from_store(store: Store, site: Site, first_day: date, last_day: date, 
     month = index[0].strftime("%Y-%m")
     before = store.month_peak_kw(layout.pcc.id, index[0].to_pydatetime()) if layout.pcc else None
     return IntervalTable(frame, step, tz, first_day, last_day, source=source,
-                         source_note=note or f"metered interval energies from the store ({store.url})",
-                         tenants=layout.tenants, curtailment_known=all(curtailment.values()), notes=notes,
+                         **_source_notes(note or both("rep.src.metered"), notes),
+                         tenants=layout.tenants, curtailment_known=all(curtailment.values()),
                          findings=findings, month_peak_before_kw={month: before} if before else {})
 
 
 def table_from_schedules(site: Site, frames: list[pd.DataFrame], first_day: date, last_day: date, *,
-                         source: DataSource, note: str) -> IntervalTable:
+                         source: DataSource, note: str | tuple[str, str]) -> IntervalTable:
     """An interval table from schedule frames (:class:`optimizer.Schedule` columns, kW per interval)."""
     frame = pd.concat(frames).sort_index()
     frame = frame[~frame.index.duplicated(keep="last")]
@@ -232,8 +232,14 @@ def table_from_schedules(site: Site, frames: list[pd.DataFrame], first_day: date
         stored_start -= (bat.eta_charge * col(f"{b}_charge_kw") - col(f"{b}_discharge_kw") / bat.eta_discharge) * dt
     out, notes, findings = assemble(layout, value, coverage, index, curtailment={p: True for p in layout.pv},
                                     stored_start=stored_start, stored_end=stored_end)
-    return IntervalTable(out, step_min, site.timezone, first_day, last_day, source=source, source_note=note,
-                         tenants=layout.tenants, notes=notes, findings=findings)
+    return IntervalTable(out, step_min, site.timezone, first_day, last_day, source=source,
+                         **_source_notes(note, notes), tenants=layout.tenants, findings=findings)
+
+
+def _source_notes(note: str | tuple[str, str], notes: list[tuple[str, str]]) -> dict:
+    """The table's note fields in both languages (a plain string note is the same in both)."""
+    en, zh = (note, note) if isinstance(note, str) else note
+    return {"source_note": en, "source_note_zh": zh, "notes": [n[0] for n in notes], "notes_zh": [n[1] for n in notes]}
 
 
 def days_between(first_day: date, last_day: date) -> list[date]:

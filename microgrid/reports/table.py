@@ -61,10 +61,14 @@ class IntervalTable:
     source: DataSource = "metered"
     source_note: str = ""
     """How the data was produced, printed on the report's first page."""
+    source_note_zh: str = ""
+    """The same in Chinese (empty: as ``source_note``)."""
     tenants: list[str] = field(default_factory=list)
     curtailment_known: bool = True
     notes: list[str] = field(default_factory=list)
     """Caveats found while building the table (unmetered tenants, missing curtailment data, ...)."""
+    notes_zh: list[str] = field(default_factory=list)
+    """The same in Chinese."""
     findings: list[str] = field(default_factory=list)
     """Data-quality findings: physically impossible intervals (naming meter/entity and interval), excluded as
     gaps; the rest of the report still renders."""

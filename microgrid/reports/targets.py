@@ -45,10 +45,17 @@ def target_progress(total: Accounts, site_target_pct: float | None) -> list[Targ
     """Progress of ``total`` (one entity over the report period) against every target."""
     out = []
     if site_target_pct is not None:
-        out.append(_progress("site", "Site target (green_power.target_ratio_pct)", None, site_target_pct, total,
-                             "site file", ""))
+        out.append(_progress("site", "Site target", None, site_target_pct, total, "site file", ""))
     for t in policy_targets():
         note = t.note if not t.verified else ""
         note += " Compared with the electricity green-power ratio; the target is for all energy use city-wide."
         out.append(_progress(t.id, t.name, t.year, t.min_pct, total, t.source, note.strip()))
     return out
+
+
+def target_name(target: TargetProgress, lang: str) -> str:
+    """A target's name in ``lang`` (the catalogue's ``target.<id>``, else the name in the targets file)."""
+    from microgrid.i18n import has, t
+
+    key = f"target.{target.id}"
+    return t(key, lang) if has(key) else target.name

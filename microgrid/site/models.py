@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from microgrid.site.gridside import GridSideSettings
 from microgrid.site.study import StudySettings
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -513,6 +514,8 @@ class Site(Strict):
     control: ControlSettings = ControlSettings()
     study: StudySettings = StudySettings()
     """Annual study and target-planner options (docs/study.md)."""
+    gridside: GridSideSettings = GridSideSettings()
+    """IEC 104 / Modbus northbound servers, grid commands and demand response (docs/gridside.md)."""
 
     # Filled by the loader: the directory of the site file, for resolving profile paths.
     base_dir: str = Field(default="", exclude=True)

@@ -224,6 +224,8 @@ class User(Row):
     role: Role
     created_at: AwareDatetime
     disabled: bool = False
+    has_password: bool = False
+    """True once a dashboard password is set (only its salted hash is stored)."""
 
 
 T = TypeVar("T")

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from microgrid.store.engine import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -174,9 +174,12 @@ users = sa.Table(
     sa.Column("token_hash", sa.String(128), nullable=True),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("password_hash", sa.String(256), nullable=True),
+    sa.Column("password_key", sa.String(16), nullable=True),
 )
 """API users: role viewer/operator/admin; ``token_key`` in clear finds the row, the secret part of the
-token is stored only as ``scrypt(secret, token_salt)``."""
+token is stored only as ``scrypt(secret, token_salt)``. ``password_hash`` (``scrypt$N$r$p$salt$hash``) is set
+once a dashboard password is; ``password_key`` changes with every new password (it ends older sessions)."""
 
 
 class StoreSchemaError(StoreError):
@@ -188,8 +191,20 @@ def _v1(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t.name != "schema_migrations"])
 
 
+_V2_USER_COLUMNS = {"password_hash": sa.String(256), "password_key": sa.String(16)}
+
+
+def _v2(conn: sa.Connection) -> None:
+    """Dashboard passwords: two nullable columns on ``users`` (a store created at v2 already has them)."""
+    present = {c["name"] for c in sa.inspect(conn).get_columns("users")}
+    for name, kind in _V2_USER_COLUMNS.items():
+        if name not in present:
+            conn.execute(sa.text(f"ALTER TABLE users ADD COLUMN {name} {kind.compile(dialect=conn.dialect)}"))
+
+
 MIGRATIONS: dict[int, tuple[str, Callable[[sa.Connection], None]]] = {
     1: ("initial schema: telemetry, 1-min, interval energy, schedules, audit, events, alarms, users", _v1),
+    2: ("dashboard passwords: users.password_hash, users.password_key", _v2),
 }
 """Version → (description, function). Add a function per schema change; never edit an applied one."""
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from microgrid.errors import UserError
 from microgrid.store import schema as s
 from microgrid.store.models import Role, User, from_ms, to_ms, utcnow
+from microgrid.store.passwords import check_policy, hash_password, needs_rehash, verify_password
 
 TOKEN_PREFIX = "mgs"
 KEY_LEN = 12
@@ -58,7 +59,8 @@ class UsersMixin:
 
     @staticmethod
     def _user(r: sa.Row) -> User:
-        return User(id=r.id, name=r.name, role=Role(r.role), created_at=from_ms(r.created_ms), disabled=r.disabled)
+        return User(id=r.id, name=r.name, role=Role(r.role), created_at=from_ms(r.created_ms), disabled=r.disabled,
+                    has_password=bool(r.password_hash))
 
     def create_user(self, name: str, role: Role | str = Role.VIEWER) -> tuple[User, str]:
         """Create a user with a token; returns the user and the token (shown once, never stored)."""
@@ -111,6 +113,31 @@ class UsersMixin:
         if not done:
             raise UserError(f"no user named '{name}'")
         return token
+
+    def set_password(self, name: str, password: str) -> User:
+        """Set (or replace) the dashboard password of ``name``; sessions opened with the old one end."""
+        check_policy(password, name)
+        digest = hash_password(password)
+        with self.engine.begin() as conn:
+            done = conn.execute(s.users.update().where(s.users.c.name == name).values(
+                password_hash=digest, password_key=_b64(secrets.token_bytes(9))[:KEY_LEN])).rowcount
+        if not done:
+            raise UserError(f"no user named '{name}'")
+        return self.user(name)
+
+    def authenticate_password(self, name: str, password: str) -> tuple[User, str] | None:
+        """``(user, password key)`` when ``name`` is enabled and ``password`` is its password, else ``None``.
+
+        Costs one scrypt whether or not the user exists; a hash made with weaker parameters is upgraded."""
+        with self.engine.connect() as conn:
+            r = conn.execute(sa.select(s.users).where(s.users.c.name == name)).first()
+        stored = r.password_hash if r is not None else None
+        if not verify_password(password, stored) or r is None or r.disabled or not r.password_key:
+            return None
+        if needs_rehash(stored):
+            with self.engine.begin() as conn:
+                conn.execute(s.users.update().where(s.users.c.name == name).values(password_hash=hash_password(password)))
+        return self._user(r), r.password_key
 
     def set_user_disabled(self, name: str, disabled: bool = True) -> User:
         with self.engine.begin() as conn:

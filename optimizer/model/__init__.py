@@ -29,7 +29,12 @@ from optimizer.model.grid import (
 )
 from optimizer.model.heat_pump import define_heat_pump_min_load, define_heat_pumps
 from optimizer.model.network import define_network_limits, network_limit_body
-from optimizer.model.objective import define_demand_charge, define_green_ratio, define_objective
+from optimizer.model.objective import (
+    define_demand_charge,
+    define_green_ratio,
+    define_objective,
+    define_peak_reserve,
+)
 from optimizer.model.pv import define_pv
 from optimizer.network_limits import NetworkLimit, validate_network_limits
 
@@ -75,12 +80,14 @@ class DispatchModel:
         define_transformer_limits(m, inp, self.data, elastic, prune=not self.mutable)
         if s.demand_charge:
             define_demand_charge(m, d, inp)
+        if s.peak_reserve:
+            define_peak_reserve(m, d, inp)
         if s.green:
             define_green_ratio(m, inp, elastic)
-        if switches and not elastic:
+        if switches:
             if inp.batteries:
                 define_battery_exclusivity(m, inp.batteries)
-            if s.export_allowed:
+            if s.export_allowed and not elastic:  # the elastic import has no upper bound to switch
                 define_grid_exclusivity(m, inp)
             if s.hp_min_load:
                 define_heat_pump_min_load(m, inp.heat_pumps)

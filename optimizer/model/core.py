@@ -45,6 +45,8 @@ _PARAM_SETS: dict[str, tuple[str, ...]] = {
     "ev_cap": ("EV", "T"),
     "ev_owed": ("EV",),
     "ev_max": ("EV",),
+    "res_need": ("T",),
+    "res_credit": ("T",),
 }
 
 

@@ -60,6 +60,8 @@ class Structure:
     export_allowed: bool
     demand_charge: bool
     green: bool
+    peak_reserve: bool = False
+    """Reserve rows for the day's remaining demand peaks (:class:`~optimizer.inputs.PeakReserve`)."""
 
     @classmethod
     def of(cls, inp: DispatchInputs, ev_slots: dict[str, int] | None = None) -> Structure:
@@ -85,6 +87,8 @@ class Structure:
             export_allowed=inp.grid.export_limit_kw > 0,
             demand_charge=inp.tariff.demand_charge_cny_per_kw_month * inp.tariff.demand_charge_share > 0,
             green=inp.green is not None and inp.green.min_ratio is not None,
+            peak_reserve=(inp.peak_reserve is not None and bool(inp.batteries)
+                          and inp.tariff.demand_charge_cny_per_kw_month * inp.tariff.demand_charge_share > 0),
         )
 
     def compatible(self, other: Structure) -> list[str]:
@@ -250,6 +254,16 @@ def compute_data(inp: DispatchInputs, structure: Structure) -> ModelData:  # noq
         _series(v["cu_base"], c.id, base)
         _series(v["cu_shed_max"], c.id, base * c.max_curtail_pct / 100)
 
+    if structure.peak_reserve:
+        need = peak_reserve_need(inp)
+        v["res_need"] = {t: float(x) for t, x in enumerate(need)}
+        # before the first interval that can be a peak (need above the month-to-date peak, which the plan's
+        # peak cannot undercut) the storage may still charge: the reserve rows start one interval earlier
+        first = np.flatnonzero(need > inp.tariff.month_peak_kw)
+        start = int(first[0]) - 1 if len(first) else n
+        room = sum(b.eta_discharge * b.e_capacity_kwh for b in inp.batteries)
+        v["res_credit"] = {t: float(room) if t < start else 0.0 for t in range(n)}
+
     v["ev_cap"], v["ev_owed"], v["ev_max"] = {}, {}, {}
     depots = {x.id: x for x in inp.ev_depots}
     for key in structure.ev_slots:
@@ -266,6 +280,20 @@ def compute_data(inp: DispatchInputs, structure: Structure) -> ModelData:  # noq
         v["ev_owed"][key] = owed
         v["ev_max"][key] = most
     return md
+
+
+def peak_reserve_need(inp: DispatchInputs) -> np.ndarray:
+    """Must-serve net load per interval the reserve is sized on, kW (0 after ``peak_reserve.until``).
+
+    ``(1 + margin) · (base loads + curtailable loads at their most shed) − PV forecast`` before ``until``.
+    """
+    n = inp.n_steps
+    load = sum((np.maximum(as_array(x.p_kw, n), 0.0) for x in inp.loads), np.zeros(n))
+    load = load + sum((x.base_kw(n) * (1 - x.max_curtail_pct / 100) for x in inp.curtailable), np.zeros(n))
+    pv = sum((np.maximum(as_array(p.p_avail_kw, n), 0.0) for p in inp.pv), np.zeros(n))
+    res = inp.peak_reserve
+    need = (1 + res.load_margin_pct / 100) * load - pv
+    return np.where(inp.index < pd.Timestamp(res.until), need, 0.0)
 
 
 def session_labels(inp: DispatchInputs, structure: Structure) -> dict[str, str]:

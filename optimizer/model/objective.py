@@ -39,6 +39,33 @@ def define_demand_charge(m: pyo.ConcreteModel, d, inp: DispatchInputs) -> None:
         m.c_peak_excess = pyo.Constraint(expr=m.peak_excess >= m.peak - threshold)
 
 
+def define_peak_reserve(m: pyo.ConcreteModel, d, inp: DispatchInputs) -> None:
+    r"""Storage energy kept for the day's remaining demand peaks (:class:`~optimizer.inputs.PeakReserve`).
+
+    .. math::
+        r_\tau \ge N_\tau - P^{peak}, \; r_\tau \ge 0, \qquad
+        R_t = R_{t+1} + \Delta t\, r_{t+1}, \; R_{T-1} = 0, \qquad
+        \sum_b \eta^{dis}_b \big(e_{b,t} - \underline e_{b,t}\big) \ge R_t - C_t
+
+    :math:`N_\tau` is the must-serve net load with its margin (0 after the reserved window,
+    :func:`optimizer.model.data.peak_reserve_need`): :math:`R_t` is the AC energy the storage must hold at
+    the end of interval :math:`t` to keep the import at the plan's peak through every later interval of the
+    window without recharging. Raising :math:`P^{peak}` lowers it, at the demand charge. The credit
+    :math:`C_t` (the storage's whole AC capacity before the interval preceding the first one whose
+    :math:`N_\tau` exceeds the month-to-date peak, 0 from then on) lets the storage charge before the peaks.
+    """
+    dt = m._dt
+    last = m.T.last()
+    eta = {b.id: b.eta_discharge for b in inp.batteries}
+    m.res_short = pyo.Var(m.T, domain=pyo.NonNegativeReals)
+    m.res_left = pyo.Var(m.T, domain=pyo.NonNegativeReals)
+    m.c_res_short = pyo.Constraint(m.T, rule=lambda m, t: m.res_short[t] >= d.res_need[t] - m.peak)
+    m.c_res_left = pyo.Constraint(m.T, rule=lambda m, t: m.res_left[t] == (
+        0.0 if t == last else m.res_left[t + 1] + dt * m.res_short[t + 1]))
+    m.c_res_keep = pyo.Constraint(m.T, rule=lambda m, t: pyo.quicksum(
+        eta[b] * (m.e_bat[b, t] - d.bat_lo[b, t]) for b in m.BAT) >= m.res_left[t] - d.res_credit[t])
+
+
 def define_green_ratio(m: pyo.ConcreteModel, inp: DispatchInputs, elastic: bool) -> None:
     r"""Minimum green-power ratio (绿电占比) over the horizon.
 

@@ -30,10 +30,21 @@ def new_page(browser, timeout_ms: int = 15_000):
     assert errors == []
 
 
-def login(page, url: str, token: str, target: str = "/") -> None:
-    """Open ``target``, get sent to the sign-in page, paste the token, land on ``target``."""
+def fill_token(page, token: str) -> None:
+    """On the sign-in page: open "sign in with an API token" and paste ``token``."""
+    page.click("#token-box summary")
+    page.fill("#token", token)
+
+
+def login(page, url: str, token: str, target: str = "/", password: str | None = None) -> None:
+    """Open ``target``, get sent to the sign-in page, sign in (``token`` is the user name when ``password`` is
+    given, else an API token), land on ``target``."""
     page.goto(url + target)
     assert page.url.startswith(url + "/login?next=")
-    page.fill("#token", token)
+    if password is None:
+        fill_token(page, token)
+    else:
+        page.fill("#user", token)
+        page.fill("#password", password)
     page.click("#login-form button[type=submit]")
     page.wait_for_url(url + target)

@@ -23,6 +23,10 @@ ROUTES = [
     ("POST", "/api/v1/users", ADMIN, "/api/v1/users", "NEWUSER"),
     ("PATCH", "/api/v1/users/{name}", ADMIN, "/api/v1/users/target_user", {"role": "viewer"}),
     ("POST", "/api/v1/users/{name}/token", ADMIN, "/api/v1/users/target_user/token", None),
+    ("PUT", "/api/v1/users/{name}/password", ADMIN, "/api/v1/users/target_user/password",
+     {"password": "target-pass-2026"}),
+    ("POST", "/api/v1/auth/password", VIEWER, "/api/v1/auth/password",
+     {"current_password": "not-the-password", "new_password": "another-pass-2026"}),
     ("GET", "/api/v1/site", VIEWER, "/api/v1/site", None),
     ("GET", "/api/v1/site/topology", VIEWER, "/api/v1/site/topology", None),
     ("GET", "/api/v1/live", VIEWER, "/api/v1/live", None),
@@ -156,6 +160,7 @@ def test_admin_user_management(matrix_env):
     me = httpx.get(f"{matrix_env['url']}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
     assert me == {"user": "zhang.san", "role": "operator", "auth": "bearer", "csrf_token": None,
                   "session_expires_at": None}
+    assert created.json().get("has_password") is None  # TokenIssued: the token only
     assert admin.post("/api/v1/users", json={"name": "zhang.san"}).status_code == 409
     bad = admin.post("/api/v1/users", json={"name": "no spaces", "role": "boss"})
     assert bad.status_code == 422 and {p.split(":")[0] for p in bad.json()["problems"]} == {"body.name", "body.role"}

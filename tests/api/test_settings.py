@@ -98,7 +98,7 @@ def test_users_add_finds_the_one_site_store_like_run(tmp_path, capsys, monkeypat
 
 
 def test_demo_user_token_is_fresh_each_time(tmp_path):
-    from api.serve import ensure_demo_user
+    from api.serve import demo_password, ensure_demo_user
     from microgrid.store import Store
 
     store = Store.open(f"sqlite:///{tmp_path / 'demo.sqlite'}", site_id="demo_site")
@@ -108,6 +108,9 @@ def test_demo_user_token_is_fresh_each_time(tmp_path):
         store.set_user_disabled("demo", True)
         second = ensure_demo_user(store)  # re-enabled, new token; the old one stops working
         assert store.authenticate(first) is None and store.authenticate(second).name == "demo"
+        one, two = demo_password(store), demo_password(store)
+        assert len(one) >= 16 and store.authenticate_password("demo", one) is None
+        assert store.authenticate_password("demo", two)[0].role == "operator"
     finally:
         store.close()
 

@@ -53,8 +53,9 @@ async def test_zero_export_surplus_goes_to_storage_then_curtailment(small_site):
     assert longest_export_s(plant.pcc_log, threshold) <= 2.0  # only the very first cycle, before any control
     k = rt.kpis()
     assert k["compliance"]["max_import_kw"] < small_site.grid.declared_demand_kw
-    # 150 kW surplus: the battery (200 kW) takes it, almost nothing is curtailed.
-    assert k["storage_net_kwh"] == pytest.approx(-150, abs=10)  # plus the few kW of margin import
+    # 150 kW surplus: the battery (200 kW) takes all of it, almost nothing is curtailed; the intraday plan may
+    # add some grid charging for its peak reserve (evening peak above the planned peak), never beyond 200 kW.
+    assert -200 <= k["storage_net_kwh"] <= -145
     assert k["pv_curtailed_kwh"] < 5
     # The fake battery is lossless: charge minus discharge is all in the SoC, so the one accounting reports
     # (almost) no loss — not the ~150 kWh that "charge − discharge" alone would claim.

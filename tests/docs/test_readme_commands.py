@@ -2,7 +2,7 @@
 
 Adjustments, and only these: ``--until`` is shortened to 10 simulated minutes, ``--port`` gets a free port,
 ``--duration`` of the simulator is not waited for (it is stopped with Ctrl-C once the devices were read),
-``make demo`` writes to a temporary directory; ``make test`` is not run (it is this test suite). Commands run in a scratch directory that links
+``make demo`` writes to a temporary directory, a ``--password-stdin`` command gets a password on standard input; ``make test`` is not run (it is this test suite). Commands run in a scratch directory that links
 ``site_configs/`` (so ``out/`` and ``var/`` land there, not in the repository).
 """
 
@@ -102,8 +102,9 @@ def test_every_table_command_runs_as_written(tmp_path):
                     pytest.skip("the small factory's Modbus ports are taken by another program: " + "".join(lines))
                 assert sim.poll() is None, "".join(lines)
                 continue
+            stdin = "Readme-pass-2026\n" if "--password-stdin" in argv else ""
             done = subprocess.run(argv, cwd=tmp_path, env=_env(extra), capture_output=True, text=True,
-                                  timeout=280, check=False)
+                                  input=stdin, timeout=280, check=False)
             assert done.returncode == 0, f"{command}\n{done.stdout[-1500:]}\n{done.stderr[-1500:]}"
             assert "Traceback" not in done.stderr, command
             if argv[3] == "devices":

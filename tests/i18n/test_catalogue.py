@@ -71,3 +71,11 @@ def test_t_fills_placeholders_and_keeps_missing_ones():
     assert t("alarms.header", "zh-CN", n=3) == "3 条活动告警"
     assert t("alarm._unknown", "en", code="x") == "Device alarm x on {device}"
     assert t("no.such.key", "zh-CN") == "no.such.key"
+
+
+def test_every_command_has_its_help_line_in_both_languages():
+    from microgrid.cli import COMMANDS
+
+    en = catalogue("en")
+    assert [name for name in COMMANDS if f"cli.cmd.{name}" not in en] == []
+    assert all(en[f"cli.cmd.{name}"] == text for name, text in COMMANDS.items())  # one English text

@@ -27,15 +27,33 @@ def test_declared_demand_below_must_serve_load_names_the_time():
     load = window(idx, 19, 19.25, 150.0, 100.0)
     result = solve_dispatch(inputs(idx, 0.6, import_limit_kw=120, loads=[FixedLoad(id="factory", p_kw=load)]))
     assert result.status == SolveStatus.INFEASIBLE
-    assert result.fallback and not result.ok
+    assert result.fallback and result.relaxed and not result.ok
     assert result.message.startswith(
         "no feasible plan: import limit (declared demand) 120 kW is below the load that must be served at 19:00: "
         "up to 150 kW needed at 19:00 (30 kW more)")
-    assert result.message.endswith("; using the rule-based fallback schedule")
+    assert result.message.endswith("; using the relaxed plan, which breaks only the limits named, by the amounts given")
     assert [(c.family, c.steps) for c in result.conflicts] == [("import_limit", [76])]
-    # the fallback serves the load (device limits hold; only the infeasible import cap is exceeded)
+    # the relaxed plan serves the load: device limits hold; only the named cap is exceeded, where and by what it says
     assert verify_schedule(result.schedule, result_inputs(result), grid_limits=False) == []
-    assert result.schedule.source == "baseline"
+    assert result.schedule.source == "relaxed"
+    over = result.schedule.frame["grid_import_kw"].to_numpy() - 120
+    assert list(np.flatnonzero(over > 1e-6)) == result.violations[0].steps == [76]
+    assert result.violations[0].amount == pytest.approx(over.max()) == pytest.approx(30)
+    assert result.kpis["solver"]["violations"][0]["steps"] == [76]
+
+
+def test_without_elastic_retry_the_rule_based_fallback_names_what_it_cannot_meet():
+    idx = day_index()
+    load = window(idx, 19, 19.25, 150.0, 100.0)
+    inp = inputs(idx, 0.6, import_limit_kw=120, loads=[FixedLoad(id="factory", p_kw=load)])
+    result = solve_dispatch(inp, SolverOptions(elastic_retry=False))
+    assert result.fallback and not result.relaxed and result.schedule.source == "baseline"
+    assert [(c.family, c.steps) for c in result.conflicts] == [("import_limit", [76])]  # the same diagnosis
+    assert result.message.endswith("; using the rule-based fallback schedule (it cannot meet: import cap 120 kW "
+                                   "exceeded at 19:00 by up to 30.0 kW)")
+    (unmet,) = result.violations
+    assert (unmet.family, unmet.steps, unmet.amount) == ("import_limit", [76], pytest.approx(30))
+    assert verify_schedule(result.schedule, inp, grid_limits=False) == []
 
 
 def result_inputs(result):
@@ -51,16 +69,21 @@ def test_ev_energy_not_deliverable_by_deadline_at_charger_limit():
     session = EVSession(id="night", arrival=pd.Timestamp("2025-07-15 18:00", tz=TZ),
                         departure=pd.Timestamp("2025-07-16 07:00", tz=TZ), energy_kwh=1500)
     inp = inputs(idx, 0.5, ev_depots=[EVDepot(id="depot", p_max_kw=100, sessions=[session], eta_charge=1.0)])
-    result = solve_dispatch(inp)
-    assert result.status == SolveStatus.INFEASIBLE
-    assert result.message == (
-        "no feasible plan: EV depot 'depot' session 'night' cannot receive 1500 kWh by its deadline 07:00 at the "
-        "charger limit 100 kW: short by 200 kWh; using the rule-based fallback schedule")
-    f = result.schedule.frame
-    assert f["depot_load_kw"].max() <= 100 + 1e-9  # the fallback charges at the limit, never above
-    assert f["depot_delivered_kwh"].iloc[-1] == pytest.approx(1300)
-    assert verify_schedule(result.schedule, inp, grid_limits=False) == [
-        "EV depot 'depot': 1300.0 kWh delivered, 1500.0 owed"]
+    for options, tail in ((None, "using the relaxed plan, which breaks only the limits named, by the amounts given"),
+                          (SolverOptions(elastic_retry=False), "using the rule-based fallback schedule (it cannot meet: "
+                           "EV depot 'depot' session 'night' gets 1300 of 1500 kWh by 07:00 at the charger limit: "
+                           "short by 200 kWh)")):
+        result = solve_dispatch(inp, options)
+        assert result.status == SolveStatus.INFEASIBLE
+        assert result.message == (
+            "no feasible plan: EV depot 'depot' session 'night' cannot receive 1500 kWh by its deadline 07:00 at the "
+            "charger limit 100 kW: short by 200 kWh; " + tail)
+        f = result.schedule.frame
+        assert f["depot_load_kw"].max() <= 100 + 1e-9  # both charge at the limit, never above
+        assert f["depot_delivered_kwh"].iloc[-1] == pytest.approx(1300)
+        assert verify_schedule(result.schedule, inp, grid_limits=False) == [
+            "EV depot 'depot': 1300.0 kWh delivered, 1500.0 owed"]
+        assert [(c.family, round(c.amount)) for c in result.violations] == [("ev", 200)]
 
 
 def test_heat_demand_beyond_heat_pump_and_tank():

@@ -7,6 +7,8 @@ import shutil
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from microgrid.cli import main
@@ -71,10 +73,16 @@ def test_infeasible_day_exits_3_with_the_conflict_and_a_fallback(tmp_path, capsy
     captured = capsys.readouterr()
     assert captured.err.startswith("error: no feasible plan: import limit (declared demand) 200 kW is below the load "
                                    "that must be served at ")
-    assert captured.err.rstrip().endswith("using the rule-based fallback schedule")
-    assert captured.out.startswith("NO OPTIMISED PLAN (infeasible); the rule-based fallback schedule was written.")
+    assert captured.err.rstrip().endswith("using the relaxed plan, which breaks only the limits named, by the amounts given")
+    assert captured.out.startswith("NO FEASIBLE PLAN (infeasible); the relaxed plan was written: it breaks only the "
+                                   "limits named below.")
     kpis = json.loads((out / "kpis.json").read_text(encoding="utf-8"))
-    assert kpis["source"] == "baseline" and kpis["solver"]["fallback"] is True
+    assert kpis["source"] == "relaxed" and kpis["solver"]["fallback"] is True and kpis["solver"]["relaxed"] is True
+    (broken,) = kpis["solver"]["violations"]
+    assert broken["family"] == "import_limit" and broken["steps"] and broken["amount"] > 0
+    schedule = pd.read_csv(out / "schedule.csv")
+    over = schedule["grid_import_kw"].to_numpy() - 200
+    assert sorted(np.flatnonzero(over > 1e-3).tolist()) == broken["steps"]  # broken exactly where it says
     assert kpis["solver"]["conflicts"][0].startswith("import limit (declared demand) 200 kW")
     assert (out / "schedule.csv").exists() and (out / "schedule.png").exists()
 

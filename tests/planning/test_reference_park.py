@@ -62,3 +62,7 @@ def test_site_intraday_planner_rolls_across_midnight(reference_site):
         assert result.ok, result.message
         assert result.schedule.index[0] == pd.Timestamp(start, tz=tz)
         assert verify_schedule(result.schedule, planner.planner.inputs) == []
+        # the reserve for the day's remaining demand peaks moves with the horizon: until the next local midnight
+        reserve = planner.planner.inputs.peak_reserve
+        assert reserve.until == (pd.Timestamp(start, tz=tz).normalize() + pd.Timedelta(days=1))
+        assert reserve.load_margin_pct == 5.0 and planner.planner.model.structure.peak_reserve

@@ -22,7 +22,7 @@
   function load() {
     var q = dayInput.value ? "?day=" + dayInput.value : "";
     return MG.api("/api/v1/green" + q).then(function (g) {
-      if (!dayInput.value) dayInput.value = g.day;
+      if (!dayInput.value) { dayInput.value = g.day; MG.showDay(dayInput); }
       tiles("tiles-today", g.today, g.target_ratio_pct);
       tiles("tiles-mtd", g.month_to_date, g.target_ratio_pct);
       var cats = [MG.t("green.today"), MG.t("green.mtd")], parts = [g.today, g.month_to_date];
@@ -45,6 +45,7 @@
   }
   MG.ready.then(function () {
     dayInput = document.getElementById("day");
+    MG.dayPicker(dayInput);
     dayInput.addEventListener("change", load);
     MG.every(60, load);
   });

@@ -60,6 +60,72 @@
     });
   }
 
+  function sumKw(l, kinds) {
+    var sel = l.assets.filter(function (a) { return kinds.indexOf(a.kind) >= 0; });
+    if (!sel.length) return null;
+    return sel.reduce(function (s, a) { return s + (a.p_kw || 0); }, 0);
+  }
+
+  /* Grid, PV and storage feed the park bus (sign convention: into the bus > 0); tenants' own loads (tenant meter
+     + own PV + own storage − heat pumps/EV/flexible, which have their own boxes), heat pumps, EV chargers and
+     flexible loads draw from it. */
+  function energyFlow(l) {
+    var box = document.getElementById("energy-flow");
+    if (!box || !window.MGFlow) return;
+    var pcc = l.pcc_p_kw, socs = l.assets.filter(function (a) { return a.kind === "battery" && a.soc_pct !== null && a.soc_pct !== undefined; })
+      .map(function (a) { return a.id + " " + a.soc_pct.toFixed(0) + " %"; });
+    var st = l.storage_kw;
+    var top = [
+      { id: "grid", label: MG.t("flowd.grid"), kw: pcc === null ? null : Math.abs(pcc), into_bus: pcc === null ? null : pcc >= 0,
+        sub: pcc === null ? "" : (pcc >= 0 ? MG.t("flowd.import") : MG.t("flowd.export")), cls: "grid" },
+      { id: "pv", label: MG.t("flowd.pv"), kw: l.pv_kw, into_bus: true, cls: "pv",
+        sub: MG.state.site && MG.state.site.pv_kwp ? MG.fmtNum(MG.state.site.pv_kwp, 0) + " kWp" : "" }
+    ];
+    if (l.assets.some(function (a) { return a.kind === "battery"; })) {
+      top.push({ id: "storage", label: MG.t("flowd.storage"), kw: Math.abs(st), into_bus: st >= 0, cls: "storage",
+                 sub: (st > 1 ? MG.t("tile.discharge") : st < -1 ? MG.t("tile.charge") : MG.t("tile.idle")) + (socs.length ? " · " + socs.join(" · ") : "") });
+    }
+    var flexAll = sumKw(l, ["heat_pump", "ev_depot", "deferrable", "shiftable", "curtailable"]) || 0;
+    var metered = l.tenants.filter(function (t) { return t.meter_kw !== null && t.meter_kw !== undefined; });
+    var own = function (t) { return Math.max(0, t.meter_kw + t.pv_kw + t.storage_kw - t.flexible_kw); };
+    // tenants without a meter share what the metered ones and the flexible loads leave of the park's
+    // consumption, by typical load (as the reports do); the box says it is an estimate
+    var residual = l.consumption_kw === null ? null :
+      Math.max(0, l.consumption_kw - flexAll - metered.reduce(function (s, t) { return s + own(t); }, 0));
+    var typical = function (id) {
+      var t = MG.state.site ? MG.state.site.tenants.filter(function (x) { return x.id === id; })[0] : null;
+      return t ? t.typical_load_kw || 0 : 0;
+    };
+    var unmetered = l.tenants.filter(function (t) { return metered.indexOf(t) < 0; });
+    var weight = unmetered.reduce(function (s, t) { return s + typical(t.tenant); }, 0);
+    var bottom = l.tenants.map(function (t) {
+      var estimate = metered.indexOf(t) < 0;
+      var kw = !estimate ? own(t) : residual === null ? null
+        : residual * (weight > 0 ? typical(t.tenant) / weight : 1 / unmetered.length);
+      return { id: "tenant-" + t.tenant, label: MG.tenantName(t.tenant), kw: kw, into_bus: kw === null ? null : false,
+               sub: estimate ? MG.t("flowd.estimated") : "", cls: "load" };
+    });
+    [["heat_pumps", ["heat_pump"]], ["ev", ["ev_depot"]], ["flexible", ["deferrable", "shiftable", "curtailable"]]].forEach(function (k) {
+      var kw = sumKw(l, k[1]);
+      if (kw !== null) bottom.push({ id: k[0], label: MG.t("flowd." + k[0]), kw: Math.abs(kw), into_bus: kw < 0, cls: "load" });
+    });
+    MGFlow.render(box, { bus: MG.t("flowd.bus"), top: top, bottom: bottom }, MG.fmtKw);
+  }
+
+  /* Today's planned grid exchange (dashed) against the measured one (solid), refreshed every minute. */
+  function planMini() {
+    return MG.api("/api/v1/plan-vs-actual").then(function (d) {
+      var lines = [];
+      if (d.plan && d.plan.series.grid_kw) lines.push({ label: MG.t("series.grid_plan"), color: "#374151", dash: true, width: 1.5,
+        values: d.plan.series.grid_kw, x: d.plan.index.map(Date.parse), stepMs: d.plan.step_min * 60000 });
+      if (d.actual && d.actual.index.length && d.actual.series.grid_kw) lines.push({ label: MG.t("series.grid_actual"), color: "#111827", width: 2.5,
+        values: d.actual.series.grid_kw, x: d.actual.index.map(Date.parse), stepMs: d.actual.step_min * 60000 });
+      var start = Date.parse(d.price_bands[0].start), end = Date.parse(d.price_bands[d.price_bands.length - 1].end);
+      MGChart.time(document.getElementById("plan-mini"), { start: start, end: end, x: lines.length ? lines[0].x : [], stepMs: 900000,
+        lines: lines, yUnit: "kW", timeZone: MG.siteTz(), height: 200, emptyText: MG.t("plan.no_plan") });
+    }).catch(function () {});
+  }
+
   function assets(l) {
     var body = document.querySelector("#asset-table tbody");
     body.textContent = "";
@@ -102,9 +168,9 @@
   }
 
   var last = null;
-  function render() { if (last) { tiles(last); flows(last); assets(last); } alarms(); }
+  function render() { if (last) { tiles(last); energyFlow(last); flows(last); assets(last); } alarms(); }
   document.addEventListener("mg:live", function (ev) { last = ev.detail; render(); });
   document.addEventListener("mg:lang", render);
   document.addEventListener("mg:alarms", render);
-  MG.ready.then(function (st) { if (st) MG.every(60, green); });
+  MG.ready.then(function (st) { if (st) { MG.every(60, green); MG.every(60, planMini); } });
 })();

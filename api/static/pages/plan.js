@@ -109,13 +109,14 @@
   function load() {
     var q = dayInput.value ? "?day=" + dayInput.value : "";
     return MG.api("/api/v1/plan-vs-actual" + q).then(function (d) {
-      if (!dayInput.value) dayInput.value = d.day;
+      if (!dayInput.value) { dayInput.value = d.day; MG.showDay(dayInput); }
       render(d);
       kpis(d.schedule_id);
     }).catch(function (e) { MG.banner(e.detail); });
   }
   MG.ready.then(function () {
     dayInput = document.getElementById("day");
+    MG.dayPicker(dayInput);
     dayInput.addEventListener("change", load);
     MG.every(60, load);
   });
