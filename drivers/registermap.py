@@ -567,6 +567,11 @@ def float32_registers(value: float, word_order: WordOrder = "big") -> list[int]:
 # ---------------------------------------------------------------------------------------------- loader
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML has it (maps are read once per process; the pure-Python one takes
+seconds for the larger maps)."""
+
+
 def available_maps() -> list[str]:
     """Names (file stems) of the bundled map files, sorted."""
     return sorted(p.stem for p in MAPS_DIR.glob("*.yaml"))
@@ -576,7 +581,7 @@ def load_map_file(path: str | Path) -> RegisterMap:
     """Load and validate one map file; ``RegisterMapError`` lists every problem."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except (OSError, yaml.YAMLError) as exc:
         raise RegisterMapError(f"cannot read register map {path}", [str(exc)]) from None
     if not isinstance(data, dict):
@@ -621,7 +626,7 @@ def _load_map(name: str, options: tuple[tuple[str, str], ...]) -> RegisterMap:
     selected = {k: chosen.get(k, o.default) for k, o in base.options.items()}
     if not selected:
         return base
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     patches = [dict(base.options[k].choices[v]) for k, v in selected.items()]
     for patch in patches:
         data.update(patch.pop("_map", None) or {})  # map-level fields of a choice (e.g. function_codes)

@@ -314,10 +314,14 @@ class SafeWriter:
                     ka.next_t = now + ka.period_s
                 results.extend(rs)
                 continue
+            # the value written and read back, else the one polled: a setpoint the device already held was
+            # never sent ("unchanged"), yet its write watchdog still needs the re-write
             confirmed = self.state.confirmed.get(key)
-            if confirmed is None:
+            sample = self.device.sample(key) if confirmed is None else None
+            held = confirmed[0] if confirmed is not None else (sample.value if sample is not None else None)
+            if held is None:
                 continue
-            r = await self.write(key, confirmed[0], force=True, reason="refresh")
+            r = await self.write(key, held, force=True, reason="refresh")
             if r.ok:
                 ka.next_t = now + ka.period_s
             results.append(r)

@@ -20,6 +20,7 @@ from microgrid.site.models import (
     Meter,
     PVPlant,
     energy_still_owed_kwh,
+    in_window,
     minutes_of,
 )
 from sim.physics.battery import BatteryParams, BatteryState, step_battery
@@ -220,18 +221,6 @@ class HeatPumpRuntime:
         self.q_th_kw = p_el * self.cop
         self.tank = step_tank(self.tank_params, self.tank, self.q_th_kw, self.q_draw_kw, dt_s)
         self.e_el_kwh += p_el * dt_s / 3600.0
-
-
-def in_window(seconds_of_day: float, start_hhmm: str, end_hhmm: str) -> tuple[bool, float]:
-    """Whether a local time is inside a daily window that may cross midnight, and the seconds left in it."""
-    start, end = minutes_of(start_hhmm) * 60.0, minutes_of(end_hhmm) * 60.0
-    if start <= end:
-        inside = start <= seconds_of_day < end
-        left = end - seconds_of_day
-    else:
-        inside = seconds_of_day >= start or seconds_of_day < end
-        left = (end + 86400.0 - seconds_of_day) if seconds_of_day >= start else end - seconds_of_day
-    return inside, (left if inside else 0.0)
 
 
 @dataclass

@@ -217,6 +217,7 @@ async def _main(args: argparse.Namespace, site, until: timedelta | None, speed: 
         runtime.events.subscribe(printer.event)
         runtime.events.subscribe(log_event)
         printer.header(store_text, park)
+        runtime.check_cycle()
         if args.port is not None:
             server = await _serve_api(runtime, store, site, args, settings)
         run_started = runtime.clock.now()

@@ -18,8 +18,9 @@ A limit that cannot be held is named in the returned notes (the runtime raises a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from drivers.capabilities import FlexLoadReading, HeatPumpReading, MeterReading
 from microgrid.control.controllers.consumers import (
@@ -31,8 +32,12 @@ from microgrid.control.controllers.consumers import (
     heat_pump_consumer,
     on_off,
     shift_consumption,
+    window_job_floor_kw,
 )
-from microgrid.site.models import Site
+from microgrid.site.models import Site, in_window
+
+WATER_KWH_PER_M3_K = 1.163
+"""Heat stored per m³ of water per kelvin, kWh."""
 
 
 @dataclass
@@ -44,6 +49,10 @@ class ConsumerControl:
     transformer_margin: float = 0.98
     """Fraction of a transformer's rating (kVA at PF 1 as kW) the loop holds on its LV meter."""
     switching: HeatPumpSwitching = field(default_factory=HeatPumpSwitching)
+    cycle_s: float = 2.0
+    """Control cycle, s (a window job's deadline floor looks one cycle ahead)."""
+    follow_misses: int = 2
+    """Cycles in a row a consumer may miss its setpoint before the loop stops counting on moving it."""
 
     def __post_init__(self) -> None:
         a = self.site.assets
@@ -53,11 +62,20 @@ class ConsumerControl:
         self.bus = {x.id: x.bus for x in [*a.heat_pumps, *a.flexible_loads, *a.ev_depots]}
         self.curtail_pct = {f.id: f.max_curtail_pct for f in a.flexible_loads if f.kind == "curtailable"}
         self.hp = {h.id: HeatPumpLimits(h.p_el_min_kw, h.p_el_max_kw, h.tank_temp_min_c, h.tank_temp_max_c,
-                                        h.min_run_min * 60, h.min_stop_min * 60) for h in a.heat_pumps}
+                                        h.min_run_min * 60, h.min_stop_min * 60,
+                                        h.tank_volume_m3 * WATER_KWH_PER_M3_K) for h in a.heat_pumps}
+        # window jobs: (window start, end, eta) — the deadline is a process limit the loop must keep
+        self.windows = {f.id: (f.window_start or "00:00", f.window_end or "24:00", 1.0)
+                        for f in a.flexible_loads if f.kind == "deferrable"}
+        self.windows.update({e.id: (e.arrival, e.departure, e.eta_charge) for e in a.ev_depots})
         self.p_range = {h.id: (0.0, h.p_el_max_kw) for h in a.heat_pumps}
         self.p_range.update({f.id: (f.p_min_kw, f.p_max_kw) for f in a.flexible_loads})
         self.p_range.update({e.id: (0.0, e.p_max_kw) for e in a.ev_depots})
         trafos = {t.lv_bus: t for t in self.site.network.transformers}
+        self.tz = ZoneInfo(self.site.timezone)
+        self._wanted: dict[str, float] = {}
+        self._missed: dict[str, int] = {}
+        self._own_floor: dict[str, float] = {}
         self.meter_trafo = {m.id: trafos[m.bus] for m in self.site.meters
                             if m.scope == "tenant" and m.bus in trafos}
 
@@ -76,7 +94,9 @@ class ConsumerControl:
                 p = float(r.p_el_kw) if r is not None and r.p_el_kw is not None else 0.0
                 c = Consumer(asset_id, kind, self.bus[asset_id], p, value, lo, hi)
                 c = heat_pump_consumer(c, self.hp[asset_id], self.switching, now,
-                                       r.tank_temp_c if r is not None else None)
+                                       r.tank_temp_c if r is not None else None,
+                                       heat_draw_kw=r.heat_draw_kw if r is not None else None,
+                                       cop=r.cop if r is not None else None)
             else:
                 r = flex.get(asset_id)
                 p = float(r.p_kw) if r is not None and r.p_kw is not None else 0.0
@@ -84,10 +104,37 @@ class ConsumerControl:
                 floor = 0.0
                 if kind == "curtailable" and base is not None:
                     floor = base * (1 - self.curtail_pct[asset_id] / 100)
+                if asset_id in self.windows and r is not None and r.e_pending_kwh is not None:
+                    need, late = window_job_floor_kw(float(r.e_pending_kwh), self.windows[asset_id][2], hi,
+                                                     self._seconds_left(asset_id, now), self.cycle_s)
+                    lo = max(lo, need)
+                    if late:  # its own control runs it at full power: count on that, shed the others
+                        floor = hi
                 c = Consumer(asset_id, kind, self.bus[asset_id], p, min(max(value, lo), hi), lo, hi, base, floor)
+            self._own_floor[c.id] = c.floor_kw
+            c = self._not_following(c)
             consumers.append(c)
         delta = sum(c.expected_kw(c.setpoint_kw) - c.p_kw for c in consumers)
         return consumers, delta
+
+    def _not_following(self, c: Consumer) -> Consumer:
+        """A consumer whose measured power missed what its last setpoint should have given in
+        ``follow_misses`` cycles in a row (a shiftable load catching up its backlog, a process in local
+        control) is expected to stay where it is: the loop does not count on moving it until it follows."""
+        wanted = self._wanted.get(c.id)
+        tol = max(2.0, 0.05 * c.hi_kw)
+        if wanted is not None:
+            self._missed[c.id] = self._missed.get(c.id, 0) + 1 if abs(c.p_kw - wanted) > tol else 0
+        if c.kind != "heat_pump" and self._missed.get(c.id, 0) >= self.follow_misses:
+            return replace(c, floor_kw=max(c.floor_kw, c.p_kw))
+        return c
+
+    def _seconds_left(self, asset_id: str, now: datetime) -> float:
+        """Seconds left in the window of a window job now (0 outside it)."""
+        start, end, _eta = self.windows[asset_id]
+        local = now.astimezone(self.tz)
+        seconds = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+        return in_window(seconds, start, end)[1]
 
     # ---- step 2 ------------------------------------------------------------------------------------
     def hold_limits(self, consumers: list[Consumer], pcc_expected_kw: float | None, pcc_min_kw: float,
@@ -126,6 +173,8 @@ class ConsumerControl:
             setpoints, _left = shift_consumption(consumers, setpoints, demand_target_kw - expected, self.order,
                                                  kinds=PEAK_SHED_KINDS)
         for c in consumers:
+            # what the final setpoint should give (the floor of a load not following left out)
+            self._wanted[c.id] = replace(c, floor_kw=self._own_floor.get(c.id, 0.0)).expected_kw(setpoints[c.id])
             if c.kind == "heat_pump":
                 value = on_off(setpoints[c.id], self.hp[c.id].p_min_kw)
                 setpoints[c.id] = min(max(value, c.lo_kw), c.hi_kw)

@@ -15,6 +15,16 @@ CYCLE_HISTORY = 50_000
 """Cycle wall times kept for statistics (a day at 2 s cycles is 43,200)."""
 
 
+DEFAULT_IMPORT_MARGIN_PCT = 1.0
+"""Import margin when the site file gives none, percent of the import cap."""
+
+
+def import_margin_kw(site: Site) -> float:
+    """Headroom the loop keeps below the import cap, kW (site ``control.import_margin_kw`` or 1 % of the cap)."""
+    given = site.control.import_margin_kw
+    return given if given is not None else DEFAULT_IMPORT_MARGIN_PCT / 100 * site.grid.import_cap_kw
+
+
 @dataclass
 class RuntimeOptions:
     """Runtime settings not in the site file (site ``control:`` values are the defaults)."""
@@ -47,6 +57,7 @@ class RuntimeOptions:
         base = dict(cycle_s=c.cycle_s, meter_stale_s=c.meter_stale_s, day_ahead_at=c.day_ahead_at,
                     intraday_every_min=c.intraday_every_min,
                     controller=ControllerConfig(export_margin_kw=c.export_margin_kw,
+                                                import_margin_kw=import_margin_kw(site),
                                                 safe_min_load_kw=c.safe_min_load_kw))
         base.update(overrides)
         return cls(**base)

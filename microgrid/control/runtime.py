@@ -56,6 +56,7 @@ from microgrid.control.fleet import (
     telemetry_samples,
     without,
 )
+from microgrid.control.following import StorageFollowing
 from microgrid.control.gridcaps import GridCaps
 from microgrid.control.jobs import APSchedulerRunner, ClockJobRunner, DailyAt, Every, JobRunner
 from microgrid.control.limits import ConsumerControl
@@ -75,6 +76,19 @@ from microgrid.site.models import Site
 from optimizer import MeasuredState
 
 MAX_FAILED_CYCLES = 30
+
+
+def cycle_beyond_revert_timers(site: Site, cycle_s: float) -> list[str]:
+    """Devices (``id (N s)``) whose map has a revert timer / heartbeat timeout shorter than two cycles: the
+    keep-alives go once per cycle, so such a device may revert between two of them."""
+    from drivers.registermap import load_map
+
+    out = []
+    for d in site.devices:
+        timers = [p.revert_s for p in load_map(d.map, d.map_options).points if p.revert_s]
+        if timers and 2 * cycle_s > min(timers):
+            out.append(f"{d.id} ({min(timers):g} s)")
+    return out
 """Consecutive failed cycles after which :meth:`Runtime.run` gives up (and the device fallbacks take over)."""
 
 
@@ -124,7 +138,8 @@ class Runtime:
         self.timings: dict[str, float] = {}
         """Wall seconds spent per phase of the cycle (read, control, write, account_store), summed."""
         self._last_flush: datetime | None = None
-        self.consumers = ConsumerControl(site)
+        self.consumers = ConsumerControl(site, cycle_s=self.options.cycle_s)
+        self.following = StorageFollowing()
         self.gridcaps = GridCaps(site, self.emit)
         """Import caps set by the grid (DR events, commanded PCC limit): an extra input to the import cap."""
         self._caps_version = 0
@@ -182,6 +197,16 @@ class Runtime:
             await self._job_intraday(now)
         if not self._polled:
             self.jobs.start()
+
+    def check_cycle(self) -> list[str]:
+        """Warn (event ``cycle_too_slow``) when the cycle is longer than half a device's revert timer; returns
+        the devices named. Reads the register maps, so the CLI calls it once before starting."""
+        slow = cycle_beyond_revert_timers(self.site, self.options.cycle_s)
+        if slow:
+            self.emit("cycle_too_slow", f"control cycle {self.options.cycle_s:g} s is longer than half the revert "
+                      f"timer of {', '.join(slow)}: those devices may drop to their own safe state between cycles "
+                      "(a unit that then does not follow is not counted on)", Severity.WARNING, "rt")
+        return slow
 
     def _restore_state(self, state: dict, now: datetime) -> None:
         for item in state.get("overrides", []):
@@ -432,6 +457,12 @@ class Runtime:
         limits = GridLimits(grid.export_limit_kw, self.gridcaps.import_cap_kw(now, grid.import_cap_kw), peak_target)
         pv = pv_units(self.site, control.pv, self._commanded)
         storage = storage_units(self.site, control.storage, self._commanded, horizon_s=self.options.cycle_s)
+        storage, stalled = self.following.check(storage, dt_s, now)
+        for sid in stalled:
+            self.emit("storage_not_following", f"{sid} does not follow its setpoint: not counted on "
+                      "(tried again with back-off)", Severity.ALARM, "rt", asset_id=sid)
+        if self.following.blocked():  # its power is in the PCC as measured; the others make up for it
+            plan_storage = {k: v for k, v in plan_storage.items() if k not in self.following.blocked()}
         units = load_units(self.site, control.heat_pumps, control.flex)
         plan_loads = interval.loads_kw if (interval and automatic) else {}
         loads = load_setpoints(units, plan_loads, overrides)
@@ -443,6 +474,7 @@ class Runtime:
                                overrides_kw={} if mode == Mode.SAFE else overrides,
                                config=self.options.controller)
         setpoints = safe_state(inputs, self.trust.load_bounds(readings)) if mode == Mode.SAFE else balance(inputs)
+        self.following.sent(storage, setpoints.storage_kw)
         if mode != Mode.SAFE:
             pcc_min, pcc_max = pcc_band_kw(inputs)
             loads, load_notes = self.consumers.hold_limits(

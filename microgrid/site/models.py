@@ -39,6 +39,18 @@ def minutes_of(hhmm: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
+def in_window(seconds_of_day: float, start_hhmm: str, end_hhmm: str) -> tuple[bool, float]:
+    """Whether a local time is inside a daily window that may cross midnight, and the seconds left in it."""
+    start, end = minutes_of(start_hhmm) * 60.0, minutes_of(end_hhmm) * 60.0
+    if start <= end:
+        inside = start <= seconds_of_day < end
+        left = end - seconds_of_day
+    else:
+        inside = seconds_of_day >= start or seconds_of_day < end
+        left = (end + 86400.0 - seconds_of_day) if seconds_of_day >= start else end - seconds_of_day
+    return inside, (left if inside else 0.0)
+
+
 HHMM = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
 
 
@@ -466,6 +478,9 @@ class ControlSettings(Strict):
     intraday_every_min: Annotated[int, Field(ge=5, le=240)] = 15
     export_margin_kw: NonNegFloat = 5.0
     """Headroom kept below the export limit by the real-time loop, kW."""
+    import_margin_kw: NonNegFloat | None = None
+    """Headroom kept below the import cap by the real-time loop, kW (default 1 % of the cap: the load moves
+    and the meter steps between two cycles, so a loop aiming exactly at the cap sits above it half the time)."""
     meter_stale_s: Annotated[float, Field(gt=0, le=600)] = 5.0
     solver_time_limit_s: Annotated[float, Field(gt=0, le=600)] = 20.0
     auto_reset: bool = False

@@ -31,6 +31,16 @@ class Step:
     tank_c: dict[str, float]
 
 
+@dataclass(frozen=True)
+class Planned:
+    """The plan in force at one cycle: planned PCC import, price and the plan's peak."""
+
+    t_s: float
+    grid_kw: float
+    price_cny_per_kwh: float
+    plan_peak_kw: float
+
+
 @dataclass
 class DayRun:
     site: Site
@@ -38,6 +48,40 @@ class DayRun:
     park: Park
     steps: list[Step] = field(default_factory=list)
     cycle_s: float = 0.0
+    planned: list[Planned] = field(default_factory=list)
+    """One entry per cycle with a plan in force (``t_s`` in park seconds at the start of the cycle)."""
+
+    def interval_means_kw(self, minutes: int = 15) -> dict[int, float]:
+        """Mean true PCC import per interval (index from the run's start), kW (full intervals only)."""
+        length = minutes * 60
+        sums: dict[int, float] = {}
+        covered: dict[int, float] = {}
+        for s in self.steps:
+            k = int((s.t_s - 1e-9) // length)
+            sums[k] = sums.get(k, 0.0) + s.pcc_kw * s.dt_s
+            covered[k] = covered.get(k, 0.0) + s.dt_s
+        return {k: v / length for k, v in sums.items() if covered[k] >= length - 1e-6}
+
+    def realised_peak_kw(self) -> float:
+        """Highest 15-min mean of the true import (the demand-charge peak), kW."""
+        return max(self.interval_means_kw().values(), default=0.0)
+
+    def first_plan_peak_kw(self) -> float:
+        """Peak of the plan in force at the first cycle (the peak the day was planned for), kW."""
+        return self.planned[0].plan_peak_kw if self.planned else float("nan")
+
+    def cost_cny(self) -> tuple[float, float]:
+        """(realised, planned) energy cost over the same cycles: the true import against the plan's import,
+        each at the plan's price (export not credited), CNY."""
+        by_start = {round(p.t_s, 6): p for p in self.planned}
+        realised = planned = 0.0
+        for s in self.steps:
+            p = by_start.get(round(s.t_s - s.dt_s, 6))
+            if p is None:
+                continue
+            realised += max(s.pcc_kw, 0.0) * s.dt_s / 3600 * p.price_cny_per_kwh
+            planned += max(p.grid_kw, 0.0) * s.dt_s / 3600 * p.price_cny_per_kwh
+        return realised, planned
 
     def runs_above(self, limit_kw: float, sign: float = 1.0) -> tuple[int, float]:
         """(longest run of consecutive steps with ``sign·pcc`` above ``limit_kw``, worst excess kW)."""
@@ -80,8 +124,15 @@ async def run_day(site: Site, start: datetime, *, cycle_s: float, hours: float =
                                   dict(st.tank_temp_c)))
 
     park.step = step  # type: ignore[method-assign]
+
+    def progress(rt: Runtime) -> None:
+        interval = rt.plans.interval(rt.clock.now())
+        if interval is not None:
+            day.planned.append(Planned(park.t_s, interval.grid_kw, interval.price_cny_per_kwh, interval.plan_peak_kw))
+        if _progress is not None:
+            _progress(rt, park)
+
     try:
-        progress = (lambda rt: _progress(rt, park)) if _progress is not None else None
         await runtime.run(until=start + timedelta(hours=hours), progress=progress)
         await runtime.stop()
     finally:

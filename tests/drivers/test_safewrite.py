@@ -199,3 +199,20 @@ def test_sequences_keep_their_order_and_are_all_or_nothing():
             assert len(writes) == 3  # nothing of the refused sequence was sent
 
     run(body())
+
+
+def test_keep_alive_rewrites_a_setpoint_the_device_already_held():
+    # the device holds 0 kW from the start: the first write is "unchanged" (nothing sent), yet its write
+    # watchdog still needs the periodic re-write (else it drops to local control every timeout)
+    async def body():
+        async with writer_for(FLEX) as (srv, dev, w, log, clock):
+            await dev.poll(["p_set_kw"])
+            r = await w.write("p_set_kw", 0.0)
+            assert r.status is WriteStatus.UNCHANGED and srv.faults[1].writes == []
+            w.keep_alive("p_set_kw", 20.0)
+            clock.advance(20)
+            assert [(x.point_id, x.new, x.status) for x in await w.refresh_due()] == [
+                ("p_set_kw", 0.0, WriteStatus.OK)]
+            assert srv.faults[1].writes == [(6, 1, [0])]
+
+    run(body())

@@ -117,11 +117,33 @@ class HeatPumpLimits:
     tank_max_c: float
     min_run_s: float = 0.0
     min_stop_s: float = 0.0
+    tank_kwh_per_k: float = 0.0
+    """Heat the tank stores per kelvin, kWh/K (0 = unknown: the guard runs at full power)."""
+
+
+TANK_RECOVER_S = 900.0
+"""The tank guard brings a tank back above its guard band within this time (s)."""
+
+
+def tank_hold_kw(lim: HeatPumpLimits, tank_temp_c: float, heat_draw_kw: float | None, cop: float | None,
+                 guard_k: float) -> float:
+    """Electric power that covers the heat drawn and lifts the tank back over ``min + guard_k`` within
+    :data:`TANK_RECOVER_S`, kW (full power when the draw, COP or tank size is not known)."""
+    if heat_draw_kw is None or cop is None or cop <= 0 or lim.tank_kwh_per_k <= 0:
+        return lim.p_max_kw
+    deficit_k = max(lim.tank_min_c + guard_k - tank_temp_c, 0.0) + 0.5 * guard_k
+    q_kw = max(heat_draw_kw, 0.0) + lim.tank_kwh_per_k * deficit_k * 3600 / TANK_RECOVER_S
+    return min(max(q_kw / cop, lim.p_min_kw), lim.p_max_kw)
 
 
 def heat_pump_consumer(c: Consumer, lim: HeatPumpLimits, switching: HeatPumpSwitching, now: datetime,
-                       tank_temp_c: float | None, guard_k: float = 1.0) -> Consumer:
-    """The heat pump with its setpoint and allowed range after on/off, minimum times and the tank guard."""
+                       tank_temp_c: float | None, guard_k: float = 1.0, *, heat_draw_kw: float | None = None,
+                       cop: float | None = None) -> Consumer:
+    """The heat pump with its setpoint and allowed range after on/off, minimum times and the tank guard.
+
+    At the tank's minimum (+ ``guard_k``) the unit must run at least at :func:`tank_hold_kw`: steady power
+    for the heat drawn plus a recovery term, not full power (a full-power burst every few cycles would
+    push the park over its import cap while the tank hovers at its minimum)."""
     hp_on = switching.on.get(c.id, c.p_kw > 0.5 * max(lim.p_min_kw, 1.0))
     in_state = switching.seconds_in_state(c.id, now)
     lo, hi = 0.0, lim.p_max_kw
@@ -130,11 +152,32 @@ def heat_pump_consumer(c: Consumer, lim: HeatPumpLimits, switching: HeatPumpSwit
     if not hp_on and in_state < lim.min_stop_s:
         hi = 0.0  # must stay off
     if tank_temp_c is not None and tank_temp_c <= lim.tank_min_c + guard_k:
-        lo, hi = lim.p_max_kw, lim.p_max_kw  # the tank comes first: heat at full power
+        # the tank comes first: at least what holds it, whatever the minimum stop time says
+        lo = max(lo, tank_hold_kw(lim, tank_temp_c, heat_draw_kw, cop, guard_k))
+        hi = lim.p_max_kw
     elif tank_temp_c is not None and tank_temp_c >= lim.tank_max_c - guard_k:
         hi = min(hi, max(c.p_kw, lo))
     value = min(max(c.setpoint_kw, lo), hi)
     return replace(c, setpoint_kw=on_off(value, lim.p_min_kw), lo_kw=lo, hi_kw=hi)
+
+
+def window_job_floor_kw(pending_kwh: float, eta: float, p_max_kw: float, seconds_left: float, dt_s: float,
+                        reserve: float = 0.97) -> tuple[float, bool]:
+    """Least power a window job (deferrable batch, EV session) needs this cycle to stay on time, kW.
+
+    A job whose energy still needed (AC side, ``pending / eta``) takes its full power for all the time left is
+    *late*: its own control runs it at full power whatever the setpoint (the deadline is a process limit).
+    The floor keeps the job ``reserve`` of its full-power energy ahead of that point after this cycle, so the
+    controller, not the deadline, decides when it runs. Returns (floor kW, late now).
+    """
+    if pending_kwh <= 1e-6 or p_max_kw <= 0 or seconds_left <= 0:
+        return 0.0, False
+    need_kwh = pending_kwh / max(eta, 1e-6)
+    if need_kwh >= 0.999 * p_max_kw * seconds_left / 3600:
+        return p_max_kw, True
+    dt_s = max(min(dt_s, seconds_left), 1e-6)
+    slack_kwh = need_kwh - reserve * p_max_kw * (seconds_left - dt_s) / 3600
+    return min(max(slack_kwh * 3600 / dt_s, 0.0), p_max_kw), False
 
 
 def on_off(value_kw: float, p_min_kw: float) -> float:
@@ -153,4 +196,5 @@ __all__ = [
     "heat_pump_consumer",
     "on_off",
     "shift_consumption",
+    "window_job_floor_kw",
 ]
