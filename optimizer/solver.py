@@ -18,8 +18,11 @@ underlying ``highspy`` object in every case, so the mapping to :class:`SolveStat
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import os
+import sys
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,7 +30,6 @@ from enum import StrEnum
 import highspy
 import pyomo.environ as pyo
 from pyomo.common.gc_manager import PauseGC
-from pyomo.common.tee import capture_output
 
 from optimizer.inputs import SolverOptions
 
@@ -124,16 +126,18 @@ class PersistentHighs:
         self._model = None
         self._structure_dirty = False
         if self.interface == "appsi":
-            from pyomo.contrib.appsi.solvers.highs import Highs as AppsiHighs
+            import pyomo.contrib.appsi.solvers.highs as appsi_highs
 
-            self._opt = AppsiHighs()
+            _quiet(appsi_highs)
+            self._opt = appsi_highs.Highs()
             self._opt.config.load_solution = False
             self._opt.config.stream_solver = False
             self._opt.highs_options = {"output_flag": False, "threads": self.options.threads}
         elif self.interface == "contrib":
-            from pyomo.contrib.solver.solvers.highs import Highs as ContribHighs
+            import pyomo.contrib.solver.solvers.highs as contrib_highs
 
-            self._opt = ContribHighs()
+            _quiet(contrib_highs)
+            self._opt = contrib_highs.Highs()
         else:
             raise ValueError(f"unknown HiGHS interface '{self.interface}' (use 'appsi' or 'contrib')")
         self.name = f"HiGHS {_highs_version()} (pyomo {self.interface})"
@@ -203,18 +207,44 @@ def _active_objective(model: pyo.ConcreteModel):
     return next(model.component_data_objects(pyo.Objective, active=True))
 
 
-_BANNER_SHOWN = False
+def _swallow_banner() -> None:
+    """Create the process's first ``highspy.Highs`` (it prints a banner on stdout) with file descriptor 1
+    pointed at /dev/null for that instant; ``sys.stdout`` itself is never swapped (see :func:`_no_capture`)."""
+    try:
+        sys.stdout.flush()
+        saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError):  # no usable stdout (a daemon): nothing to protect
+        highspy.Highs()
+        return
+    try:
+        os.dup2(null, 1)
+        highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
+
+
+_swallow_banner()
+
+
+@contextlib.contextmanager
+def _no_capture(*_args, **_kwargs):
+    """Stands in for pyomo's ``capture_output`` around HiGHS calls. pyomo swaps ``sys.stdout``/``sys.stderr`` and
+    file descriptors 1 and 2 for the whole process while a solve runs; a solve in the planner thread then
+    swallowed the controller's console lines (alarms, progress) printed meanwhile, and overlapping solves could
+    leave a stale ``sys.stdout`` behind. HiGHS is silent here anyway (``output_flag`` false)."""
+    yield None
+
+
+def _quiet(module) -> None:
+    """Make a pyomo HiGHS interface module call HiGHS without capturing the process's output."""
+    module.capture_output = _no_capture
 
 
 def _new_highs() -> highspy.Highs:
-    """A silent ``highspy.Highs`` (the first one per process prints a banner on stdout; swallow it)."""
-    global _BANNER_SHOWN
-    if _BANNER_SHOWN:
-        highs = highspy.Highs()
-    else:
-        with capture_output(capture_fd=True):
-            highs = highspy.Highs()
-        _BANNER_SHOWN = True
+    """A silent ``highspy.Highs`` (the process's banner was swallowed at import)."""
+    highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
     return highs
 
