@@ -159,14 +159,18 @@ def read_forecast_csv(path: str | Path, index: pd.DatetimeIndex) -> pd.DataFrame
 
     Raises :class:`ForecastError` naming the file, column or timestamp at fault.
     """
+    return align_forecast(read_csv_table(path), index, source=str(path))
+
+
+def read_csv_table(path: str | Path, what: str = "forecast file") -> pd.DataFrame:
+    """The rows of a CSV file; :class:`ForecastError` naming ``what`` when it is missing or unreadable."""
     path = Path(path)
     try:
-        raw = pd.read_csv(path)
+        return pd.read_csv(path)
     except FileNotFoundError:
-        raise ForecastError(f"forecast file not found: {path}") from None
+        raise ForecastError(f"{what} not found: {path}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ForecastError(f"{path}: not a readable CSV file ({exc})") from None
-    return align_forecast(raw, index, source=str(path))
 
 
 def _parse_timestamps(values: pd.Series, tz, source: str) -> pd.DatetimeIndex:

@@ -36,7 +36,7 @@ from microgrid.study.weather import (
     to_step,
     year_index,
 )
-from optimizer.forecast import ForecastError, align_forecast
+from optimizer.forecast import ForecastError, align_forecast, read_csv_table
 
 WEATHER = ("ghi_w_m2", "dni_w_m2", "dhi_w_m2", "temp_air_c", "cloud_factor")
 
@@ -115,11 +115,9 @@ def metered_loads(loads: pd.DataFrame, path: str | Path) -> tuple[pd.DataFrame, 
     non-negative, and every column must be one of the profile columns the site uses.
     """
     try:
-        raw = pd.read_csv(path)
-    except FileNotFoundError:
-        raise UserError(f"--loads: file not found: {path}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UserError(f"--loads: {path}: not a readable CSV file ({exc})") from None
+        raw = read_csv_table(path, what="file")
+    except ForecastError as exc:
+        raise UserError(f"--loads: {exc.message}") from None
     unknown = sorted(set(raw.columns) - set(loads.columns) - {"timestamp"})
     if unknown:
         raise UserError(f"--loads: {path} has column(s) {unknown} that the site does not use (known: "
