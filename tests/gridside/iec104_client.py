@@ -51,14 +51,19 @@ def main() -> None:
                                        command_mode=c104.CommandMode.SELECT_AND_EXECUTE) for ioa in points["command"]}
     terminated: set[int] = set()
     term = threading.Condition()
+    confirmations: list[tuple[int, bool]] = []  # (IOA, positive) of every activation confirmation received
 
     def on_raw(connection: c104.Connection, data: bytes) -> None:
         text = c104.explain_bytes(apdu=data)
-        if "ACTIVATION_TERMINATION" in text and "1st IOA " in text:
-            ioa = int(text.split("1st IOA ")[1].split()[0])
-            with term:
+        if "1st IOA " not in text:
+            return
+        ioa = int(text.split("1st IOA ")[1].split()[0])
+        with term:
+            if "ACTIVATION_CON" in text:
+                confirmations.append((ioa, "NEGATIVE" not in text))
+            if "ACTIVATION_TERMINATION" in text:
                 terminated.add(ioa)
-                term.notify_all()
+            term.notify_all()
 
     def wait_terminated(ioa: int, timeout_s: float = 3.0) -> None:
         """A SCADA waits for the activation termination before its next command on the station."""
@@ -66,17 +71,28 @@ def main() -> None:
             term.wait_for(lambda: ioa in terminated, timeout_s)
             terminated.discard(ioa)
 
+    def confirmed(ioa: int, since: int, timeout_s: float = 3.0) -> bool:
+        """Select and execute both confirmed positively, judged from the confirmations on the wire: c104's
+        ``transmit`` can return the select's positive confirmation before the execute's negative one arrives."""
+        with term:
+            term.wait_for(lambda: sum(1 for i, _ in confirmations[since:] if i == ioa) >= 2, timeout_s)
+            mine = [positive for i, positive in confirmations[since:] if i == ioa]
+        return len(mine) >= 2 and all(mine)
+
     def command(point: c104.Point, ioa: int) -> dict:
         """Select + execute; a negative answer is repeated once after the termination, as SCADA operators do:
         c104's server can lose a selection that arrives within its tick of the previous command's termination
         (docs/gridside.md, known limitations). An out-of-range command is refused both times."""
         tries = []
         for _ in range(2):
-            tries.append(point.transmit(cause=c104.Cot.ACTIVATION))
+            with term:
+                since = len(confirmations)
+            sent = point.transmit(cause=c104.Cot.ACTIVATION)
+            tries.append(confirmed(ioa, since) if sent else False)
             wait_terminated(ioa)
             if tries[-1]:
                 break
-        return {"ok": tries[-1], "tries": len(tries)}
+        return {"ok": tries[-1], "tries": tries}
 
     conn.on_receive_raw(callable=on_raw)
     client.start()

@@ -118,7 +118,8 @@ async def test_interrogation_spontaneous_setpoint_in_closed_loop_and_refusal(sma
 
         # out of range: negative confirmation, nothing changes, audited with the cause
         limit_ioa = table.by_key("cmd_pcc_limit_kw").ioa
-        assert (await scada.ask(op="set", ioa=limit_ioa, value=site.grid.import_cap_kw + 500))["ok"] is False
+        answer = await scada.ask(op="set", ioa=limit_ioa, value=site.grid.import_cap_kw + 500)
+        assert answer["ok"] is False, answer
         assert rt.gridcaps.limit is None
         refused = [e for e in rt.events.recent if e.kind == "grid_command" and e.data.get("accepted") is False]
         assert refused and "outside" in refused[-1].data["cause"]
