@@ -20,6 +20,7 @@ from drivers.fleet import Fleet
 from drivers.health import Health
 from drivers.inspect import device_rows, point_rows, points_of_interest
 from drivers.safewrite import WriteResult, WriteStatus
+from microgrid.cli import tr
 from microgrid.cli import validators as valid
 from microgrid.errors import UserError
 from microgrid.site import load_site
@@ -30,25 +31,23 @@ _WRITE_RE = re.compile(r"^(?P<device>[a-z][a-z0-9_]*)\.(?P<point>[a-z][a-z0-9_]*
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "devices",
-        description="Read every Modbus device of a site once and print a point table (value, unit, age, "
-        "status), or write one point with all safety checks and show its readback.",
+        description=tr("desc.devices"),
     )
-    parser.add_argument("site", metavar="SITE", help="site directory or site.yaml")
-    parser.add_argument("--device", action="append", default=[], metavar="ID", help="only this device (repeatable)")
-    parser.add_argument("--all", action="store_true", help="every readable point of the map, not only those the drivers use")
+    parser.add_argument("site", metavar="SITE", help=tr("help.site"))
+    parser.add_argument("--device", action="append", default=[], metavar="ID", help=tr("help.devices.device"))
+    parser.add_argument("--all", action="store_true", help=tr("help.devices.all"))
     parser.add_argument(
         "--write",
         metavar="DEVICE.POINT=VALUE",
-        help="write one point (number, enum meaning or 0x.. raw value) and show the readback",
+        help=tr("help.devices.write"),
     )
     parser.add_argument(
         "--check",
         action="store_true",
-        help="compare each device with the site file: unit id, identity (devices[].expect, SunSpec chain), "
-        "word order, PT/CT ratios, refused points; exit 2 on a mismatch",
+        help=tr("help.devices.check"),
     )
     parser.add_argument("--connect-delay", type=valid.bounded(0, 60, "delay in s"), default=None, metavar="S",
-                        help="override the wait after connect (s)")
+                        help=tr("help.devices.connect-delay"))
     parser.set_defaults(func=run)
 
 
@@ -56,9 +55,7 @@ def parse_write(text: str) -> tuple[str, str, object]:
     """``DEVICE.POINT=VALUE`` -> (device, point, value); numbers become int/float, other text stays a string."""
     m = _WRITE_RE.match(text.strip())
     if not m:
-        raise UserError(
-            f"--write {text!r}: expected DEVICE.POINT=VALUE, e.g. dev_pv_food.m704_w_max_lim_pct=50",
-        )
+        raise UserError.of("uerr.write_syntax", text=repr(text))
     raw = m["value"].strip()
     value: object
     try:
@@ -70,7 +67,7 @@ def parse_write(text: str) -> tuple[str, str, object]:
             value = raw
         else:
             if not math.isfinite(value):
-                raise UserError(f"--write {text!r}: {raw} is not a finite number")
+                raise UserError.of("uerr.write_not_finite", text=repr(text), raw=raw)
     return m["device"], m["point"], value
 
 
