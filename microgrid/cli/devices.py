@@ -23,6 +23,7 @@ from drivers.safewrite import WriteResult, WriteStatus
 from microgrid.cli import tr
 from microgrid.cli import validators as valid
 from microgrid.errors import UserError
+from microgrid.i18n import current_lang, t
 from microgrid.site import load_site
 
 _WRITE_RE = re.compile(r"^(?P<device>[a-z][a-z0-9_]*)\.(?P<point>[a-z][a-z0-9_]*)=(?P<value>.+)$")
@@ -165,7 +166,8 @@ async def _write(fleet: Fleet, device_id: str, point_id: str, value: object) -> 
     device = fleet.device(device_id)
     point = device.point(point_id)
     if device.health_state() is Health.OFFLINE:
-        print(f"error: {device_id} is offline: {device.health.last_error}")
+        print(t("cli.error", current_lang(), message=t("cli.device_offline", current_lang(), device=device_id,
+                                                          detail=device.health.last_error)))
         return 4
     results = await fleet.write_point(device_id, point_id, value)
     _print_results(results)

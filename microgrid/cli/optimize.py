@@ -98,9 +98,10 @@ def run(args: argparse.Namespace) -> int:
     print(t("cli.wrote", current_lang(), paths=", ".join(str(p) for p in paths.values())))
     result = plan.result
     if result.fallback:
-        print(f"error: {result.message}", file=sys.stderr)
+        print(t("cli.error", current_lang(), message=result.message), file=sys.stderr)
         return 3
     if network is not None and not network.ok:
-        print(f"error: the plan violates network limits: {network.network_plan.message}", file=sys.stderr)
+        print(t("cli.error", current_lang(), message=t("cli.network_violated", current_lang(),
+                                                          detail=network.network_plan.message)), file=sys.stderr)
         return 3
     return 0

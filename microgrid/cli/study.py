@@ -14,6 +14,7 @@ from pathlib import Path
 from microgrid.cli import tr
 from microgrid.cli import validators as valid
 from microgrid.errors import UserError
+from microgrid.i18n import current_lang, t
 
 _year = valid.integer(2000, 2099, "a year")
 
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     print("Wrote " + ", ".join(str(p) for p in paths.values()))
     if result.fallback_days:
         days = ", ".join(d.isoformat() for d in result.fallback_days[:10])
-        print(f"error: no optimised plan on {len(result.fallback_days)} day(s) ({days}); their rule-based "
-              "fallback is in the figures", file=sys.stderr)
+        print(t("cli.error", current_lang(), message=t("cli.study_fallback_days", current_lang(),
+                                                          n=len(result.fallback_days), days=days)), file=sys.stderr)
         return 3
     return 0

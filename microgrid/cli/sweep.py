@@ -17,6 +17,7 @@ from microgrid.cli import tr
 from microgrid.cli import validators as valid
 from microgrid.cli.study import _year
 from microgrid.errors import UserError
+from microgrid.i18n import current_lang, t
 
 
 def _months(text: str) -> tuple[int, int]:
@@ -109,5 +110,5 @@ def run(args: argparse.Namespace) -> int:
           f"days; computed {len(outcome.computed)}, reused {len(outcome.reused)} in {outcome.wall_s:.1f} s")
     print("Wrote " + ", ".join(str(p) for p in paths.values()))
     for _, row in bad.iterrows():
-        print(f"error: {row['key']}: {row['error']}", file=sys.stderr)
+        print(t("cli.error", current_lang(), message=f"{row['key']}: {row['error']}"), file=sys.stderr)
     return 3 if len(bad) else 0

@@ -123,5 +123,5 @@ def store_url(text: str) -> str:
     try:
         check_url(text)
     except StoreError as exc:
-        raise argparse.ArgumentTypeError(exc.message) from None
+        raise argparse.ArgumentTypeError(exc.text(current_lang())) from None
     return text
