@@ -100,6 +100,8 @@ SITE = str(SMALL_SITE)
     # report
     (["report", SITE, "--from", "2010-01-01", "--to", "2025-01-01", "--out", "r.html"], "错误：--from/--to：时段超过 10 年，请拆分",
      "error: --from/--to: the period is longer than 10 years; split it"),
+    (["report", SITE, "--from", "2025-07-08", "--to", "2025-07-01", "--out", "r.html"],
+     "错误：--to：2025-07-01 早于 --from 2025-07-08", "error: --to: 2025-07-01 is before --from 2025-07-08; give the last"),
     # users
     (["users", "--site", SITE, "role", "nobody", "admin"], "错误：没有名为 'nobody' 的用户", "error: no user named 'nobody'"),
     (["users", "--site", SITE, "add", "li wei"], "错误：用户名 'li wei' 无效",
