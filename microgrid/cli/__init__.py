@@ -100,7 +100,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         prog="microgrid",
         description=t("cli.description", current_lang()),
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}", help=tr("help.version"))
     parser.add_argument("--lang", choices=("en", "zh-CN"), default=None,
                         help=tr("help.lang", env=LANG_ENV))
     add_logging_arguments(parser, argparse.SUPPRESS)

@@ -51,7 +51,7 @@ def _help_texts(parser: argparse.ArgumentParser, where: str = "microgrid"):
                 yield from _help_texts(sub, f"{where} {name}")
             for choice in action._choices_actions:
                 yield f"{where} {choice.dest}", choice.help
-        elif action.help not in (None, argparse.SUPPRESS) and action.dest not in ("help", "version"):
+        elif action.help not in (None, argparse.SUPPRESS) and action.dest != "help":
             yield f"{where} {action.option_strings or action.dest}", action.help
 
 
@@ -154,16 +154,21 @@ class _Rt:
         self.last = SimpleNamespace(pcc_kw=412.4, plan_id="p1")
         storage = {"bat_factory": SimpleNamespace(p_kw=-50.0, valid=True, soc_pct=61.2)}
         self.readings = SimpleNamespace(pv={"pv_roof": SimpleNamespace(p_kw=230.0, valid=True)}, storage=storage)
+        self.site = SimpleNamespace(id="small_factory", grid=SimpleNamespace(export_limit_kw=0.0, import_cap_kw=800.0))
+        self.options = SimpleNamespace(cycle_s=2.0, controller=SimpleNamespace(export_margin_kw=20.0), day_ahead_at="14:00",
+                                       intraday_every_min=15)
 
 
-@pytest.mark.parametrize(("lang", "alarm", "mode", "progress"), [
-    ("en", "  10:00:05 [alarm] pcs_trip: bat_factory: PCS tripped (fault state); taken out of the plan",
+@pytest.mark.parametrize(("lang", "header", "alarm", "mode", "progress"), [
+    ("en", "microgrid run small_factory: simulator, as fast as possible, cycle 2 s, start 2025-07-16 10:00 CST",
+     "  10:00:05 [alarm] pcs_trip: bat_factory: PCS tripped (fault state); taken out of the plan",
      "  10:00:05 [alarm] mode_change: normal -> degraded: bat_factory out of service",
      "07-16 10:00 degraded PCC      412 kW  PV     230 kW  storage     -50 kW  bat_factory 61%  plan p1"),
-    ("zh-CN", "  10:00:05 [告警] 储能变流器（PCS）bat_factory 跳闸", "  10:00:05 [告警] 运行模式 正常 -> 降级运行：bat_factory out of service",
+    ("zh-CN", "microgrid run small_factory：仿真器，尽可能快，控制周期 2 秒，起始 2025-07-16 10:00 CST",
+     "  10:00:05 [告警] 储能变流器（PCS）bat_factory 跳闸", "  10:00:05 [告警] 运行模式 正常 -> 降级运行：bat_factory out of service",
      "07-16 10:00 降级运行     并网点      412 kW  光伏     230 kW  储能     -50 kW  bat_factory 61%  计划 p1"),
 ])
-def test_run_console_lines_in_both_languages(monkeypatch, capsys, lang, alarm, mode, progress):
+def test_run_console_lines_in_both_languages(monkeypatch, capsys, lang, header, alarm, mode, progress):
     from microgrid.cli.run import Printer
     from microgrid.control.events import Event, Severity
 
@@ -171,6 +176,7 @@ def test_run_console_lines_in_both_languages(monkeypatch, capsys, lang, alarm, m
     set_lang(lang)
     try:
         printer = Printer(_Rt(), SimpleNamespace(quiet=False, progress_min=None, sim=True), None)
+        printer.header("memory (nothing kept)", park=object())
         printer.event(Event(ts, "pcs_trip", "bat_factory: PCS tripped (fault state); taken out of the plan",
                             Severity.ALARM, "bat_factory", {"asset": "bat_factory", "cause": "fault state"}))
         printer.event(Event(ts, "mode_change", "normal -> degraded: bat_factory out of service", Severity.ALARM, "mode",
@@ -179,5 +185,7 @@ def test_run_console_lines_in_both_languages(monkeypatch, capsys, lang, alarm, m
     finally:
         set_lang(None)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[:2] == [alarm, mode]
-    assert lines[2].startswith(progress), lines[2]
+    assert lines[0] == header and lines[3:5] == [alarm, mode]
+    assert (lines[2].startswith("  限值：上网 0 kW（裕度 20），购电上限 800 kW") if lang != "en" else
+            lines[2] == "  limits: export 0 kW (margin 20), import cap 800 kW; plans: day-ahead at 14:00, intraday every 15 min")
+    assert lines[5].startswith(progress), lines[5]
