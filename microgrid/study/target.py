@@ -95,8 +95,8 @@ class Costs:
         except FileNotFoundError:
             raise UserError.of("uerr.costs_not_found", path=str(file)) from None
         except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
-            raise UserError(f"--costs: {file} is not a valid cost file ({type(exc).__name__}: {exc}); "
-                            f"use the keys of {COSTS_FILE.name}") from None
+            raise UserError.of("uerr.costs_invalid", path=str(file), detail=f"{type(exc).__name__}: {exc}",
+                               example=COSTS_FILE.name) from None
 
 
 def roof_id(i: int, tenant: str) -> str:
