@@ -11,6 +11,7 @@ pv_inverter        main: sunspec_inverter                      :class:`SunSpecPV
 pv_inverter        main: huawei_sun2000            :class:`HuaweiPVInverter`
 pv_inverter        main: sungrow_sg                            :class:`SungrowSGInverter`
 storage            main: sunspec_battery                       :class:`SunSpecStorage`
+storage            main: sunspec_battery_legacy                :class:`SunSpecLegacyStorage`
 storage            main: sungrow_sh                            :class:`SungrowSHStorage`
 storage            main: huawei_sun2000            :class:`HuaweiStorage`
 storage            pcs: cn_pcs + bms: cn_bms                   :class:`CnPcsBmsStorage`
@@ -31,7 +32,7 @@ from drivers.adapters.loads import FlexLoadController, HeatPumpController
 from drivers.adapters.meters import AcrelDtsd1352Meter, ChintDtsu666Meter
 from drivers.adapters.profile import PROFILE_ADAPTERS
 from drivers.adapters.sungrow import SungrowSGInverter, SungrowSHStorage
-from drivers.adapters.sunspec import SunSpecPVInverter, SunSpecStorage
+from drivers.adapters.sunspec import SunSpecLegacyStorage, SunSpecPVInverter, SunSpecStorage
 from drivers.capabilities import CapabilityKind
 from drivers.errors import DriverConfigError
 from drivers.registermap import load_map
@@ -43,6 +44,7 @@ ADAPTERS: tuple[type[Adapter], ...] = (
     HuaweiPVInverter,
     SungrowSGInverter,
     SunSpecStorage,
+    SunSpecLegacyStorage,
     SungrowSHStorage,
     HuaweiStorage,
     CnPcsBmsStorage,
@@ -82,6 +84,7 @@ __all__ = [
     "HeatPumpController",
     "HuaweiPVInverter",
     "HuaweiStorage",
+    "SunSpecLegacyStorage",
     "SunSpecPVInverter",
     "SunSpecStorage",
     "SungrowSGInverter",
