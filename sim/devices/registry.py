@@ -15,12 +15,14 @@ from sim.devices.meters import AcrelDTSD1352, ChintDTSU666
 from sim.devices.profile import PROFILE_DEVICES
 from sim.devices.sungrow import SungrowSG, SungrowSH
 from sim.devices.sunspec import SunSpecBattery, SunSpecInverter
+from sim.devices.sunspec124 import SunSpecLegacyBattery
 
 log = logging.getLogger(__name__)
 
 FAMILIES: dict[str, type[DeviceModel]] = {
     "sunspec_inverter": SunSpecInverter,
     "sunspec_battery": SunSpecBattery,
+    "sunspec_battery_legacy": SunSpecLegacyBattery,
     "huawei_sun2000": HuaweiPlant,
     "sungrow_sg": SungrowSG,
     "sungrow_sh": SungrowSH,
