@@ -13,6 +13,7 @@ pv_inverter        main: sungrow_sg                            :class:`SungrowSG
 storage            main: sunspec_battery                       :class:`SunSpecStorage`
 storage            main: sunspec_battery_legacy                :class:`SunSpecLegacyStorage`
 storage            main: sungrow_sh                            :class:`SungrowSHStorage`
+storage            main: growatt_sph                           :class:`GrowattHybridStorage`
 storage            main: huawei_sun2000            :class:`HuaweiStorage`
 storage            pcs: cn_pcs + bms: cn_bms                   :class:`CnPcsBmsStorage`
 heat_pump          main: heat_pump_controller                  :class:`HeatPumpController`
@@ -27,6 +28,7 @@ from collections.abc import Mapping
 
 from drivers.adapters.base import Adapter, AssetLimits, ControlOptions
 from drivers.adapters.cn_storage import CnPcsBmsStorage
+from drivers.adapters.growatt import GrowattHybridStorage
 from drivers.adapters.huawei import HuaweiPVInverter, HuaweiStorage
 from drivers.adapters.loads import FlexLoadController, HeatPumpController
 from drivers.adapters.meters import AcrelDtsd1352Meter, ChintDtsu666Meter
@@ -46,6 +48,7 @@ ADAPTERS: tuple[type[Adapter], ...] = (
     SunSpecStorage,
     SunSpecLegacyStorage,
     SungrowSHStorage,
+    GrowattHybridStorage,
     HuaweiStorage,
     CnPcsBmsStorage,
     HeatPumpController,
@@ -81,6 +84,7 @@ __all__ = [
     "CnPcsBmsStorage",
     "ControlOptions",
     "FlexLoadController",
+    "GrowattHybridStorage",
     "HeatPumpController",
     "HuaweiPVInverter",
     "HuaweiStorage",

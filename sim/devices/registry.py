@@ -9,6 +9,7 @@ from microgrid.site.models import Device
 from sim.devices.base import DeviceModel
 from sim.devices.cn_storage import CnBms, CnPcs
 from sim.devices.flex import FlexLoadController
+from sim.devices.growatt import GrowattHybrid
 from sim.devices.heat_pump import HeatPumpController
 from sim.devices.huawei import HuaweiPlant
 from sim.devices.meters import AcrelDTSD1352, ChintDTSU666
@@ -26,6 +27,7 @@ FAMILIES: dict[str, type[DeviceModel]] = {
     "huawei_sun2000": HuaweiPlant,
     "sungrow_sg": SungrowSG,
     "sungrow_sh": SungrowSH,
+    "growatt_sph": GrowattHybrid,
     "cn_pcs": CnPcs,
     "cn_bms": CnBms,
     "heat_pump_controller": HeatPumpController,
