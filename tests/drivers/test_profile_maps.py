@@ -96,3 +96,60 @@ def test_smartlogger_at_unit_0_and_a_sun2000_behind_it_at_unit_1(small_site):
             assert (await sl.read_now(["esn"]))["esn"] == "SLSIM0000001"
 
     run(body())
+
+
+READ_ONLY_PCS = {"map": "sinexcel_pcs", "map_options": {"remote_control": "disabled"}}
+
+
+def test_sinexcel_read_only_firmware_is_read_and_every_write_refused(small_site):
+    """remote_control=disabled: the PCS is read as usual; the driver refuses setpoints naming the option, the
+    point check reports it, and the simulated firmware itself refuses FC6 (illegal function)."""
+    from pymodbus.client import AsyncModbusTcpClient
+
+    from drivers.check import check_fleet
+
+    site = with_devices(small_site, dev_bat_factory=READ_ONLY_PCS)
+
+    async def body():
+        async with sim_fleet(site) as (park, fleet, clock):
+            readings, results = await cycle(park, fleet, clock, setpoints={"bat_factory": StorageSetpoint(30.0)})
+            assert readings["bat_factory"].p_kw == pytest.approx(park.state().battery_kw["bat_factory"], abs=0.05)
+            [refused] = results["bat_factory"]
+            assert refused.status is WriteStatus.REFUSED
+            assert "sinexcel_pcs (remote_control=disabled) takes no power setpoint (read-only)" in refused.message
+            findings = await check_fleet(fleet, ["dev_bat_factory"], {}, {})
+            assert [f.kind for f in findings] == ["control"], findings
+            port = fleet.devices["dev_bat_factory"].transport.endpoint.port
+            client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
+            await client.connect()
+            try:
+                rr = await client.write_register(135, 300, device_id=1)  # 30 kW in 0.1 kW, as OpenEMS writes it
+                assert rr.isError() and rr.exception_code == 1
+                rr = await client.read_holding_registers(122, count=1, device_id=1)
+                assert not rr.isError()
+            finally:
+                client.close()
+            assert park.device("dev_bat_factory").writes == []
+
+    run(body())
+
+
+def test_validate_refuses_a_dispatched_asset_on_read_only_firmware(tmp_path, capsys):
+    import re
+    import shutil
+
+    from microgrid.cli import main
+    from tests.paths import SMALL_SITE
+
+    site_dir = tmp_path / "site"
+    shutil.copytree(SMALL_SITE, site_dir)
+    text = (site_dir / "site.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"(id: dev_bat_factory,.*?)map: sunspec_battery,", r"\1map: sinexcel_pcs, map_options: {remote_control: disabled},", text)
+    (site_dir / "site.yaml").write_text(text, encoding="utf-8")
+    assert main(["validate", str(site_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "devices[2] ('dev_bat_factory'): map sinexcel_pcs (remote_control=disabled) takes no power setpoint" in err
+    assert "asset 'bat_factory' is dispatched" in err
+    text = text.replace("remote_control: disabled", "remote_control: enabled")
+    (site_dir / "site.yaml").write_text(text, encoding="utf-8")
+    assert main(["validate", str(site_dir)]) == 0
