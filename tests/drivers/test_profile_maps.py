@@ -52,6 +52,29 @@ def test_adl400_meter_reads_the_true_flow(small_site):
             assert meter.p_kw == pytest.approx(park.meter("meter_pcc").p_kw, abs=0.5)
             assert meter.v_v == pytest.approx(park.meter("meter_pcc").u_ll_v / 3**0.5, rel=0.01)
 
+            # raw reads at the addresses of Acrel's ADL400 address table (float32, high word first, primary):
+            # 0x0800 U a (V), 0x0818 P c (kW), 0x081A P total (kW) -- not the map's table
+            import struct
+
+            from pymodbus.client import AsyncModbusTcpClient
+
+            client = AsyncModbusTcpClient("127.0.0.1", port=fleet.devices["dev_meter_pcc"].transport.endpoint.port,
+                                          timeout=2, retries=0)
+            await client.connect()
+            try:
+                f32 = {}
+                for address in (0x0800, 0x0818, 0x081A):
+                    rr = await client.read_holding_registers(address, count=2, device_id=1)
+                    assert not rr.isError(), (hex(address), rr)
+                    f32[address] = struct.unpack(">f", struct.pack(">HH", *rr.registers))[0]
+            finally:
+                client.close()
+            true_kw = park.meter("meter_pcc").p_kw
+            assert abs(true_kw) > 50
+            assert f32[0x081A] == pytest.approx(true_kw, rel=1e-4) == pytest.approx(meter.p_kw, rel=1e-4)
+            assert f32[0x0818] == pytest.approx(true_kw / 3, rel=1e-4)  # phase C of a balanced load, not the total
+            assert f32[0x0800] == pytest.approx(meter.v_v, rel=1e-4)
+
     run(body())
 
 
