@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from drivers.adapters.base import Adapter, enum_name, min_opt, result_value, soc_gate
+from drivers.adapters.base import Adapter, enum_name, result_value, soc_gate
 from drivers.capabilities import CapabilityKind, StorageReading, StorageState
 from drivers.safewrite import Step, WriteResult
 
@@ -65,12 +65,17 @@ class GrowattHybridStorage(Adapter):
     def held_kw(self) -> float | None:
         """The power the enabled slot asks for (+ discharge), ``None`` when no slot 1 is on."""
         r_cha, r_dis = self.ratings_kw()
-        if self.num("grid_first_enable_1") == _ON and r_dis:
-            return min_opt(self.num("grid_first_discharge_rate_pct"), 100.0) / 100.0 * r_dis
-        if self.num("bat_first_enable_1") == _ON and r_cha:
-            if self.num("ac_charge_enable") != _ON:
+        if self.num("grid_first_enable_1") == _ON:
+            rate = self.num("grid_first_discharge_rate_pct")
+            return None if rate is None or not r_dis else min(rate, 100.0) / 100.0 * r_dis
+        if self.num("bat_first_enable_1") == _ON:
+            ac_charge = self.num("ac_charge_enable")
+            if ac_charge is None:
+                return None
+            if ac_charge == _OFF:
                 return 0.0
-            return -min_opt(self.num("bat_first_charge_rate_pct"), 100.0) / 100.0 * r_cha
+            rate = self.num("bat_first_charge_rate_pct")
+            return None if rate is None or not r_cha else -min(rate, 100.0) / 100.0 * r_cha
         return None
 
     def reading(self) -> StorageReading:
