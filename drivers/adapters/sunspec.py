@@ -261,20 +261,22 @@ class SunSpecStorage(_SunSpec):
         chain has; note the models control needs and it lacks."""
         m = self.dev().regmap
         lacking = [mid for mid in (701, 704, 802) if mid not in m.sunspec_models]
-        self.legacy = bool(lacking) and sunspec124.usable(m.sunspec_models)
+        self.lacking = (
+            f"SunSpec storage control needs models 701, 704 and 802 (or 124 with 101/102/103); this device lacks "
+            f"{lacking} (chain {m.sunspec_models}): read-only" if lacking else None
+        )
+        # without 701 the legacy models are read (101-103), and controlled when 124 is there
+        self.legacy = bool(lacking) and any(mid in m.sunspec_models for mid in (101, 102, 103))
         if self.legacy:
             sunspec124.configure(self)
-            self.lacking = None
+            if sunspec124.usable(m.sunspec_models):
+                self.lacking = None
             return
         have = lambda ids: tuple(i for i in ids if m.has(i))  # noqa: E731
         self.FAST = {"main": have(SunSpecStorage.FAST["main"])}
         self.CONTROL = {"main": have(SunSpecStorage.CONTROL["main"])}
         self.SLOW = {"main": have(SunSpecStorage.SLOW["main"])}
         self.STATIC = {"main": have(self.static_points(m))}
-        self.lacking = (
-            f"SunSpec storage control needs models 701, 704 and 802 (or 124 with 101/102/103); this device lacks "
-            f"{lacking} (chain {m.sunspec_models}): read-only" if lacking else None
-        )
 
     def allowed_kw(self) -> tuple[float, float, list[str]]:
         """(charge, discharge) power allowed now, kW ≥ 0, and why they are reduced.

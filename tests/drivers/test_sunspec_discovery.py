@@ -205,3 +205,32 @@ def test_a_legacy_battery_inverter_is_controlled_through_124():
             await asyncio.sleep(0)
 
     run(body())
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({124: {**LEGACY_BATTERY[124], "WChaMax": 0}}, "124 WChaMax unknown, stale or 0"),
+    ({124: None}, "needs models 701, 704 and 802 (or 124 with 101/102/103)"),
+])
+def test_a_legacy_battery_without_usable_124_is_refused_clearly(change, message):
+    spec = {mid: values for mid, values in {**LEGACY_BATTERY, **change}.items() if values is not None}
+    models = _models(spec)
+
+    async def body():
+        server, port = await _serve(40000, models)
+        fleet = single_device_fleet("sunspec_battery", port, unit_id=1, kind="storage")
+        try:
+            await fleet.start()
+            reading = (await fleet.read_all())["pv"]
+            assert reading.p_kw == pytest.approx(-12.34)  # still read through 103
+            assert reading.p_charge_max_kw == reading.p_discharge_max_kw == 0
+            [result] = (await fleet.apply({"pv": StorageSetpoint(p_kw=10.0)}))["pv"]
+            assert result.status.value == "refused" and message in result.message, result
+            m124 = [m for m in models if m.model_id == 124]
+            if m124:
+                assert (await _decode(server, 40000, models, 124)).StorCtl_Mod.value == 0  # nothing written
+        finally:
+            await fleet.close()
+            await server.shutdown()
+            await asyncio.sleep(0)
+
+    run(body())
