@@ -43,6 +43,7 @@ from typing import Literal
 
 from drivers.capabilities import MeterReading
 from microgrid.control.fleet import FleetReadings
+from microgrid.site.metering import MeteringTopology as SiteMetering
 from microgrid.site.models import Site
 
 
@@ -93,29 +94,42 @@ class MeteringTopology:
     """Which meter sees which assets, and the physical bounds of every meter (from the site file)."""
 
     pcc_id: str
-    tenant_meter: dict[str, str]
-    """Tenant id → its tenant meter id."""
+    tenant_meters: dict[str, tuple[str, ...]]
+    """Tenant id → its tenant meter ids (a tenant behind two transformers has two)."""
     assets_of: dict[str, tuple[str, ...]]
-    """Meter id → controllable assets behind it (the PCC: all of them)."""
+    """Meter id → controllable assets downstream of it (the PCC: all of them)."""
     outside: tuple[str, ...]
     """Assets behind no tenant meter (their injection enters the Kirchhoff sum directly)."""
     complete: bool
-    """Every tenant has a tenant meter: the PCC can be estimated from the other readings."""
+    """Every tenant's base load is downstream of one of its tenant meters: the PCC can be estimated from
+    the other readings."""
     bounds: dict[str, tuple[float, float]]
     """Meter id → (lowest, highest) physically possible reading, kW."""
 
+    @property
+    def meter_ids(self) -> tuple[str, ...]:
+        """Every tenant meter id, each once."""
+        return tuple(m for meters in self.tenant_meters.values() for m in meters)
+
     @classmethod
     def from_site(cls, site: Site, margin_pct: float = 10.0) -> MeteringTopology:
+        """What each meter sees from :mod:`microgrid.site.metering` (the network walked from the grid), so
+        a tenant with two meters counts both and each sees the assets on its own buses."""
+        metering = SiteMetering(site)
         pcc = next(m.id for m in site.meters if m.scope == "pcc")
-        tenant_meter = {m.tenant: m.id for m in site.meters if m.scope == "tenant" and m.tenant}
+        tenant_meters = {t.id: tuple(m.id for m in metering.tenant_meters(t.id)) for t in site.tenants}
+        tenant_meters = {t: ms for t, ms in tenant_meters.items() if ms}
         a = site.assets
         everything = [*a.pv, *a.batteries, *a.heat_pumps, *a.flexible_loads, *a.ev_depots]
         assets_of: dict[str, tuple[str, ...]] = {pcc: tuple(x.id for x in everything)}
-        for tenant, meter in tenant_meter.items():
-            assets_of[meter] = tuple(x.id for x in everything if getattr(x, "tenant", None) == tenant)
-        outside = tuple(x.id for x in everything if getattr(x, "tenant", None) not in tenant_meter)
-        complete = bool(tenant_meter) and all(t.id in tenant_meter for t in site.tenants)
-        return cls(pcc, tenant_meter, assets_of, outside, complete, meter_bounds(site, margin_pct))
+        for meters in tenant_meters.values():
+            for meter in meters:
+                assets_of[meter] = metering.views[meter].assets
+        behind = {x for meters in tenant_meters.values() for m in meters for x in assets_of[m]}
+        outside = tuple(x.id for x in everything if x.id not in behind)
+        complete = bool(tenant_meters) and all(
+            any(t.id in metering.views[m].loads for m in tenant_meters.get(t.id, ())) for t in site.tenants)
+        return cls(pcc, tenant_meters, assets_of, outside, complete, meter_bounds(site, margin_pct))
 
 
 def _ratings(site: Site, ids: Iterable[str]) -> tuple[float, float]:
@@ -310,7 +324,7 @@ class Plausibility:
         proven = 0.0
         terms: list[float] = []
         ok = topo.complete
-        for meter in topo.tenant_meter.values():
+        for meter in topo.meter_ids:
             c = checks[meter]
             if not c.plausible or c.value_kw is None:
                 ok = False
@@ -335,15 +349,15 @@ class Plausibility:
         topo = self.topology
         pcc_id = topo.pcc_id
         checks = {m: self.check_meter(m, readings.meters.get(m), readings, None)
-                  for m in topo.tenant_meter.values()}
+                  for m in topo.meter_ids}
         estimate, proven, terms = self._estimate(checks, readings)
         r = readings.meters.get(pcc_id)
         if r is not None and stale_s is not None and r.age_s is not None and r.age_s > stale_s:
             meter = MeterCheck(pcc_id, r.p_kw, False, f"last reading {r.age_s:.1f} s old (limit {stale_s:g} s)")
         else:
             meter = self.check_meter(pcc_id, r, readings, estimate)
-        unproven = tuple(t.id for t in self.site.tenants if t.id not in topo.tenant_meter
-                         or not checks[topo.tenant_meter[t.id]].plausible)
+        unproven = tuple(t.id for t in self.site.tenants if t.id not in topo.tenant_meters
+                         or not all(checks[m].plausible for m in topo.tenant_meters[t.id]))
         lost = r is None or not r.valid or r.p_kw is None or (meter.problem.startswith("last reading"))
         if meter.plausible and estimate is None:
             verdict = self._agreeing(PccVerdict(meter.value_kw, "meter", meter, None, reason=f"{pcc_id}: plausible"))

@@ -175,3 +175,23 @@ def test_safe_state_discharges_for_the_import_cap_and_export_wins_a_conflict():
     sp = safe_state(inp, LoadBounds(50.0, 480.0))  # needs 100 kW of discharge but only 50 kW is proven
     assert sp.storage_kw["bat"] == pytest.approx(50.0)
     assert any("import cap at risk" in n for n in sp.notes)
+
+
+def test_a_tenant_with_two_meters_counts_both_in_the_kirchhoff_estimate(tmp_path):
+    """Generated seed 16: tenant t1 behind two transformers, one meter each. The estimate kept only the last of
+    a tenant's meters (434 of 1,058 kW), judged the true PCC reading "implausible" and the loop held the import
+    cap against a PCC 610 kW too low (152 cycles above the cap on the simulator's true flow)."""
+    from microgrid.site import load_site
+    from tests.control.trust_sites import meter
+    from tests.sitegen import generate_site
+
+    site = load_site(generate_site(16, tmp_path))
+    topo = MeteringTopology.from_site(site)
+    assert topo.tenant_meters == {"t1": ("meter_t1", "meter_t1_2")} and topo.complete and topo.outside == ()
+    assert topo.assets_of["meter_t1"] == ("bat_1", "ev_depot")  # the assets on each meter's own buses
+    p = Plausibility(site)
+    reads = FleetReadings(meters={"meter_pcc": meter("meter_pcc", 1046.0), "meter_t1": meter("meter_t1", 624.0),
+                                  "meter_t1_2": meter("meter_t1_2", 434.0)},
+                          storage={"bat_1": battery("bat_1", 232.5)})
+    v = p.pcc(reads, 5.0)
+    assert v.source == "meter" and v.p_kw == pytest.approx(1046.0) and v.estimate_kw == pytest.approx(1058.0)
