@@ -125,7 +125,7 @@ def _dr_section(report: Report, lang: str) -> list[str]:
     """The period's DR events with their settlement (metered park reports only)."""
     if report.demand_response_terms is None:
         return []
-    out = [f"<h2>{escape(t('rep.h.dr', lang))}" + ("" if lang != "en" else " (需求响应)") + "</h2>"]
+    out = [f"<h2>{escape(t('rep.h.dr', lang))}</h2>"]
     if not report.demand_response:
         return [*out, f'<p class="small">{escape(t("rep.dr.none", lang))}</p>']
     rows = [[escape(r[0]), r[1], _n(r[2]), escape(r[3]) or "–", *(_n(v, 1) for v in r[4:9]), _pct(r[9]),

@@ -4,6 +4,7 @@ recomputed independently (tests/gridside/dr_store.py)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import openpyxl
@@ -62,6 +63,11 @@ def test_html_shows_the_section_in_both_languages(report, lang):
     assert t("rep.dr.note.not_metered", lang) in section  # dr-gap14
     other = "zh-CN" if lang == "en" else "en"
     assert t("rep.dr.note.not_metered", other) not in html
+    text = re.sub(r"<[^>]+>", " ", section[:section.index("</table>") + 300])
+    if lang == "zh-CN":  # no English of ours: only the event ids (data) and units
+        assert set(re.findall(r"[A-Za-z]{3,}", text)) <= {"dr", "mon", "gap", "eve", "CNY", "kWh", "MWh"}
+    else:
+        assert not re.search(r"[\u3400-\u9fff]", text)
 
 
 def test_xlsx_has_a_demand_response_sheet(report, tmp_path):
