@@ -24,6 +24,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 7, 15, 9, 0, tzinfo=TZ)
 
 
+@pytest.mark.slow
 @async_test
 async def test_sim_sends_scheduled_and_random_dr_targets_to_the_controller(small_site, tmp_path):
     site = small_site.model_copy(update={"gridside": small_site.gridside.model_copy(
