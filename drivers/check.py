@@ -9,7 +9,8 @@ For every device it reads every readable point of its map once and reports findi
 - ``word_order``: a 32-bit value is implausible as read but plausible with its two words swapped;
 - ``ratio``: meter PT/CT registers differ from the site file, or the primary voltage is far from the bus's
   nominal voltage (a wrong PT ratio, or secondary values taken as primary);
-- ``unsupported``: points the device refuses (illegal data address) -- often a map option for another firmware.
+- ``unsupported``: points the device refuses (illegal data address) -- often a map option for another firmware;
+- ``control``: the map (option) chosen for the device takes no setpoint (read-only firmware).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from drivers.device import ModbusDevice
 from drivers.errors import CommError
 from drivers.fleet import Fleet
+from drivers.readonly import control_gap
 from drivers.registermap import Point, decode, encode, kw_factor
 from drivers.transport import Endpoint, LinkSettings, ModbusTransport
 
@@ -33,7 +35,7 @@ PROBE_UNITS = (1, 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 127, 247)
 class Finding:
     device_id: str
     kind: str
-    """``unit_id``, ``identity``, ``word_order``, ``ratio``, ``unsupported`` or ``offline``."""
+    """``unit_id``, ``identity``, ``word_order``, ``ratio``, ``unsupported``, ``control`` or ``offline``."""
     message: str
 
     def line(self) -> str:
@@ -179,6 +181,8 @@ async def check_fleet(
                                     f"(illegal data address){hint}"))
         if did in nominal_v:
             findings += _meter_findings(fleet, did, nominal_v[did])
+        if gap := control_gap(device.regmap):
+            findings.append(Finding(did, "control", gap))
     return findings
 
 

@@ -209,6 +209,8 @@ class Profile(_Strict):
     reactive: str | None = None
     voltages: list[str] = []
     currents: list[str] = []
+    phase_powers: list[str] = []
+    """Meter: per-phase active powers (same unit and sign as ``power``); informative, the total is ``power``."""
     frequency: str | None = None
     power_factor: str | None = None
     energy_import: str | None = None

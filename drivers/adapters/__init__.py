@@ -11,7 +11,9 @@ pv_inverter        main: sunspec_inverter                      :class:`SunSpecPV
 pv_inverter        main: huawei_sun2000            :class:`HuaweiPVInverter`
 pv_inverter        main: sungrow_sg                            :class:`SungrowSGInverter`
 storage            main: sunspec_battery                       :class:`SunSpecStorage`
+storage            main: sunspec_battery_legacy                :class:`SunSpecLegacyStorage`
 storage            main: sungrow_sh                            :class:`SungrowSHStorage`
+storage            main: growatt_sph                           :class:`GrowattHybridStorage`
 storage            main: huawei_sun2000            :class:`HuaweiStorage`
 storage            pcs: cn_pcs + bms: cn_bms                   :class:`CnPcsBmsStorage`
 heat_pump          main: heat_pump_controller                  :class:`HeatPumpController`
@@ -26,12 +28,13 @@ from collections.abc import Mapping
 
 from drivers.adapters.base import Adapter, AssetLimits, ControlOptions
 from drivers.adapters.cn_storage import CnPcsBmsStorage
+from drivers.adapters.growatt import GrowattHybridStorage
 from drivers.adapters.huawei import HuaweiPVInverter, HuaweiStorage
 from drivers.adapters.loads import FlexLoadController, HeatPumpController
 from drivers.adapters.meters import AcrelDtsd1352Meter, ChintDtsu666Meter
 from drivers.adapters.profile import PROFILE_ADAPTERS
 from drivers.adapters.sungrow import SungrowSGInverter, SungrowSHStorage
-from drivers.adapters.sunspec import SunSpecPVInverter, SunSpecStorage
+from drivers.adapters.sunspec import SunSpecLegacyStorage, SunSpecPVInverter, SunSpecStorage
 from drivers.capabilities import CapabilityKind
 from drivers.errors import DriverConfigError
 from drivers.registermap import load_map
@@ -43,7 +46,9 @@ ADAPTERS: tuple[type[Adapter], ...] = (
     HuaweiPVInverter,
     SungrowSGInverter,
     SunSpecStorage,
+    SunSpecLegacyStorage,
     SungrowSHStorage,
+    GrowattHybridStorage,
     HuaweiStorage,
     CnPcsBmsStorage,
     HeatPumpController,
@@ -79,9 +84,11 @@ __all__ = [
     "CnPcsBmsStorage",
     "ControlOptions",
     "FlexLoadController",
+    "GrowattHybridStorage",
     "HeatPumpController",
     "HuaweiPVInverter",
     "HuaweiStorage",
+    "SunSpecLegacyStorage",
     "SunSpecPVInverter",
     "SunSpecStorage",
     "SungrowSGInverter",

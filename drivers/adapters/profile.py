@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from drivers.adapters.base import Adapter, enum_name, min_opt, result_value, soc_gate
 from drivers.adapters.meters import ratio_problems
 from drivers.capabilities import CapabilityKind, MeterReading, PVReading, StorageReading, StorageState
+from drivers.readonly import control_gap
 from drivers.registermap import Profile, kw_factor
 from drivers.safewrite import Step, WriteResult
 
@@ -84,7 +85,7 @@ class ProfilePVInverter(_ProfileAdapter):
         """Limit the AC output to ``p_limit_kw`` (≥ 0; ``None`` = 100 % of the rating)."""
         prof = self.prof
         if prof.limit_pct is None:
-            return [self.refuse(f"map {self.dev().regmap.name} has no active power limit", requested=p_limit_kw)]
+            return [self.refuse(control_gap(self.dev().regmap) or "no active power limit", requested=p_limit_kw)]
         planned = self.pv_limit_pct(p_limit_kw, prof.limit_pct, f"rating ({prof.rated})")
         if isinstance(planned, WriteResult):
             return [planned]
@@ -162,7 +163,7 @@ class ProfileStorage(_ProfileAdapter):
         """Discharge (> 0) or charge (< 0) at ``p_kw``: the setpoint in the device's unit and sign, then run."""
         prof = self.prof
         if prof.setpoint is None:
-            return [self.refuse(f"map {self.dev().regmap.name} has no power setpoint", requested=p_kw)]
+            return [self.refuse(control_gap(self.dev().regmap) or "no power setpoint", requested=p_kw)]
         cha, dis, _ = self.allowed_kw()
         unit = 1.0 / kw_factor(self.dev().point(prof.setpoint))
         s = prof.setpoint_sign

@@ -9,7 +9,9 @@ after the first difference would be wrong.
   ``options.pv_fallback_limit_pct``); written value first, enable last.
 - Storage (``sunspec_battery``): 701 ``W`` is positive when discharging (= park sign). Power via 704
   ``WSet`` in watts (``WSetMod`` = WATTS) with ``WSetRvrtTms`` reverting to 0 W; allowed charge/discharge
-  from 802 ``WChaRteMax``/``WDisChaRteMax`` and 702 ratings; SoC from 802.
+  from 802 ``WChaRteMax``/``WDisChaRteMax`` and 702 ratings; SoC from 802. A legacy battery inverter
+  without 701/704/802 but with 124 (and 101/102/103) is read and controlled through
+  :mod:`drivers.adapters.sunspec124` (``sunspec_battery_legacy`` is the simulated one).
 
 Both send the 715 ``ControllerHb`` heartbeat (and the battery the 802 ``CtrlHb``) once control has started
 and re-write the setpoint before its reversion timer expires.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from drivers.adapters import sunspec124
 from drivers.adapters.base import Adapter, enum_name, min_opt, result_value, soc_gate
 from drivers.capabilities import CapabilityKind, PVReading, StorageReading, StorageState
 from drivers.safewrite import Step, WriteResult
@@ -254,18 +257,26 @@ class SunSpecStorage(_SunSpec):
         self.on_map_changed()
 
     def on_map_changed(self) -> None:
-        """Keep the points this device's chain has; note the models control needs and it lacks."""
+        """Pick the models this device controls through (701/704/802, else legacy 124); keep the points its
+        chain has; note the models control needs and it lacks."""
         m = self.dev().regmap
-        have = lambda ids: tuple(i for i in ids if m.has(i))  # noqa: E731
-        self.FAST = {"main": have(type(self).FAST["main"])}
-        self.CONTROL = {"main": have(type(self).CONTROL["main"])}
-        self.SLOW = {"main": have(type(self).SLOW["main"])}
-        self.STATIC = {"main": have(self.static_points(m))}
         lacking = [mid for mid in (701, 704, 802) if mid not in m.sunspec_models]
         self.lacking = (
-            f"SunSpec storage control needs models 701, 704 and 802; this device lacks {lacking} "
-            f"(chain {m.sunspec_models}): read-only" if lacking else None
+            f"SunSpec storage control needs models 701, 704 and 802 (or 124 with 101/102/103); this device lacks "
+            f"{lacking} (chain {m.sunspec_models}): read-only" if lacking else None
         )
+        # without 701 the legacy models are read (101-103), and controlled when 124 is there
+        self.legacy = bool(lacking) and any(mid in m.sunspec_models for mid in (101, 102, 103))
+        if self.legacy:
+            sunspec124.configure(self)
+            if sunspec124.usable(m.sunspec_models):
+                self.lacking = None
+            return
+        have = lambda ids: tuple(i for i in ids if m.has(i))  # noqa: E731
+        self.FAST = {"main": have(SunSpecStorage.FAST["main"])}
+        self.CONTROL = {"main": have(SunSpecStorage.CONTROL["main"])}
+        self.SLOW = {"main": have(SunSpecStorage.SLOW["main"])}
+        self.STATIC = {"main": have(self.static_points(m))}
 
     def allowed_kw(self) -> tuple[float, float, list[str]]:
         """(charge, discharge) power allowed now, kW ≥ 0, and why they are reduced.
@@ -274,6 +285,8 @@ class SunSpecStorage(_SunSpec):
         or SoC is stale is blocked (0), as is charging at or above the site's maximum SoC and discharging
         at or below its minimum.
         """
+        if self.legacy:
+            return sunspec124.allowed_kw(self)
         notes: list[str] = []
         lim = self.limits
         cha_live = self.fresh_num("m802_w_cha_rte_max")
@@ -311,6 +324,8 @@ class SunSpecStorage(_SunSpec):
 
     def reading(self) -> StorageReading:
         problem = self.check_chain() or self.lacking
+        if self.legacy:
+            return sunspec124.reading(self, problem)
         self.check_response(_kw(self.num("m701_w")), point_id="m701_w")
         meta = self.meta([problem] if problem else [])
         cha, dis, _notes = self.allowed_kw()
@@ -332,6 +347,8 @@ class SunSpecStorage(_SunSpec):
         """Discharge (> 0) or charge (< 0) at ``p_kw`` kW, clamped to what is allowed now."""
         if problem := self.check_chain() or self.lacking:
             return [self.refuse(problem, "m704_w_set", requested=p_kw)]
+        if self.legacy:
+            return await sunspec124.set_power(self, p_kw)
         cha, dis, _notes = self.allowed_kw()
         o = self.options
         rating = max(cha, dis, self.limits.p_discharge_max_kw or 0.0)
@@ -360,6 +377,12 @@ class SunSpecStorage(_SunSpec):
         return None
 
 
+class SunSpecLegacyStorage(SunSpecStorage):
+    """The same driver for a site file naming the legacy map (1 + 103/120/121/123/124): control through 124."""
+
+    maps: ClassVar[dict[str, str]] = {"main": "sunspec_battery_legacy"}
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -368,4 +391,4 @@ def _kw(w: float | None) -> float | None:
     return None if w is None else w / 1000.0
 
 
-__all__ = ["SunSpecPVInverter", "SunSpecStorage"]
+__all__ = ["SunSpecLegacyStorage", "SunSpecPVInverter", "SunSpecStorage"]

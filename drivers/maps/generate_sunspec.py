@@ -169,6 +169,19 @@ DEFAULTS: dict[int, dict[str, Any]] = {
         "PFWInjEna": 0,
         "PFWAbsEna": 0,
     },
+    103: {"A_SF": -1, "V_SF": -1, "W_SF": 1, "Hz_SF": -2, "VA_SF": 1, "VAr_SF": 1, "PF_SF": -2, "WH_SF": 0,
+          "DCA_SF": -1, "DCV_SF": -1, "DCW_SF": 1, "Tmp_SF": -1, "St": 4, "StVnd": 0, "Evt1": 0, "Evt2": 0,
+          "WH": 0, "Hz": 50.0},
+    120: {"DERTyp": 82, "WRtg_SF": 1, "VARtg_SF": 1, "VArRtg_SF": 1, "ARtg_SF": -1, "PFRtg_SF": -3,
+          "WHRtg_SF": 2, "AhrRtg_SF": 0, "MaxChaRte_SF": 1, "MaxDisChaRte_SF": 1, "Pad": 0},
+    121: {"WMax_SF": 1, "VRef_SF": -1, "VRefOfs_SF": -1, "VMinMax_SF": -1, "VAMax_SF": 1, "VArMax_SF": 1,
+          "WGra_SF": -1, "PFMin_SF": -3, "MaxRmpRte_SF": 0, "ECPNomHz_SF": -2, "VRef": 400.0, "ECPNomHz": 50.0},
+    123: {"WMaxLimPct_SF": -1, "OutPFSet_SF": -3, "VArPct_SF": -1, "Conn": 1, "WMaxLimPct": 100.0,
+          "WMaxLim_Ena": 0, "WMaxLimPct_RvrtTms": 0, "WMaxLimPct_WinTms": 0, "WMaxLimPct_RmpTms": 0},
+    124: {"WChaMax_SF": 1, "WChaDisChaGra_SF": 0, "VAChaMax_SF": 1, "MinRsvPct_SF": -1, "ChaState_SF": -1,
+          "StorAval_SF": 0, "InBatV_SF": -1, "InOutWRte_SF": -2, "StorCtl_Mod": 0, "InWRte": 100.0,
+          "OutWRte": 100.0, "InOutWRte_WinTms": 0, "InOutWRte_RvrtTms": 0, "InOutWRte_RmpTms": 0,
+          "WChaGra": 100, "WDisChaGra": 100, "MinRsvPct": 0.0, "ChaSt": 6, "ChaGriSet": 1},
     713: {"WH_SF": 2, "Pct_SF": -1, "Sta": 0, "SoH": 100.0},
     715: {"LocRemCtl": 0, "DERHb": 0, "ControllerHb": 0, "AlarmReset": 0, "OpCtl": 1},
     802: {
@@ -213,6 +226,10 @@ RANGES: dict[tuple[int, str], tuple[float, float]] = {
     (704, "WSetMod"): (0, 1),
     (715, "OpCtl"): (0, 3),
     (802, "SetOp"): (1, 2),
+    (123, "WMaxLimPct"): (0.0, 100.0),
+    (124, "InWRte"): (-100.0, 100.0),
+    (124, "OutWRte"): (-100.0, 100.0),
+    (124, "MinRsvPct"): (0.0, 100.0),
     (802, "SetInvState"): (1, 3),
     (802, "SocRsvMax"): (0.0, 100.0),
     (802, "SoCRsvMin"): (0.0, 100.0),
@@ -224,6 +241,9 @@ REVERT_NOTES = {
     (704, "WMaxLimPct"): "reverts to WMaxLimPctRvrt / WMaxLimPctEnaRvrt when WMaxLimPctRvrtTms (> 0) expires",
     (704, "WSet"): "reverts to WSetRvrt / WSetEnaRvrt when WSetRvrtTms (> 0) expires",
     (704, "WSetPct"): "reverts to WSetPctRvrt / WSetEnaRvrt when WSetRvrtTms (> 0) expires",
+    (124, "InWRte"): "the battery power P (discharge > 0) is held in -InWRte x WChaMax .. OutWRte x WChaMax for "
+    "the limits StorCtl_Mod enables; InOutWRte_RvrtTms (> 0) restores both rates to 100 % and StorCtl_Mod to 0",
+    (124, "OutWRte"): "upper bound of the battery power window (see InWRte); negative forces charging",
 }
 
 
@@ -429,7 +449,20 @@ def bundled_maps() -> list[dict[str, Any]]:
             "charging; 704 WSet (WSetMod=1 WATTS) is the signed active-power setpoint with the same sign, "
             "WSetPct (WSetMod=0) in % of WMaxRtg; WSetRvrtTms reverts to WSetRvrt. 802 SetOp CONNECT/DISCONNECT, "
             "CtrlHb heartbeat (simulated device: 30 s), AChaMax/ADisChaMax, SoC. 713 SoC/WHAvail. "
-            "Model 124 is not served: 704 WSet covers power control.",
+            "Model 124 is not served: 704 WSet covers power control (sunspec_battery_legacy serves it).",
+        ),
+        build(
+            "sunspec_battery_legacy",
+            "SunSpec battery inverter, legacy models (1 + 103, 120, 121, 123, 124 basic storage controls)",
+            "storage",
+            [1, 103, 120, 121, 123, 124],
+            "Storage inverter of the pre-IEEE-1547-2018 SunSpec generation at 40000 (0-based PDU): 103 W is "
+            "positive when discharging; 120 ratings (MaxChaRte / MaxDisChaRte), 121 WMax; 124 basic storage "
+            "controls: WChaMax (W) is the reference of InWRte / OutWRte (% of WChaMax, scale InOutWRte_SF), "
+            "StorCtl_Mod bit 0 enables the charge limit InWRte, bit 1 the discharge limit OutWRte; the battery "
+            "power P (discharge > 0) stays within -InWRte .. +OutWRte, so InWRte = -x and OutWRte = x with both "
+            "bits set hold P at x (negative x: charging). InOutWRte_RvrtTms reverts both rates to 100 % and "
+            "StorCtl_Mod to 0. ChaState is the SoC (% of AhrRtg), MinRsvPct the reserve.",
         ),
     ]
 

@@ -20,10 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def check_device_ratings(site, source: str) -> None:
-    """Raise :class:`SiteError` (exit 2) when an asset's rating does not fit its device's register map."""
+    """Raise :class:`SiteError` (exit 2) when an asset's rating does not fit its device's register map, or
+    its device's map (option) cannot command it."""
     from drivers.ratings import site_rating_problems
+    from drivers.readonly import site_control_problems
 
-    problems = site_rating_problems(site)
+    problems = site_rating_problems(site) + site_control_problems(site)
     if problems:
         raise SiteError(f"{source}: {len(problems)} problem(s)", problems)
 

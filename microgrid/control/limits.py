@@ -76,6 +76,8 @@ class ConsumerControl:
         self._wanted: dict[str, float] = {}
         self._missed: dict[str, int] = {}
         self._own_floor: dict[str, float] = {}
+        self._backlog_limit: dict[str, float] = {}
+        """Shiftable load id → backlog (kWh owed to the process) at which it was seen to stop deferring."""
         self.meter_trafo = {m.id: trafos[m.bus] for m in self.site.meters
                             if m.scope == "tenant" and m.bus in trafos}
 
@@ -104,6 +106,8 @@ class ConsumerControl:
                 floor = 0.0
                 if kind == "curtailable" and base is not None:
                     floor = base * (1 - self.curtail_pct[asset_id] / 100)
+                if kind == "shiftable" and r is not None and base is not None:
+                    floor = self._shiftable_floor(asset_id, r, base, min(max(value, lo), hi))
                 if asset_id in self.windows and r is not None and r.e_pending_kwh is not None:
                     need, late = window_job_floor_kw(float(r.e_pending_kwh), self.windows[asset_id][2], hi,
                                                      self._seconds_left(asset_id, now), self.cycle_s)
@@ -116,6 +120,25 @@ class ConsumerControl:
             consumers.append(c)
         delta = sum(c.expected_kw(c.setpoint_kw) - c.p_kw for c in consumers)
         return consumers, delta
+
+    def _shiftable_floor(self, asset_id: str, r: FlexLoadReading, base_kw: float, setpoint_kw: float) -> float:
+        """A shiftable load's process stops deferring when the energy it owes reaches what its receiver (or
+        cold store) can hold: it then runs at its baseline whatever the setpoint. That limit is not in the
+        site file; it is learned the first time the load is seen to refuse (measured above its setpoint with a
+        backlog), and from then on a setpoint that would take the backlog past it within one cycle is
+        counted as the baseline, so storage covers the step before it comes (kW)."""
+        owed = r.e_pending_kwh
+        p = float(r.p_kw) if r.p_kw is not None else None
+        wanted = self._wanted.get(asset_id)
+        tol = max(2.0, 0.05 * self.p_range[asset_id][1])
+        if owed is not None and owed > 0 and p is not None and wanted is not None and p > wanted + tol \
+                and p >= base_kw - tol:
+            self._backlog_limit[asset_id] = float(owed)
+        limit = self._backlog_limit.get(asset_id)
+        if owed is None or limit is None or setpoint_kw >= base_kw:
+            return 0.0
+        after = float(owed) + (base_kw - setpoint_kw) * 2 * self.cycle_s / 3600
+        return base_kw if after >= limit - 1e-3 else 0.0
 
     def _not_following(self, c: Consumer) -> Consumer:
         """A consumer whose measured power missed what its last setpoint should have given in

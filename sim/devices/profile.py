@@ -75,6 +75,8 @@ class ProfileMeter(MeterDevice):
         prof, m = self.prof, self.meter
         p_kw, u_ll, i_a = self.secondary()
         _set_kw(self, prof.power, p_kw, prof.power_sign)
+        for pid in prof.phase_powers:  # a balanced load: a third of the total per phase
+            _set_kw(self, pid, p_kw / len(prof.phase_powers), prof.power_sign)
         _set_kw(self, prof.reactive, 0.0)
         for pid in prof.voltages:
             self.set(pid, u_ll if pid.startswith(("u_ab", "u_bc", "u_ca")) else u_ll / math.sqrt(3))

@@ -9,21 +9,25 @@ from microgrid.site.models import Device
 from sim.devices.base import DeviceModel
 from sim.devices.cn_storage import CnBms, CnPcs
 from sim.devices.flex import FlexLoadController
+from sim.devices.growatt import GrowattHybrid
 from sim.devices.heat_pump import HeatPumpController
 from sim.devices.huawei import HuaweiPlant
 from sim.devices.meters import AcrelDTSD1352, ChintDTSU666
 from sim.devices.profile import PROFILE_DEVICES
 from sim.devices.sungrow import SungrowSG, SungrowSH
 from sim.devices.sunspec import SunSpecBattery, SunSpecInverter
+from sim.devices.sunspec124 import SunSpecLegacyBattery
 
 log = logging.getLogger(__name__)
 
 FAMILIES: dict[str, type[DeviceModel]] = {
     "sunspec_inverter": SunSpecInverter,
     "sunspec_battery": SunSpecBattery,
+    "sunspec_battery_legacy": SunSpecLegacyBattery,
     "huawei_sun2000": HuaweiPlant,
     "sungrow_sg": SungrowSG,
     "sungrow_sh": SungrowSH,
+    "growatt_sph": GrowattHybrid,
     "cn_pcs": CnPcs,
     "cn_bms": CnBms,
     "heat_pump_controller": HeatPumpController,

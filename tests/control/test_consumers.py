@@ -129,3 +129,43 @@ def test_a_consumer_that_ignores_its_setpoint_is_not_counted_on():
         control.hold_limits(consumers, None, 0.0, 1e9, None, {}, T0 + timedelta(seconds=10 * k))
     # counted on to drop by 70 kW until it has missed twice (cycles 1 and 2); then its 80 kW are expected to stay
     assert deltas == [-70.0, -70.0, 0.0, 0.0]
+
+
+def test_shedding_does_not_raise_a_held_up_load_to_its_floor():
+    """A shiftable load held at 88 kW by its process (floor) while asked for 32 kW: shedding for a limit must
+    keep asking for 32 kW. Commanding it to its floor made the next cycle see it "following" again, count on
+    the 56 kW drop and let storage go: the import cap was crossed every third cycle (generated seed 4)."""
+    held = Consumer("shift", "shiftable", "b", 88.0, 32.0, 0.0, 130.0, baseline_kw=88.0, floor_kw=88.0)
+    out, left = shift_consumption([held], {"shift": 32.0}, -20.0)
+    assert out == {"shift": 32.0} and left == pytest.approx(-20.0)
+
+
+def test_a_shiftable_load_is_counted_at_its_baseline_before_it_stops_deferring():
+    """The backlog at which the process refused once is learned; a setpoint that would take the backlog past
+    it within two cycles is then counted as the baseline (so storage covers the step before it comes)."""
+    from types import SimpleNamespace
+
+    from microgrid.control.limits import ConsumerControl
+    from microgrid.site import load_site
+    from tests.paths import REFERENCE_PARK
+
+    site = load_site(REFERENCE_PARK)
+    control = ConsumerControl(site, cycle_s=10.0)
+    fid = next(f.id for f in site.assets.flexible_loads if f.kind == "shiftable")
+
+    def cycle(k: int, p_kw: float, owed_kwh: float) -> float:
+        reading = SimpleNamespace(p_kw=p_kw, p_baseline_kw=90.0, e_pending_kwh=owed_kwh)
+        consumers, delta = control.prepare({fid: 10.0}, {}, {fid: reading}, T0 + timedelta(seconds=10 * k))
+        control.hold_limits(consumers, None, 0.0, 1e9, None, {}, T0 + timedelta(seconds=10 * k))
+        return round(delta, 3)
+
+    assert cycle(0, 10.0, 49.0) == 0.0  # following its 10 kW, nothing learned yet
+    assert cycle(1, 90.0, 50.0) == 0.0  # refuses at 50 kWh owed: learned at once, counted at its baseline
+    for k in range(2, 8):  # pays back while asked up (setpoint at the baseline): the backlog falls
+        reading = SimpleNamespace(p_kw=90.0, p_baseline_kw=90.0, e_pending_kwh=40.0)
+        consumers, _delta = control.prepare({fid: 90.0}, {}, {fid: reading}, T0 + timedelta(seconds=10 * k))
+        control.hold_limits(consumers, None, 0.0, 1e9, None, {}, T0 + timedelta(seconds=10 * k))
+    # asked down again: 40 kWh owed, 80 kW less for two cycles adds 0.44 kWh: far from 50, counted on
+    assert cycle(8, 90.0, 40.0) == -80.0
+    # 49.7 kWh owed: two cycles at 10 kW would pass 50 kWh, so the load is counted at its baseline
+    assert cycle(9, 10.0, 49.7) == 80.0

@@ -52,6 +52,29 @@ def test_adl400_meter_reads_the_true_flow(small_site):
             assert meter.p_kw == pytest.approx(park.meter("meter_pcc").p_kw, abs=0.5)
             assert meter.v_v == pytest.approx(park.meter("meter_pcc").u_ll_v / 3**0.5, rel=0.01)
 
+            # raw reads at the addresses of Acrel's ADL400 address table (float32, high word first, primary):
+            # 0x0800 U a (V), 0x0818 P c (kW), 0x081A P total (kW) -- not the map's table
+            import struct
+
+            from pymodbus.client import AsyncModbusTcpClient
+
+            client = AsyncModbusTcpClient("127.0.0.1", port=fleet.devices["dev_meter_pcc"].transport.endpoint.port,
+                                          timeout=2, retries=0)
+            await client.connect()
+            try:
+                f32 = {}
+                for address in (0x0800, 0x0818, 0x081A):
+                    rr = await client.read_holding_registers(address, count=2, device_id=1)
+                    assert not rr.isError(), (hex(address), rr)
+                    f32[address] = struct.unpack(">f", struct.pack(">HH", *rr.registers))[0]
+            finally:
+                client.close()
+            true_kw = park.meter("meter_pcc").p_kw
+            assert abs(true_kw) > 50
+            assert f32[0x081A] == pytest.approx(true_kw, rel=1e-4) == pytest.approx(meter.p_kw, rel=1e-4)
+            assert f32[0x0818] == pytest.approx(true_kw / 3, rel=1e-4)  # phase C of a balanced load, not the total
+            assert f32[0x0800] == pytest.approx(meter.v_v, rel=1e-4)
+
     run(body())
 
 
@@ -96,3 +119,60 @@ def test_smartlogger_at_unit_0_and_a_sun2000_behind_it_at_unit_1(small_site):
             assert (await sl.read_now(["esn"]))["esn"] == "SLSIM0000001"
 
     run(body())
+
+
+READ_ONLY_PCS = {"map": "sinexcel_pcs", "map_options": {"remote_control": "disabled"}}
+
+
+def test_sinexcel_read_only_firmware_is_read_and_every_write_refused(small_site):
+    """remote_control=disabled: the PCS is read as usual; the driver refuses setpoints naming the option, the
+    point check reports it, and the simulated firmware itself refuses FC6 (illegal function)."""
+    from pymodbus.client import AsyncModbusTcpClient
+
+    from drivers.check import check_fleet
+
+    site = with_devices(small_site, dev_bat_factory=READ_ONLY_PCS)
+
+    async def body():
+        async with sim_fleet(site) as (park, fleet, clock):
+            readings, results = await cycle(park, fleet, clock, setpoints={"bat_factory": StorageSetpoint(30.0)})
+            assert readings["bat_factory"].p_kw == pytest.approx(park.state().battery_kw["bat_factory"], abs=0.05)
+            [refused] = results["bat_factory"]
+            assert refused.status is WriteStatus.REFUSED
+            assert "sinexcel_pcs (remote_control=disabled) takes no power setpoint (read-only)" in refused.message
+            findings = await check_fleet(fleet, ["dev_bat_factory"], {}, {})
+            assert [f.kind for f in findings] == ["control"], findings
+            port = fleet.devices["dev_bat_factory"].transport.endpoint.port
+            client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
+            await client.connect()
+            try:
+                rr = await client.write_register(135, 300, device_id=1)  # 30 kW in 0.1 kW, as OpenEMS writes it
+                assert rr.isError() and rr.exception_code == 1
+                rr = await client.read_holding_registers(122, count=1, device_id=1)
+                assert not rr.isError()
+            finally:
+                client.close()
+            assert park.device("dev_bat_factory").writes == []
+
+    run(body())
+
+
+def test_validate_refuses_a_dispatched_asset_on_read_only_firmware(tmp_path, capsys):
+    import re
+    import shutil
+
+    from microgrid.cli import main
+    from tests.paths import SMALL_SITE
+
+    site_dir = tmp_path / "site"
+    shutil.copytree(SMALL_SITE, site_dir)
+    text = (site_dir / "site.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"(id: dev_bat_factory,.*?)map: sunspec_battery,", r"\1map: sinexcel_pcs, map_options: {remote_control: disabled},", text)
+    (site_dir / "site.yaml").write_text(text, encoding="utf-8")
+    assert main(["validate", str(site_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "devices[2] ('dev_bat_factory'): map sinexcel_pcs (remote_control=disabled) takes no power setpoint" in err
+    assert "asset 'bat_factory' is dispatched" in err
+    text = text.replace("remote_control: disabled", "remote_control: enabled")
+    (site_dir / "site.yaml").write_text(text, encoding="utf-8")
+    assert main(["validate", str(site_dir)]) == 0

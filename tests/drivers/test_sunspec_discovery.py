@@ -11,7 +11,7 @@ import sunspec2.device as ss
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from drivers.capabilities import PVSetpoint
+from drivers.capabilities import PVSetpoint, StorageSetpoint
 from drivers.fleet import Fleet
 from tests.drivers.conftest import run, serve_device, single_device_fleet
 
@@ -138,6 +138,96 @@ def test_not_sunspec_is_refused_clearly():
             assert "no SunSpec marker 'SunS'" in fleet.devices["dev"].health.describe(0.0) or any(
                 "SunS" in p for p in (await fleet.read_all())["pv"].problems
             )
+        finally:
+            await fleet.close()
+            await server.shutdown()
+            await asyncio.sleep(0)
+
+    run(body())
+
+
+LEGACY_BATTERY = {
+    1: {**COMMON, "Md": "Legacy-124"},
+    103: {"W": -1234, "W_SF": 1, "WH": 0, "WH_SF": 0, "St": 4, "A_SF": 0, "V_SF": 0, "Hz_SF": -2, "Hz": 5000,
+          "VA_SF": 0, "VAr_SF": 0, "PF_SF": -2, "DCA_SF": 0, "DCV_SF": 0, "DCW_SF": 0, "Tmp_SF": 0},
+    120: {"DERTyp": 82, "WRtg": 50, "WRtg_SF": 3, "WHRtg": 100, "WHRtg_SF": 3, "MaxChaRte": 40, "MaxChaRte_SF": 3,
+          "MaxDisChaRte": 45, "MaxDisChaRte_SF": 3},
+    121: {"WMax": 500, "WMax_SF": 2},
+    123: {"WMaxLimPct": 1000, "WMaxLimPct_SF": -1, "WMaxLim_Ena": 0},
+    # WChaMax 500 x 10^2 = 50 kW is the reference of the rates (0.01 % steps); ChaState 65.5 %
+    124: {"WChaMax": 500, "WChaMax_SF": 2, "WChaDisChaGra_SF": 0, "StorCtl_Mod": 0, "InWRte": 10000,
+          "OutWRte": 10000, "InOutWRte_SF": -2, "InOutWRte_RvrtTms": 0, "ChaState": 655, "ChaState_SF": -1,
+          "MinRsvPct": 100, "MinRsvPct_SF": -1, "ChaSt": 6},
+}
+
+
+def test_a_legacy_battery_inverter_is_controlled_through_124():
+    """1/103/120/121/123/124 only (no 7xx): discovery picks 124; a setpoint becomes the window
+    -InWRte .. OutWRte (% of WChaMax, scale InOutWRte_SF) collapsed on it, as pysunspec2 decodes it."""
+    models = _models(LEGACY_BATTERY)
+
+    async def body():
+        server, port = await _serve(40000, models)
+        fleet = single_device_fleet("sunspec_battery", port, unit_id=1, kind="storage")
+        try:
+            await fleet.start()
+            assert fleet.devices["dev"].regmap.sunspec_models == [1, 103, 120, 121, 123, 124]
+            reading = (await fleet.read_all())["pv"]
+            assert reading.valid, reading.problems
+            assert reading.p_kw == pytest.approx(-12.34) and reading.soc_pct == pytest.approx(65.5)
+            assert reading.p_charge_max_kw == pytest.approx(40.0)  # 120 MaxChaRte below WChaMax 50 kW
+            assert reading.p_discharge_max_kw == pytest.approx(45.0)
+            assert reading.e_capacity_kwh == pytest.approx(100.0) and reading.p_setpoint_kw is None
+
+            results = await fleet.apply({"pv": StorageSetpoint(p_kw=20.0)})  # discharge 20 kW = 40 % of 50 kW
+            assert all(r.ok for r in results["pv"]), results["pv"]
+            m124 = await _decode(server, 40000, models, 124)
+            assert m124.OutWRte.cvalue == pytest.approx(40.0) and m124.InWRte.cvalue == pytest.approx(-40.0)
+            assert m124.OutWRte.value == 4000 and m124.InWRte.value == -4000  # raw, InOutWRte_SF = -2
+            assert m124.StorCtl_Mod.value == 0b11 and m124.InOutWRte_RvrtTms.value == 60
+
+            # charge 30 kW: the lower bound moves first (InWRte), so the window never empties
+            results = await fleet.apply({"pv": StorageSetpoint(p_kw=-30.0)})
+            sent = [r.point_id for r in results["pv"] if r.status.value != "unchanged"]
+            assert sent == ["m124_in_w_rte", "m124_out_w_rte"], results["pv"]
+            assert all(r.ok for r in results["pv"]), results["pv"]
+            m124 = await _decode(server, 40000, models, 124)
+            assert m124.OutWRte.cvalue == pytest.approx(-60.0) and m124.InWRte.cvalue == pytest.approx(60.0)
+            assert (await fleet.read_all())["pv"].p_setpoint_kw == pytest.approx(-30.0)
+
+            # beyond the 40 kW charge rating: held at -80 % (40 kW), never beyond
+            await fleet.apply({"pv": StorageSetpoint(p_kw=-45.0)})
+            m124 = await _decode(server, 40000, models, 124)
+            assert m124.OutWRte.cvalue == pytest.approx(-80.0) and m124.InWRte.cvalue == pytest.approx(80.0)
+        finally:
+            await fleet.close()
+            await server.shutdown()
+            await asyncio.sleep(0)
+
+    run(body())
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({124: {**LEGACY_BATTERY[124], "WChaMax": 0}}, "124 WChaMax unknown, stale or 0"),
+    ({124: None}, "needs models 701, 704 and 802 (or 124 with 101/102/103)"),
+])
+def test_a_legacy_battery_without_usable_124_is_refused_clearly(change, message):
+    spec = {mid: values for mid, values in {**LEGACY_BATTERY, **change}.items() if values is not None}
+    models = _models(spec)
+
+    async def body():
+        server, port = await _serve(40000, models)
+        fleet = single_device_fleet("sunspec_battery", port, unit_id=1, kind="storage")
+        try:
+            await fleet.start()
+            reading = (await fleet.read_all())["pv"]
+            assert reading.p_kw == pytest.approx(-12.34)  # still read through 103
+            assert reading.p_charge_max_kw == reading.p_discharge_max_kw == 0
+            [result] = (await fleet.apply({"pv": StorageSetpoint(p_kw=10.0)}))["pv"]
+            assert result.status.value == "refused" and message in result.message, result
+            m124 = [m for m in models if m.model_id == 124]
+            if m124:
+                assert (await _decode(server, 40000, models, 124)).StorCtl_Mod.value == 0  # nothing written
         finally:
             await fleet.close()
             await server.shutdown()

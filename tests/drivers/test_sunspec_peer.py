@@ -8,8 +8,8 @@ import asyncio
 import pytest
 import sunspec2.modbus.client as sunspec_client
 
-from drivers.capabilities import PVSetpoint
-from tests.drivers.conftest import cycle, run, sim_fleet
+from drivers.capabilities import PVSetpoint, StorageSetpoint
+from tests.drivers.conftest import cycle, run, sim_fleet, with_devices
 
 
 def _scan(port: int) -> sunspec_client.SunSpecModbusClientDeviceTCP:
@@ -63,6 +63,43 @@ def test_pysunspec2_and_our_driver_agree_on_a_sunspec_inverter_and_battery(small
                 assert park.state().pv_kw["pv_roof"] <= 126.0 + 0.5  # it takes effect in the plant, not only the register
             finally:
                 inv.close()
+                bat.close()
+
+    run(body())
+
+
+def test_a_simulated_legacy_124_battery_follows_our_setpoint_and_reverts(small_site):
+    """The simulator serves 1/103/120/121/123/124; pysunspec2 scans it and decodes the window our driver
+    writes; the battery's true flow follows it, and falls back to 0 W when the writes stop."""
+    site = with_devices(small_site, dev_bat_factory=dict(map="sunspec_battery_legacy"))
+
+    async def body():
+        async with sim_fleet(site) as (park, fleet, clock):
+            readings, _ = await cycle(park, fleet, clock)
+            assert readings["bat_factory"].valid, readings["bat_factory"].problems
+            bat = await asyncio.to_thread(_scan, _port(fleet, "dev_bat_factory"))
+            try:
+                assert [m for m in bat.models if isinstance(m, int)] == [1, 103, 120, 121, 123, 124]
+                assert bat.models[124][0].ChaState.cvalue == pytest.approx(readings["bat_factory"].soc_pct)
+                assert bat.models[124][0].WChaMax.cvalue == pytest.approx(200_000.0)
+
+                for _ in range(6):  # ramp 50 kW/s
+                    readings, results = await cycle(park, fleet, clock, setpoints={"bat_factory": StorageSetpoint(-120.0)})
+                assert park.state().battery_kw["bat_factory"] == pytest.approx(-120.0, abs=0.5)
+                assert readings["bat_factory"].p_kw == pytest.approx(-120.0, abs=1.0)
+                ctl = bat.models[124][0]
+                await asyncio.to_thread(ctl.read)
+                assert (ctl.OutWRte.cvalue, ctl.InWRte.cvalue, ctl.StorCtl_Mod.value) == (-60.0, 60.0, 3)
+                assert ctl.InOutWRte_RvrtTms.value == 60
+
+                # the controller stops: the device's own 60 s timer opens the window, the battery idles
+                for _ in range(70):
+                    clock.advance(1.0)
+                    await park.advance(1.0)
+                assert park.state().battery_kw["bat_factory"] == pytest.approx(0.0, abs=0.5)
+                await asyncio.to_thread(ctl.read)
+                assert (ctl.OutWRte.cvalue, ctl.InWRte.cvalue, ctl.StorCtl_Mod.value) == (100.0, 100.0, 0)
+            finally:
                 bat.close()
 
     run(body())

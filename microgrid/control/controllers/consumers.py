@@ -85,8 +85,13 @@ def shift_consumption(consumers: Sequence[Consumer], setpoints: Mapping[str, flo
         placed = sum(values.values()) - before
         residual -= placed
         for c in tier:
-            # the setpoint that gives the expected consumption (a cap at the wanted value)
-            out[c.id] = round(min(max(values[c.id], c.lo_kw), c.hi_kw), 3)
+            # the setpoint that gives the expected consumption (a cap at the wanted value); at the floor any
+            # lower setpoint gives the same, so the lower one stays asked (a load held up by its process,
+            # e.g. a shiftable load catching up, must keep being asked down, not be commanded to its floor)
+            value = values[c.id]
+            if value <= c.floor_kw + 1e-6:
+                value = min(value, out[c.id])
+            out[c.id] = round(min(max(value, c.lo_kw), c.hi_kw), 3)
     return out, residual
 
 
