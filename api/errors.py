@@ -125,7 +125,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(UserError)
     async def _user_error(request: Request, exc: UserError) -> JSONResponse:
-        return _answer(request, 422, exc.message, exc.problems)
+        return _answer(request, 422, exc.message, exc.problems, key=exc.key, params=exc.params)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, Valid
 
 from api.proxies import Network, parse_networks
 from microgrid.errors import UserError
+from microgrid.i18n import t
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +101,13 @@ class Settings(BaseModel):
 
     def check(self) -> Settings:
         """Raise :class:`InsecureSettingsError` listing every insecure value (nothing is relaxed outside dev)."""
-        problems = insecure_problems(self)
+        found = _insecure(self)
+        problems = [t(key, "en", **params) for key, params in found]
         if problems and not self.dev:
-            raise InsecureSettingsError(
-                "refusing to start with insecure settings (set MICROGRID_DEV=1 only on a development machine)",
-                problems,
-            )
+            err = InsecureSettingsError.of("uerr.insecure_settings")
+            for key, params in found:
+                err.with_problem(key, **params)
+            raise err
         if not self._warned:  # once per settings object (from_env and create_app both check)
             for problem in problems:
                 log.warning("dev mode: %s", problem)
@@ -131,13 +133,11 @@ class Settings(BaseModel):
         }
         trusted = env.get("MICROGRID_TRUST_PROXY", "").strip()
         if trusted.lower() in ("1", "true", "yes", "on", "*"):
-            raise InsecureSettingsError("invalid server settings", [
-                f"MICROGRID_TRUST_PROXY: '{trusted}' would trust X-Forwarded-For from anyone: list the "
-                "addresses of your reverse proxies instead (e.g. 127.0.0.1 or 10.0.0.0/24)"])
+            raise InsecureSettingsError.of("uerr.invalid_settings").with_problem("uerr.trust_anyone", value=trusted)
         try:
             raw["trusted_proxies"] = parse_networks(trusted)
         except ValueError as exc:
-            raise InsecureSettingsError("invalid server settings", [f"MICROGRID_TRUST_PROXY: {exc}"]) from None
+            raise InsecureSettingsError.of("uerr.invalid_settings", [f"MICROGRID_TRUST_PROXY: {exc}"]) from None
         for key, name in (
             ("session_ttl_s", "MICROGRID_SESSION_TTL_S"),
             ("auth_rate_per_min", "MICROGRID_AUTH_RATE_PER_MIN"),
@@ -151,7 +151,7 @@ class Settings(BaseModel):
             problems = [
                 f"MICROGRID_{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
             ]
-            raise InsecureSettingsError("invalid server settings", problems) from None
+            raise InsecureSettingsError.of("uerr.invalid_settings", problems) from None
         return settings.check()
 
     @classmethod
@@ -184,31 +184,31 @@ def is_loopback_host(host: str) -> bool:
 def check_bind(host: str, dev: bool) -> None:
     """Refuse to serve dev mode on anything but loopback (:class:`InsecureSettingsError`, exit code 2)."""
     if dev and not is_loopback_host(host):
-        raise InsecureSettingsError(
-            f"MICROGRID_DEV=1 serves on loopback only: refusing to listen on '{host}' (use --host 127.0.0.1, "
-            "or unset MICROGRID_DEV and set MICROGRID_SECRET for a server reachable from the network)")
+        raise InsecureSettingsError.of("uerr.dev_loopback_only", host=host)
 
 
 def insecure_problems(settings: Settings) -> list[str]:
     """One line per insecure setting (empty when the settings are fit for production)."""
-    problems = []
+    return [t(key, "en", **params) for key, params in _insecure(settings)]
+
+
+def _insecure(settings: Settings) -> list[tuple[str, dict]]:
+    """The insecure settings as catalogue entries ``(key, params)``."""
+    problems: list[tuple[str, dict]] = []
     secret = settings.secret.get_secret_value()
     if not secret:
-        problems.append(f"MICROGRID_SECRET is not set: set it to a random string of at least "
-                        f"{MIN_SECRET_LEN} characters, e.g. from `{GENERATE_HINT}`")
+        problems.append(("uerr.secret_unset", {"n": MIN_SECRET_LEN, "hint": GENERATE_HINT}))
     elif settings.generated_secret:
-        problems.append("MICROGRID_SECRET is not set: using a random secret for this process "
-                        "(dashboard sessions end when it stops)")
+        problems.append(("uerr.secret_generated", {}))
     elif _looks_default(secret):
-        problems.append(f"MICROGRID_SECRET is a well-known default value: replace it with `{GENERATE_HINT}`")
+        problems.append(("uerr.secret_default", {"hint": GENERATE_HINT}))
     elif len(secret) < MIN_SECRET_LEN:
-        problems.append(f"MICROGRID_SECRET is {len(secret)} characters long: use at least {MIN_SECRET_LEN}, "
-                        f"e.g. from `{GENERATE_HINT}`")
+        problems.append(("uerr.secret_short", {"len": len(secret), "n": MIN_SECRET_LEN, "hint": GENERATE_HINT}))
     if "*" in settings.cors_origins:
-        problems.append("MICROGRID_CORS_ORIGINS contains '*': list the dashboard origins explicitly")
+        problems.append(("uerr.cors_star", {}))
     for origin in settings.cors_origins:
         if origin != "*" and not origin.startswith(("https://", "http://")):
-            problems.append(f"MICROGRID_CORS_ORIGINS: '{origin}' is not an origin (scheme://host[:port])")
+            problems.append(("uerr.cors_bad", {"origin": origin}))
     if not settings.cookie_secure:
-        problems.append("MICROGRID_COOKIE_SECURE is off: session cookies are sent over plain HTTP")
+        problems.append(("uerr.cookie_insecure", {}))
     return problems

@@ -38,10 +38,10 @@ def day_type_for(site: Site, day: date) -> str:
 def _read_profile(path: str) -> pd.DataFrame:
     frame = pd.read_csv(path)
     if "time" not in frame.columns:
-        raise UserError(f"profile {path}: first column must be 'time' (HH:MM)")
+        raise UserError.of("uerr.profile_no_time", path=str(path))
     expected = 24 * 60 // PROFILE_STEP_MIN
     if len(frame) != expected:
-        raise UserError(f"profile {path}: has {len(frame)} rows, expected {expected} ({PROFILE_STEP_MIN}-min steps)")
+        raise UserError.of("uerr.profile_rows", path=str(path), rows=len(frame), expected=expected, step=PROFILE_STEP_MIN)
     return frame.drop(columns=["time"]).astype(float)
 
 

@@ -189,17 +189,17 @@ def load_scenario(path: str | Path) -> FaultScenario:
     try:
         data = load_yaml_unique(path.read_bytes().decode("utf-8")) or {}
     except OSError as exc:
-        raise FaultError(f"cannot read fault scenario {path}: {exc.strerror or exc}") from None
+        raise FaultError.of("uerr.faults_unreadable", path=str(path), reason=str(exc.strerror or exc)) from None
     except UnicodeDecodeError:
-        raise FaultError(f"fault scenario {path} is not a text (UTF-8 YAML) file") from None
+        raise FaultError.of("uerr.faults_not_text", path=str(path)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise FaultError(f"fault scenario {path} is not valid YAML{where}: {exc.problem or exc.context}") from None
+        raise FaultError.of("uerr.faults_bad_yaml", path=str(path), detail=f"{where}: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
-        raise FaultError(f"fault scenario {path} is not valid YAML: {exc}") from None
+        raise FaultError.of("uerr.faults_bad_yaml", path=str(path), detail=f": {exc}") from None
     if not isinstance(data, dict):
-        raise FaultError(f"fault scenario {path}: expected a mapping with a 'faults' list") from None
+        raise FaultError.of("uerr.faults_not_mapping", path=str(path)) from None
     try:
         return FaultScenario.model_validate(data)
     except ValidationError as exc:
@@ -207,7 +207,7 @@ def load_scenario(path: str | Path) -> FaultScenario:
         for err in exc.errors(include_url=False):
             loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
             problems.append(f"{loc or '(top level)'}: {err['msg'].removeprefix('Value error, ')}")
-        raise FaultError(f"fault scenario {path}: {len(problems)} problem(s)", problems) from None
+        raise FaultError.of("uerr.faults_problems", problems, path=str(path), n=len(problems)) from None
 
 
 @dataclass

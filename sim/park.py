@@ -386,9 +386,9 @@ class Park:
             await asyncio.gather(*(endpoint.start() for endpoint in self.endpoints.values()))
         except EndpointError as exc:
             await self.stop()
-            raise SimError(
-                str(exc), ["another simulator or program uses the port; stop it or use other ports"]
-            ) from None
+            err = (SimError.of("uerr.sim_cannot_listen", where=exc.where, reason=exc.reason) if exc.where
+                   else SimError(str(exc)))
+            raise err.with_problem("uerr.sim_port_hint") from None
         await self.publish()
         if run:
             self._task = asyncio.create_task(self._run(), name="park-physics")

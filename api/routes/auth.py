@@ -130,9 +130,9 @@ def _set_password(ctx: AppContext, name: str, password: str) -> UserOut:
     try:
         user = ctx.store.set_password(name, password)
     except UserError as exc:
-        if str(exc).startswith("no user named"):
+        if exc.key == "uerr.no_user":
             raise not_found(f"user '{name}'", "see GET /api/v1/users") from None
-        raise ApiError(422, str(exc)) from None
+        raise ApiError(422, str(exc), key=exc.key, params=exc.params) from None
     return _out(user)
 
 

@@ -34,6 +34,12 @@ Only the module of the command being run is imported (its own imports are heavy:
 pandapower, pymodbus), so ``microgrid --help`` and ``microgrid validate`` start fast."""
 
 
+def tr(key: str, /, **params: object) -> str:
+    """Catalogue entry ``cli.<key>`` in the command line's language: help texts (``cli.help.*``) and command
+    descriptions (``cli.desc.*``) of the sub-commands."""
+    return t(f"cli.{key}", current_lang(), **params)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse exits with 2 on bad arguments; keep that, in one line that says where the usage is."""
 
@@ -44,10 +50,10 @@ class _Parser(argparse.ArgumentParser):
 def add_logging_arguments(parser: argparse.ArgumentParser, default=None) -> None:
     """``--log-file`` / ``--log-level``: accepted before the command and after it (long-running commands)."""
     parser.add_argument("--log-file", metavar="PATH", default=default,
-                        help="also write the log as JSON lines to PATH (all levels from --log-level)")
+                        help=tr("help.log-file"))
     parser.add_argument("--log-level", metavar="LEVEL", default=default,
                         choices=("debug", "info", "warning", "error", "DEBUG", "INFO", "WARNING", "ERROR"),
-                        help="our own log level: debug, info (default), warning, error; libraries stay at warning")
+                        help=tr("help.log-level"))
 
 
 def _chosen(argv: Sequence[str]) -> str | None:
@@ -94,9 +100,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         prog="microgrid",
         description=t("cli.description", current_lang()),
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}", help=tr("help.version"))
     parser.add_argument("--lang", choices=("en", "zh-CN"), default=None,
-                        help=f"language of messages, reports and plots: en or zh-CN (default: ${LANG_ENV}, else en)")
+                        help=tr("help.lang", env=LANG_ENV))
     add_logging_arguments(parser, argparse.SUPPRESS)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     chosen = _chosen(argv) if argv is not None else None
@@ -140,8 +146,8 @@ def _main(argv: list[str]) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
-        print(t("cli.error", current_lang(), message=exc.message), file=sys.stderr)
-        for problem in exc.problems:
+        print(t("cli.error", current_lang(), message=exc.text(current_lang())), file=sys.stderr)
+        for problem in exc.problems_in(current_lang()):
             print(f"  {problem}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

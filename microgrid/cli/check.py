@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from microgrid.cli import tr
 from microgrid.cli import validators as valid
 from microgrid.errors import UserError
 from microgrid.network import CheckLimits, NetOptions, ParkNetwork, check_schedule
@@ -25,22 +26,17 @@ from microgrid.site import Site, load_site
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "check",
-        description="Run an AC power flow for every interval of a schedule (schedule.csv as written by "
-        "'microgrid optimize') on the site's pandapower network. Limits: 10 kV buses ±7 %, 0.4 kV buses "
-        "+7/-10 %, lines and transformers up to their max_loading_pct (default 100 %). Prints a violation "
-        "table and writes network.csv. Exit 0 when clean, 1 when limits are violated, 2 on bad input, "
-        "3 when an interval does not converge.",
+        description=tr("desc.check"),
     )
-    parser.add_argument("site", metavar="SITE", help="site directory or site.yaml")
-    parser.add_argument("--schedule", required=True, metavar="CSV", help="schedule CSV (first column: timestamps)")
+    parser.add_argument("site", metavar="SITE", help=tr("help.site"))
+    parser.add_argument("--schedule", required=True, metavar="CSV", help=tr("help.check.schedule"))
     parser.add_argument("--out", type=Path, metavar="CSV",
-                        help="where to write the per-interval results (default: network.csv next to the schedule)")
+                        help=tr("help.check.out"))
     parser.add_argument("--load-pf", type=valid.bounded(0, 1, "power factor", lo_open=True), default=NetOptions.load_cos_phi, metavar="COS_PHI",
-                        help="power factor of loads, lagging (default 0.95; PV and batteries at 1)")
+                        help=tr("help.check.load-pf"))
     parser.add_argument("--max-loading", type=valid.bounded(1, 200, "loading limit in percent"), metavar="PCT",
-                        help="loading limit for every line and transformer, percent (default: each element's "
-                        "max_loading_pct from the site file)")
-    parser.add_argument("--max-rows", type=int, default=50, help="violation rows to print (default 50)")
+                        help=tr("help.check.max-loading"))
+    parser.add_argument("--max-rows", type=int, default=50, help=tr("help.check.max-rows"))
     parser.set_defaults(func=run)
 
 
@@ -54,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         check.write_csv(out)
     except OSError as exc:
-        raise UserError(f"--out: cannot write {out}: {exc.strerror or exc}") from None
+        raise UserError.of("uerr.out_unwritable", path=str(out), reason=str(exc.strerror or exc)) from None
     for line in check_lines(site, check):
         print(line)
     if not check.ok:

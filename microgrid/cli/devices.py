@@ -20,8 +20,10 @@ from drivers.fleet import Fleet
 from drivers.health import Health
 from drivers.inspect import device_rows, point_rows, points_of_interest
 from drivers.safewrite import WriteResult, WriteStatus
+from microgrid.cli import tr
 from microgrid.cli import validators as valid
 from microgrid.errors import UserError
+from microgrid.i18n import current_lang, t
 from microgrid.site import load_site
 
 _WRITE_RE = re.compile(r"^(?P<device>[a-z][a-z0-9_]*)\.(?P<point>[a-z][a-z0-9_]*)=(?P<value>.+)$")
@@ -30,25 +32,23 @@ _WRITE_RE = re.compile(r"^(?P<device>[a-z][a-z0-9_]*)\.(?P<point>[a-z][a-z0-9_]*
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "devices",
-        description="Read every Modbus device of a site once and print a point table (value, unit, age, "
-        "status), or write one point with all safety checks and show its readback.",
+        description=tr("desc.devices"),
     )
-    parser.add_argument("site", metavar="SITE", help="site directory or site.yaml")
-    parser.add_argument("--device", action="append", default=[], metavar="ID", help="only this device (repeatable)")
-    parser.add_argument("--all", action="store_true", help="every readable point of the map, not only those the drivers use")
+    parser.add_argument("site", metavar="SITE", help=tr("help.site"))
+    parser.add_argument("--device", action="append", default=[], metavar="ID", help=tr("help.devices.device"))
+    parser.add_argument("--all", action="store_true", help=tr("help.devices.all"))
     parser.add_argument(
         "--write",
         metavar="DEVICE.POINT=VALUE",
-        help="write one point (number, enum meaning or 0x.. raw value) and show the readback",
+        help=tr("help.devices.write"),
     )
     parser.add_argument(
         "--check",
         action="store_true",
-        help="compare each device with the site file: unit id, identity (devices[].expect, SunSpec chain), "
-        "word order, PT/CT ratios, refused points; exit 2 on a mismatch",
+        help=tr("help.devices.check"),
     )
     parser.add_argument("--connect-delay", type=valid.bounded(0, 60, "delay in s"), default=None, metavar="S",
-                        help="override the wait after connect (s)")
+                        help=tr("help.devices.connect-delay"))
     parser.set_defaults(func=run)
 
 
@@ -56,9 +56,7 @@ def parse_write(text: str) -> tuple[str, str, object]:
     """``DEVICE.POINT=VALUE`` -> (device, point, value); numbers become int/float, other text stays a string."""
     m = _WRITE_RE.match(text.strip())
     if not m:
-        raise UserError(
-            f"--write {text!r}: expected DEVICE.POINT=VALUE, e.g. dev_pv_food.m704_w_max_lim_pct=50",
-        )
+        raise UserError.of("uerr.write_syntax", text=repr(text))
     raw = m["value"].strip()
     value: object
     try:
@@ -70,7 +68,7 @@ def parse_write(text: str) -> tuple[str, str, object]:
             value = raw
         else:
             if not math.isfinite(value):
-                raise UserError(f"--write {text!r}: {raw} is not a finite number")
+                raise UserError.of("uerr.write_not_finite", text=repr(text), raw=raw)
     return m["device"], m["point"], value
 
 
@@ -168,7 +166,8 @@ async def _write(fleet: Fleet, device_id: str, point_id: str, value: object) -> 
     device = fleet.device(device_id)
     point = device.point(point_id)
     if device.health_state() is Health.OFFLINE:
-        print(f"error: {device_id} is offline: {device.health.last_error}")
+        print(t("cli.error", current_lang(), message=t("cli.device_offline", current_lang(), device=device_id,
+                                                          detail=device.health.last_error)))
         return 4
     results = await fleet.write_point(device_id, point_id, value)
     _print_results(results)

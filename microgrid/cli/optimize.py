@@ -14,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from microgrid.cli import tr
 from microgrid.cli import validators as valid
 from microgrid.errors import UserError
 from microgrid.i18n import current_lang, t
@@ -38,35 +39,31 @@ _step = valid.step_minutes
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "optimize",
-        description="Day-ahead dispatch of PV, storage, heat pumps and flexible loads against the TOU tariff, "
-        "the demand charge and the grid and transformer limits. Writes schedule.csv, kpis.json and "
-        "schedule.png and prints a summary. Exit 3 (with the conflicting constraints named and a rule-based "
-        "fallback schedule written) when no optimised plan exists.",
+        description=tr("desc.optimize"),
     )
-    parser.add_argument("site", metavar="SITE", help="site directory or site.yaml")
-    parser.add_argument("--day", type=valid.day, help="local day to plan, YYYY-MM-DD (default: the next local day)")
-    parser.add_argument("--out", type=Path, help="output directory (default: plans/<site>/<day>)")
-    parser.add_argument("--step", type=_step, help="interval length in minutes, 5-60 (default: the site's resolution)")
-    parser.add_argument("--forecast", metavar="CSV", help="forecast CSV overriding profile columns (docs/optimizer.md)")
+    parser.add_argument("site", metavar="SITE", help=tr("help.site"))
+    parser.add_argument("--day", type=valid.day, help=tr("help.optimize.day"))
+    parser.add_argument("--out", type=Path, help=tr("help.optimize.out"))
+    parser.add_argument("--step", type=_step, help=tr("help.optimize.step"))
+    parser.add_argument("--forecast", metavar="CSV", help=tr("help.optimize.forecast"))
     parser.add_argument("--month-peak-kw", type=valid.bounded(0, 1e7, "power in kW"), default=0.0,
-                        help="month-to-date peak import, kW (default 0)")
+                        help=tr("help.optimize.month-peak-kw"))
     parser.add_argument("--demand-share", type=valid.bounded(0, 1, "share"), default=1.0,
-                        help="share of the monthly demand charge weighed in this day, 0-1 (default 1)")
+                        help=tr("help.optimize.demand-share"))
     parser.add_argument("--min-green", type=valid.bounded(0, 100, "percentage"), metavar="PCT",
-                        help="minimum green-power ratio for the day, percent (default: none)")
+                        help=tr("help.optimize.min-green"))
     parser.add_argument("--carbon-price", type=valid.bounded(0, 1e5, "price in CNY/t"), default=0.0,
-                        metavar="CNY_PER_T", help="internal carbon price added to the cost (default 0)")
-    parser.add_argument("--emission-factor", metavar="ID", help="emission-factor id from the site file (default: its default)")
+                        metavar="CNY_PER_T", help=tr("help.optimize.carbon-price"))
+    parser.add_argument("--emission-factor", metavar="ID", help=tr("help.optimize.emission-factor"))
     parser.add_argument("--time-limit", type=valid.bounded(0.1, 3600, "time in seconds"), metavar="S",
-                        help="solver time limit, s (default: control.solver_time_limit_s of the site)")
+                        help=tr("help.optimize.time-limit"))
     parser.add_argument("--binaries", choices=[m.value for m in BinaryMode], default=BinaryMode.AUTO.value,
-                        help="when to use the binary (MILP) formulation (default auto)")
+                        help=tr("help.optimize.binaries"))
     parser.add_argument("--interface", choices=("auto", "direct", "appsi", "contrib"), default="auto",
-                        help="how Pyomo talks to HiGHS: direct (standard-form compile), appsi or contrib "
-                        "(persistent); auto = direct for this one-shot plan (default)")
-    parser.add_argument("--no-plot", action="store_true", help="do not write schedule.png")
+                        help=tr("help.optimize.interface"))
+    parser.add_argument("--no-plot", action="store_true", help=tr("help.optimize.no-plot"))
     parser.add_argument("--no-network", action="store_true",
-                        help="skip the AC network check and the network-constrained re-plan (docs/network.md)")
+                        help=tr("help.optimize.no-network"))
     parser.set_defaults(func=run)
 
 
@@ -95,15 +92,16 @@ def run(args: argparse.Namespace) -> int:
         if network is not None:
             paths.update(zip(("network_csv", "network_json"), network.write(out), strict=True))
     except OSError as exc:
-        raise UserError(f"--out: cannot write to {out}: {exc.strerror or exc}") from None
+        raise UserError.of("uerr.out_unwritable", path=str(out), reason=str(exc.strerror or exc)) from None
     for line in summary_lines(plan, current_lang()) + (network.lines() if network else []):
         print(line)
     print(t("cli.wrote", current_lang(), paths=", ".join(str(p) for p in paths.values())))
     result = plan.result
     if result.fallback:
-        print(f"error: {result.message}", file=sys.stderr)
+        print(t("cli.error", current_lang(), message=result.message), file=sys.stderr)
         return 3
     if network is not None and not network.ok:
-        print(f"error: the plan violates network limits: {network.network_plan.message}", file=sys.stderr)
+        print(t("cli.error", current_lang(), message=t("cli.network_violated", current_lang(),
+                                                          detail=network.network_plan.message)), file=sys.stderr)
         return 3
     return 0

@@ -12,6 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
+from microgrid.cli import tr
 from microgrid.cli import validators as valid
 from microgrid.cli.optimize import _step
 from microgrid.cli.study import _year
@@ -22,28 +23,26 @@ _per_month = valid.integer(1, 31, "a number of days per month")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "plan-target", description="Target planner: minimises the annualised cost (operation, demand charge, capital, green "
-        "purchases) subject to the annual green-power ratio >= TARGET, over representative days or the full "
-        "year (docs/study.md).")
-    parser.add_argument("site", metavar="SITE", help="site directory or site.yaml")
+        "plan-target", description=tr("desc.plan-target"))
+    parser.add_argument("site", metavar="SITE", help=tr("help.site"))
     parser.add_argument("--target", type=valid.bounded(0, 100, "percentage"), required=True, metavar="PCT",
-                        help="annual green-power ratio to reach, percent")
-    parser.add_argument("--year", type=_year, required=True, help="year whose calendar and weather are used")
-    parser.add_argument("--resolution", type=_step, default=60, metavar="MIN", help="interval length, min (default 60)")
+                        help=tr("help.plan-target.target"))
+    parser.add_argument("--year", type=_year, required=True, help=tr("help.plan-target.year"))
+    parser.add_argument("--resolution", type=_step, default=60, metavar="MIN", help=tr("help.plan-target.resolution"))
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--days-per-month", type=_per_month, default=2, metavar="N",
-                       help="representative days per month (k-medoids, default 2)")
-    group.add_argument("--full-year", action="store_true", help="every day of the year in the model (slow)")
+                       help=tr("help.plan-target.days-per-month"))
+    group.add_argument("--full-year", action="store_true", help=tr("help.plan-target.full-year"))
     parser.add_argument("--compare-full-year", action="store_true",
-                        help="also solve the full year and report the representative-day error")
-    parser.add_argument("--curve", action="store_true", help="cost-green-ratio curve over targets 20-80 %% (curve.csv)")
-    parser.add_argument("--costs", metavar="YAML", help="cost file (default: the illustrative microgrid/study/data/sizing_costs.yaml)")
+                        help=tr("help.plan-target.compare-full-year"))
+    parser.add_argument("--curve", action="store_true", help=tr("help.plan-target.curve"))
+    parser.add_argument("--costs", metavar="YAML", help=tr("help.plan-target.costs"))
     parser.add_argument("--certificates", action=argparse.BooleanOptionalAction, default=None,
-                        help="allow unbundled certificates (default: the site's green_power.unbundled_certificates_accepted)")
+                        help=tr("help.plan-target.certificates"))
     parser.add_argument("--verify", action="store_true",
-                        help="run the annual study of the sized site and report its green ratio and cost")
-    parser.add_argument("--weather", metavar="CSV", help="weather CSV instead of the typical-year generator")
-    parser.add_argument("--out", type=Path, help="output directory (default: studies/<site>/target-<PCT>-<year>)")
+                        help=tr("help.plan-target.verify"))
+    parser.add_argument("--weather", metavar="CSV", help=tr("help.plan-target.weather"))
+    parser.add_argument("--out", type=Path, help=tr("help.plan-target.out"))
     parser.set_defaults(func=run)
 
 
@@ -65,9 +64,7 @@ def run(args: argparse.Namespace) -> int:
               "build_s": round(plan.model.build_time_s, 3), "result": result.to_dict()}
     if not result.ok:
         _write(out, report)
-        raise UserError(f"target {args.target:g} % cannot be reached with the candidates of the site file "
-                        f"({result.status}); allow certificates (--certificates) or add roofs/storage to study:",
-                        exit_code=3)
+        raise UserError.of("uerr.target_unreachable", target=f"{args.target:g}", status=str(result.status), exit_code=3)
     if args.compare_full_year and per_month is not None:
         report["full_year"] = full_year_error(plan, args.target / 100)
     if args.curve:
@@ -96,7 +93,7 @@ def _write(out: Path, report: dict) -> list[Path]:
             paths.append(out / "curve.csv")
             pd.DataFrame(rows).to_csv(paths[-1], index=False, float_format="%.3f")
     except OSError as exc:
-        raise UserError(f"--out: cannot write to {out}: {exc.strerror or exc}") from None
+        raise UserError.of("uerr.out_unwritable", path=str(out), reason=str(exc.strerror or exc)) from None
     return paths
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from microgrid.cli import tr
 from microgrid.cli import validators as valid
 from microgrid.errors import UserError
 from microgrid.i18n import current_lang, t
@@ -17,37 +18,31 @@ FORMATS = ("html", "csv", "xlsx")
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "report",
-        description="Report per day, month and year, for the park and each tenant, from the metered interval "
-        "energies in the store of a `run`. When the period has no metered data, the command simulates the days "
-        "(closed loop when available, else the optimizer's plans) and says so on the first page.",
+        description=tr("desc.report"),
     )
     parser.add_argument("sites", nargs="+", metavar="SITE",
-                        help="site directory or site.yaml; several sites make a fleet report (per park and in "
-                        "total, each park from its own store)")
+                        help=tr("help.report.sites"))
     parser.add_argument("--from", dest="first", required=True, type=valid.day, metavar="YYYY-MM-DD",
-                        help="first local day")
+                        help=tr("help.report.from"))
     parser.add_argument("--to", dest="last", required=True, type=valid.day, metavar="YYYY-MM-DD",
-                        help="last local day (inclusive)")
-    parser.add_argument("--tenant", metavar="ID", help="report on one tenant (default: park and all tenants)")
-    parser.add_argument("--format", choices=FORMATS, help="output format (default: from --out, else html)")
-    parser.add_argument("--out", required=True, metavar="PATH", help="file to write")
+                        help=tr("help.report.to"))
+    parser.add_argument("--tenant", metavar="ID", help=tr("help.report.tenant"))
+    parser.add_argument("--format", choices=FORMATS, help=tr("help.report.format"))
+    parser.add_argument("--out", required=True, metavar="PATH", help=tr("help.report.out"))
     parser.add_argument("--store", metavar="URL", type=valid.store_url, action="append",
-                        help="store URL (default: the site's SQLite file, see MICROGRID_DATA_DIR); with several "
-                        "sites, once per site in the same order")
-    parser.add_argument("--data-dir", metavar="DIR", help="directory of the default SQLite store")
+                        help=tr("help.report.store"))
+    parser.add_argument("--data-dir", metavar="DIR", help=tr("help.report.data-dir"))
     parser.add_argument("--simulate", choices=("auto", "never", "always"), default="auto",
-                        help="auto: simulate only when the period has no metered data (default); never: fail "
-                        "instead; always: ignore the store")
+                        help=tr("help.report.simulate"))
     parser.add_argument("--rule", choices=("consumption", "own_pv_first"), default="consumption",
-                        help="allocation of on-site PV and shared storage to tenants (default: consumption)")
+                        help=tr("help.report.rule"))
     parser.add_argument("--min-coverage", type=valid.bounded(0, 100, "percentage", lo_open=True), default=50.0,
                         metavar="PCT",
-                        help="intervals covered less than this are gaps (default 50)")
+                        help=tr("help.report.min-coverage"))
     parser.add_argument("--grid-renewable-pct", type=valid.bounded(0, 100, "percentage"), metavar="PCT",
-                        help="renewable share of grid electricity, for the location-based share")
+                        help=tr("help.report.grid-renewable-pct"))
     parser.add_argument("--roll-up", action="store_true",
-                        help="first compute interval energies from raw telemetry not yet rolled up (only when "
-                        "no controller is writing to the store)")
+                        help=tr("help.report.roll-up"))
     parser.set_defaults(func=run)
 
 
@@ -60,13 +55,13 @@ def run(args: argparse.Namespace) -> int:
     site = load_site(args.sites[0])
     first, last = args.first, args.last
     if (last - first).days > 3660:
-        raise UserError("--from/--to: the period is longer than 10 years; split it")
+        raise UserError.of("uerr.report_too_long")
     fmt = _format(args)
     options = ReportOptions(allocation_rule=args.rule, min_coverage=args.min_coverage / 100,
                             grid_renewable_share_pct=args.grid_renewable_pct)
     store = args.store[0] if args.store else None
     if args.store and len(args.store) > 1:
-        raise UserError("--store: given more than once for one site")
+        raise UserError.of("uerr.report_store_twice")
     report = make_report(site, first, last, tenant=args.tenant, options=options, store_url=store,
                          data_dir=args.data_dir, simulate=args.simulate, roll_up=args.roll_up,
                          progress=lambda msg: print(msg, file=sys.stderr))
@@ -108,16 +103,15 @@ def run_fleet(args: argparse.Namespace) -> int:
     from microgrid.reports.service import make_report
 
     if args.tenant:
-        raise UserError("--tenant: a fleet report covers whole parks; report one site to see its tenants")
+        raise UserError.of("uerr.report_fleet_tenant")
     if args.store and len(args.store) != len(args.sites):
-        raise UserError(f"--store: given {len(args.store)} time(s) for {len(args.sites)} sites; give one per site "
-                        "in the same order, or none (each site's default store)")
+        raise UserError.of("uerr.report_store_count", stores=len(args.store), sites=len(args.sites))
     if (args.last - args.first).days > 3660:
-        raise UserError("--from/--to: the period is longer than 10 years; split it")
+        raise UserError.of("uerr.report_too_long")
     sites = [load_site(s) for s in args.sites]
     ids = [s.id for s in sites]
     if len(set(ids)) != len(ids):
-        raise UserError(f"the same site is given twice ({', '.join(ids)}); each park once")
+        raise UserError.of("uerr.report_site_twice", ids=", ".join(ids))
     stores = args.store or [None] * len(sites)
     reports = []
     for site, store in zip(sites, stores, strict=True):

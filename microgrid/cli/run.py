@@ -24,9 +24,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from microgrid.cli import add_logging_arguments
+from microgrid.cli import add_logging_arguments, tr
 from microgrid.cli import validators as valid
 from microgrid.errors import UserError
+from microgrid.i18n import alarm_text, current_lang, has, t
 from microgrid.logs import held, log_event
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|min|m|s)")
@@ -38,42 +39,41 @@ def parse_duration(text: str) -> timedelta:
     compact = text.strip().lower().replace(" ", "")
     parts = _DURATION.findall(compact)
     if not compact or not parts or "".join(n + u for n, u in parts) != compact:
-        raise UserError(f"--until: {text!r} is not a duration; use e.g. 90s, 15m, 2h, 1d or 1h30m")
+        raise UserError.of("uerr.until_not_duration", text=repr(text))
     seconds = sum(float(n) * _UNIT_S[u] for n, u in parts)
     if seconds <= 0:
-        raise UserError(f"--until: {text!r} must be longer than zero")
+        raise UserError.of("uerr.until_not_positive", text=repr(text))
     return timedelta(seconds=seconds)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        description=tr("desc.run"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("site", metavar="SITE", help="site directory or site.yaml")
-    parser.add_argument("--sim", action="store_true", help="start the simulator and control it")
+    parser.add_argument("site", metavar="SITE", help=tr("help.site"))
+    parser.add_argument("--sim", action="store_true", help=tr("help.run.sim"))
     parser.add_argument("--speed", default=None,
-                        help="with --sim: at most N simulated seconds per wall second (default 1; 'max' = no pacing)")
+                        help=tr("help.run.speed"))
     parser.add_argument("--until", default=None, metavar="DURATION",
-                        help="stop after this much site time (90s, 15m, 2h, 1d, 1h30m) and print the KPI summary")
-    parser.add_argument("--port", type=int, default=None, help="serve the operator API on this port")
-    parser.add_argument("--host", default="127.0.0.1", help="API host (default 127.0.0.1)")
+                        help=tr("help.run.until"))
+    parser.add_argument("--port", type=int, default=None, help=tr("help.run.port"))
+    parser.add_argument("--host", default="127.0.0.1", help=tr("help.run.host"))
     parser.add_argument("--store", default=None, type=valid.store_url,
-                        help="store URL (sqlite:///file.db, postgresql://...), or 'memory'; default: the site's "
-                             "SQLite file, with --sim a fresh file under out/sim/")
+                        help=tr("help.run.store"))
     parser.add_argument("--start", default=None,
-                        help="with --sim: simulated start, local ISO time (default: today 00:00)")
-    parser.add_argument("--seed", type=int, default=0, help="with --sim: random seed of the simulator")
-    parser.add_argument("--faults", type=Path, default=None, help="with --sim: fault scenario YAML")
+                        help=tr("help.run.start"))
+    parser.add_argument("--seed", type=int, default=0, help=tr("help.run.seed"))
+    parser.add_argument("--faults", type=Path, default=None, help=tr("help.run.faults"))
     parser.add_argument("--auto-ports", action="store_true",
-                        help="with --sim: serve the devices on free ports instead of the site's ports")
+                        help=tr("help.run.auto-ports"))
     parser.add_argument("--cycle-s", type=valid.bounded(0.2, 60, "control cycle in s"), default=None,
-                        help="control cycle, s (default: control.cycle_s)")
+                        help=tr("help.run.cycle-s"))
     parser.add_argument("--progress-min", type=valid.positive("number of site minutes", 1e6), default=None,
-                        help="print a progress line every N site minutes (default 60 with --sim, 15 otherwise)")
+                        help=tr("help.run.progress-min"))
     parser.add_argument("--quiet", action="store_true",
-                        help="print only alarms and the closing summary (the log file still gets everything)")
+                        help=tr("help.run.quiet"))
     add_logging_arguments(parser, argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
@@ -87,7 +87,7 @@ def _speed(args: argparse.Namespace) -> float | None:
     try:
         return valid.positive("speed factor", 1e6)(str(args.speed))
     except argparse.ArgumentTypeError as exc:
-        raise UserError(f"--speed: {exc} (or 'max' for no pacing)") from None
+        raise UserError.of("uerr.speed_bad", detail=str(exc)) from None
 
 
 def _start(args: argparse.Namespace, tz: ZoneInfo) -> datetime:
@@ -102,9 +102,9 @@ def run(args: argparse.Namespace) -> int:
         for flag, value in (("--speed", args.speed), ("--start", args.start), ("--faults", args.faults),
                             ("--auto-ports", args.auto_ports or None)):
             if value is not None:
-                raise UserError(f"{flag} only applies with --sim")
+                raise UserError.of("uerr.only_with_sim", flag=flag)
     if args.port is not None and not 1 <= args.port <= 65535:
-        raise UserError(f"--port: {args.port} is not a TCP port (1–65535)")
+        raise UserError.of("uerr.port_range", port=args.port)
     until = parse_duration(args.until) if args.until else None
     speed = _speed(args) if args.sim else 1.0
     settings = _api_settings(args)
@@ -121,7 +121,7 @@ def _api_settings(args: argparse.Namespace):
     if args.port is None:
         return None
     if args.store == "memory":
-        raise UserError("--port needs a database store (not --store memory): the API serves users and records from it")
+        raise UserError.of("uerr.port_needs_store")
     try:
         from api.settings import Settings, check_bind
     except ImportError:
@@ -141,8 +141,9 @@ def port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            reason = "is in use by another program" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
-            raise UserError(f"--port: {host}:{port} {reason}; choose another port with --port") from None
+            if exc.errno == errno.EADDRINUSE:
+                raise UserError.of("cli.port_in_use", host=host, port=port) from None
+            raise UserError.of("uerr.port_unusable", host=host, port=port, reason=exc.strerror) from None
 
 
 def _open_store(args: argparse.Namespace, site, started: datetime):
@@ -258,12 +259,12 @@ async def _start_gridside(runtime, site):
 
         path = Path(site.base_dir) / schedule
         for refusal in load_schedule(runtime.gridcaps, path, runtime.clock.now(), site.timezone):
-            print(f"warning: DR schedule {path}: {refusal}", file=sys.stderr)
+            print(t("cli.warning", current_lang(), message=t("run.dr_refused", current_lang(), path=path,
+                                                              refusal=refusal)), file=sys.stderr)
     if not (gs.iec104.enabled or gs.modbus.enabled):
         return None
     if gs.iec104.enabled and importlib.util.find_spec("c104") is None:
-        raise UserError("gridside.iec104 is enabled but its optional library c104 (GPL-3.0) is not installed: "
-                        "pip install 'park-microgrid[iec104]', or disable gridside.iec104 in the site file")
+        raise UserError.of("uerr.iec104_missing")
     from microgrid.gridside.service import Northbound
 
     north = Northbound(runtime)
@@ -271,13 +272,14 @@ async def _start_gridside(runtime, site):
         await north.start()
     except OSError as exc:
         await north.stop()
-        raise UserError(f"gridside: {exc}; change the port in the site file's gridside block") from None
+        raise UserError.of("uerr.gridside_port", detail=str(exc)) from None
     if gs.iec104.enabled:
-        print(f"  IEC 104 server on {gs.iec104.host}:{gs.iec104.port} (common address {gs.iec104.common_address}, "
-              f"clients {', '.join(gs.iec104.allowed_clients)})", flush=True)
+        print(t("run.iec104_on", current_lang(), host=gs.iec104.host, port=gs.iec104.port,
+                ca=gs.iec104.common_address, clients=", ".join(gs.iec104.allowed_clients)), flush=True)
     if north.modbus is not None:
-        print(f"  Modbus northbound on {gs.modbus.host}:{north.modbus.port} unit {gs.modbus.unit_id} "
-              f"({'writes enabled' if gs.modbus.writes_enabled else 'read-only'})", flush=True)
+        access = t("run.nb_writes" if gs.modbus.writes_enabled else "run.nb_read_only", current_lang())
+        print(t("run.modbus_nb_on", current_lang(), host=gs.modbus.host, port=north.modbus.port, unit=gs.modbus.unit_id,
+                access=access), flush=True)
     return north
 
 
@@ -292,20 +294,19 @@ async def _serve_api(runtime, store, site, args, settings=None):
     try:
         from api.serve import app_for_runtime, start_server
     except ImportError:
-        print("warning: the operator API is not installed; --port ignored", file=sys.stderr)
+        print(t("cli.warning", current_lang(), message=t("run.no_api", current_lang())), file=sys.stderr)
         return None
     app = app_for_runtime(runtime, store, site, settings)
     try:
         server = await start_server(app, host=args.host, port=args.port)
     except RuntimeError as exc:
-        raise UserError(f"--port: {exc}; choose another port with --port") from None
-    print(f"Dashboard and API on {server.url}/ (OpenAPI schema at {server.url}/api/v1/openapi.json)", flush=True)
+        raise UserError.of("uerr.port_failed", detail=str(exc)) from None
+    print(t("run.api_on", current_lang(), url=server.url), flush=True)
     if args.sim:  # a simulated run has its own store: give the demo operator a token to try the API with
         from api.serve import DEMO_USER, demo_password, ensure_demo_user
 
         token = ensure_demo_user(store)
-        print(f"  demo operator '{DEMO_USER}': sign in with password {demo_password(store)} "
-              f"(API clients: Authorization: Bearer {token})", flush=True)
+        print(t("run.demo_user", current_lang(), user=DEMO_USER, password=demo_password(store), token=token), flush=True)
     return server
 
 
@@ -314,6 +315,7 @@ class Printer:
 
     def __init__(self, runtime, args: argparse.Namespace, speed: float | None) -> None:
         self.runtime = runtime
+        self.lang = current_lang()
         self.quiet = args.quiet
         minutes = args.progress_min if args.progress_min is not None else (60.0 if args.sim else 15.0)
         self.every = timedelta(minutes=minutes)
@@ -327,19 +329,37 @@ class Printer:
             return
         rt = self.runtime
         site = rt.site
-        mode = "simulator" if park is not None else "real devices"
-        pace = "" if not self.sim else (f", at most {self.speed:g}x real time" if self.speed else ", as fast as possible")
-        print(f"microgrid run {site.id}: {mode}{pace}, cycle {rt.options.cycle_s:g} s, "
-              f"start {rt.clock.now():%Y-%m-%d %H:%M %Z}", flush=True)
-        print(f"  store: {store_text}", flush=True)
-        print(f"  limits: export {site.grid.export_limit_kw:g} kW (margin {rt.options.controller.export_margin_kw:g}), "
-              f"import cap {site.grid.import_cap_kw:g} kW; plans: day-ahead at {rt.options.day_ahead_at}, "
-              f"intraday every {rt.options.intraday_every_min} min", flush=True)
+        L = self._t  # noqa: N806 - reads like the text it is
+        mode = L("run.head.sim") if park is not None else L("run.head.real")
+        pace = "" if not self.sim else (L("run.head.pace", speed=f"{self.speed:g}") if self.speed else L("run.head.max"))
+        print(L("run.head", site=site.id, mode=mode, pace=pace, cycle=f"{rt.options.cycle_s:g}",
+                start=f"{rt.clock.now():%Y-%m-%d %H:%M %Z}"), flush=True)
+        print(L("run.head.store", store=store_text), flush=True)
+        print(L("run.head.limits", exp=f"{site.grid.export_limit_kw:g}", margin=f"{rt.options.controller.export_margin_kw:g}",
+                imp=f"{site.grid.import_cap_kw:g}", at=rt.options.day_ahead_at, every=rt.options.intraday_every_min),
+              flush=True)
+
+    def _t(self, key: str, /, **params: object) -> str:
+        return t(key, self.lang, **params)
+
+    def event_text(self, event) -> str:
+        """``kind: message`` in English; in another language the decoded alarm text, or the kind's name and the
+        (English) detail; mode changes name both modes."""
+        if self.lang == "en":
+            return f"{event.kind}: {event.message}"
+        if has(f"alarm.{event.kind}"):
+            return alarm_text(event.kind, {"source": event.source, **event.data}, self.lang)
+        if event.kind == "mode_change" and {"from", "to"} <= set(event.data):
+            return self._t("run.mode_change", old=self._t(f"mode.{event.data['from']}"),
+                           new=self._t(f"mode.{event.data['to']}"), reason=event.data.get("reason", ""))
+        kind = self._t(f"event.{event.kind}") if has(f"event.{event.kind}") else event.kind
+        return f"{kind}：{event.message}"  # the detail stays as written (English); the log file has it too
 
     def event(self, event) -> None:
         severity = str(event.severity)
         if severity == "alarm" or (not self.quiet and (severity == "warning" or event.kind == "mode_change")):
-            print(f"  {event.ts:%H:%M:%S} [{event.severity}] {event.kind}: {event.message}", flush=True)
+            sev = severity if self.lang == "en" else self._t(f"severity.{severity}")
+            print(f"  {event.ts:%H:%M:%S} [{sev}] {self.event_text(event)}", flush=True)
 
     def progress(self, rt) -> None:
         now = rt.clock.now()
@@ -355,16 +375,15 @@ class Printer:
         socs = " ".join(f"{k} {r.soc_pct:.0f}%" for k, r in readings.storage.items() if r.soc_pct is not None)
         pcc = "   n/a" if last is None or last.pcc_kw is None else f"{last.pcc_kw:8.0f}"
         wall = time.perf_counter() - self.wall0
-        print(f"{now:%m-%d %H:%M} {str(rt.mode):8s} PCC {pcc} kW  PV {pv:7.0f} kW  storage {st:7.0f} kW  "
-              f"{socs}  plan {last.plan_id if last else '-'}  [{wall:5.0f} s wall]", flush=True)
+        mode = str(rt.mode) if self.lang == "en" else self._t(f"mode.{rt.mode}")
+        print(self._t("run.progress", now=f"{now:%m-%d %H:%M}", mode=f"{mode:8s}", pcc=pcc, pv=f"{pv:7.0f}",
+                      st=f"{st:7.0f}", socs=socs, plan=last.plan_id if last else "-", wall=f"{wall:5.0f}"), flush=True)
 
     @staticmethod
     def summary(rt, store=None, started: datetime | None = None) -> None:
         """The run's figures from the one accounting: the store's rolled-up meter energies when there is a store
         (the same numbers as a report, the API and /metrics over the same period), else the controller's own
         samples."""
-        from microgrid.i18n import current_lang, t
-
         lang = current_lang()
 
         def L(key: str, **params: object) -> str:  # noqa: N802 - reads like the text it is

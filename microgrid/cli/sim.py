@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from microgrid.cli import add_logging_arguments
+from microgrid.cli import add_logging_arguments, tr
 from microgrid.cli import validators as valid
 
 
@@ -22,36 +22,35 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "sim",
         description=(
-            "Serve every device of SITE on its configured host:port:unit id with the shared register maps, "
-            "device physics and optional fault injection. Ctrl-C stops cleanly."
+            tr("desc.sim")
         ),
     )
-    parser.add_argument("site", help="site directory or its site.yaml")
+    parser.add_argument("site", help=tr("help.sim.site"))
     parser.add_argument(
         "--speed", type=valid.positive("speed factor", 1e6), default=1.0,
-        help="simulated seconds per wall second (1 = real time)"
+        help=tr("help.sim.speed")
     )
     parser.add_argument(
-        "--faults", type=Path, default=None, help="fault scenario YAML (see docs/simulator.md)"
+        "--faults", type=Path, default=None, help=tr("help.sim.faults")
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same run)")
-    parser.add_argument("--start", default=None, help="simulated start, ISO 8601 local time (default: now)")
+    parser.add_argument("--seed", type=int, default=0, help=tr("help.sim.seed"))
+    parser.add_argument("--start", default=None, help=tr("help.sim.start"))
     parser.add_argument("--duration", type=valid.positive("duration in simulated s", 1e9), default=None,
-                        help="stop after this many simulated seconds")
+                        help=tr("help.sim.duration"))
     parser.add_argument(
-        "--network", choices=("balance", "pandapower"), default="balance", help="how meters see the flows"
+        "--network", choices=("balance", "pandapower"), default="balance", help=tr("help.sim.network")
     )
     parser.add_argument(
         "--step",
         type=valid.positive("physics step in simulated s", 3600),
         default=None,
-        help="physics step, simulated s (default: 1 s, or speed/10 when faster)",
+        help=tr("help.sim.step"),
     )
     parser.add_argument(
-        "--auto-ports", action="store_true", help="listen on free ports instead of the site's ports"
+        "--auto-ports", action="store_true", help=tr("help.sim.auto-ports")
     )
     parser.add_argument(
-        "--status-every", type=valid.bounded(0, 86400, "interval in wall s"), default=0.0, help="print the PCC power every N wall seconds (0 = off)"
+        "--status-every", type=valid.bounded(0, 86400, "interval in wall s"), default=0.0, help=tr("help.sim.status-every")
     )
     utility = parser.add_argument_group(
         "utility mode", "play the utility's load-management system: send DR targets to the controller's Modbus "

@@ -11,8 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from microgrid.cli import tr
 from microgrid.cli import validators as valid
 from microgrid.errors import UserError
+from microgrid.i18n import current_lang, t
 
 _year = valid.integer(2000, 2099, "a year")
 
@@ -38,22 +40,19 @@ def progress_bar(quiet: bool):
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "study", description="Plans every day of a year day-ahead with the real carry-overs (SoC, tank, month-to-date "
-        "peak) and writes a monthly table (CSV, XLSX) and an HTML page with plots (docs/study.md).")
-    parser.add_argument("site", metavar="SITE", help="site directory or site.yaml")
-    parser.add_argument("--year", type=_year, required=True, help="calendar year to study, e.g. 2026")
+        "study", description=tr("desc.study"))
+    parser.add_argument("site", metavar="SITE", help=tr("help.site"))
+    parser.add_argument("--year", type=_year, required=True, help=tr("help.study.year"))
     parser.add_argument("--resolution", type=valid.step_minutes, metavar="MIN",
-                        help="interval length in minutes, 5-60 (default: the site's resolution)")
-    parser.add_argument("--weather", metavar="CSV", help="hourly or finer weather CSV (timestamp, ghi_w_m2, "
-                        "temp_air_c[, dni_w_m2, dhi_w_m2]) instead of the typical-year generator")
-    parser.add_argument("--loads", metavar="CSV", help="a year of metered loads (timestamp + any of the site's "
-                        "profile columns, e.g. load_<tenant>_kw, kW) instead of the calendar-built profiles")
-    parser.add_argument("--seed", type=int, help="seed of the typical-year weather generator")
-    parser.add_argument("--ac-check", action="store_true", help="AC power flow of every interval (summary in the outputs)")
+                        help=tr("help.optimize.step"))
+    parser.add_argument("--weather", metavar="CSV", help=tr("help.study.weather"))
+    parser.add_argument("--loads", metavar="CSV", help=tr("help.study.loads"))
+    parser.add_argument("--seed", type=int, help=tr("help.study.seed"))
+    parser.add_argument("--ac-check", action="store_true", help=tr("help.study.ac-check"))
     parser.add_argument("--time-limit", type=valid.bounded(0.1, 3600, "time in seconds"), metavar="S",
-                        help="solver time limit per day, s (default: control.solver_time_limit_s of the site)")
-    parser.add_argument("--out", type=Path, help="output directory (default: studies/<site>/<year>)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+                        help=tr("help.study.time-limit"))
+    parser.add_argument("--out", type=Path, help=tr("help.study.out"))
+    parser.add_argument("--quiet", action="store_true", help=tr("help.study.quiet"))
     parser.set_defaults(func=run)
 
 
@@ -71,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         paths = write_study(result, out)
     except OSError as exc:
-        raise UserError(f"--out: cannot write to {out}: {exc.strerror or exc}") from None
+        raise UserError.of("uerr.out_unwritable", path=str(out), reason=str(exc.strerror or exc)) from None
     year = result.report.rows("year", "park")[0]
     print(f"{site.id} {args.year}: green-power ratio {year.green_ratio_pct:.2f} %, total cost "
           f"{year.cost_total_cny:,.0f} CNY (demand charge {year.cost_basic_charge_cny:,.0f}), grid import "
@@ -81,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     print("Wrote " + ", ".join(str(p) for p in paths.values()))
     if result.fallback_days:
         days = ", ".join(d.isoformat() for d in result.fallback_days[:10])
-        print(f"error: no optimised plan on {len(result.fallback_days)} day(s) ({days}); their rule-based "
-              "fallback is in the figures", file=sys.stderr)
+        print(t("cli.error", current_lang(), message=t("cli.study_fallback_days", current_lang(),
+                                                          n=len(result.fallback_days), days=days)), file=sys.stderr)
         return 3
     return 0

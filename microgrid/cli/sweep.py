@@ -13,9 +13,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from microgrid.cli import tr
 from microgrid.cli import validators as valid
 from microgrid.cli.study import _year
 from microgrid.errors import UserError
+from microgrid.i18n import current_lang, t
 
 
 def _months(text: str) -> tuple[int, int]:
@@ -25,41 +27,37 @@ def _months(text: str) -> tuple[int, int]:
     except ValueError:
         span = (0, 0)
     if not 1 <= span[0] <= span[1] <= 12:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a month or a month range like 7 or 6-9")
+        raise valid.refuse("uerr.arg_months", text=text)
     return span
 
 
 def _scheduler(text: str) -> str:
     if text in ("local", "in-process") or text.startswith(("tcp://", "tls://", "inproc://", "ws://", "wss://")):
         return text
-    raise argparse.ArgumentTypeError(f"'{text}' is not a scheduler address like tcp://HOST:8786 (or 'local', "
-                                     "'in-process')")
+    raise valid.refuse("uerr.arg_scheduler", text=text)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "sweep", description="Runs the annual study of every (site, scenario) pair of a scenario file as one "
-        "Dask task each - on an embedded local cluster, or on an existing Dask scheduler - and writes one table "
-        "(Parquet, CSV) and an HTML summary with the cost vs green-power-ratio Pareto front (docs/sweeps.md).")
-    parser.add_argument("sites", nargs="+", metavar="SITE", help="site directories or site.yaml files")
+        "sweep", description=tr("desc.sweep"))
+    parser.add_argument("sites", nargs="+", metavar="SITE", help=tr("help.sweep.sites"))
     parser.add_argument("--scenarios", required=True, type=Path, metavar="FILE",
-                        help="scenario file (YAML: scenarios and sweeps of site-file overrides)")
-    parser.add_argument("--year", type=_year, required=True, help="calendar year to study, e.g. 2026")
+                        help=tr("help.sweep.scenarios"))
+    parser.add_argument("--year", type=_year, required=True, help=tr("help.study.year"))
     parser.add_argument("--resolution", type=valid.step_minutes, metavar="MIN",
-                        help="interval length in minutes, 5-60 (default: each site's resolution)")
+                        help=tr("help.sweep.resolution"))
     parser.add_argument("--months", type=_months, metavar="M[-M]",
-                        help="study only these months of the year, e.g. 7 or 6-9 (default: the whole year)")
-    parser.add_argument("--seed", type=int, help="seed of the typical-year weather generator")
+                        help=tr("help.sweep.months"))
+    parser.add_argument("--seed", type=int, help=tr("help.study.seed"))
     parser.add_argument("--time-limit", type=valid.bounded(0.1, 3600, "time in seconds"), metavar="S",
-                        help="solver time limit per day, s (default: control.solver_time_limit_s of each site)")
+                        help=tr("help.sweep.time-limit"))
     parser.add_argument("--scheduler", metavar="ADDRESS", type=_scheduler,
-                        help="tcp://HOST:8786 of a running Dask scheduler (default: DASK_SCHEDULER_ADDRESS, else an "
-                        "embedded local cluster); 'in-process' runs without Dask")
+                        help=tr("help.sweep.scheduler"))
     parser.add_argument("--workers", type=valid.integer(1, 512, "a number of workers"), metavar="N",
-                        help="worker processes of the embedded cluster (default: one per CPU core)")
-    parser.add_argument("--out", type=Path, help="output directory (default: studies/sweep-<file>-<year>)")
-    parser.add_argument("--retry-failed", action="store_true", help="recompute stored rows whose status is error")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+                        help=tr("help.sweep.workers"))
+    parser.add_argument("--out", type=Path, help=tr("help.sweep.out"))
+    parser.add_argument("--retry-failed", action="store_true", help=tr("help.sweep.retry-failed"))
+    parser.add_argument("--quiet", action="store_true", help=tr("help.sweep.quiet"))
     parser.set_defaults(func=run)
 
 
@@ -85,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"--out: cannot write to {out}: {exc.strerror or exc}") from None
+        raise UserError.of("uerr.out_unwritable", path=str(out), reason=str(exc.strerror or exc)) from None
     settings = RunSettings(args.year, args.resolution, args.months, args.seed, args.time_limit)
     say = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
 
@@ -112,5 +110,5 @@ def run(args: argparse.Namespace) -> int:
           f"days; computed {len(outcome.computed)}, reused {len(outcome.reused)} in {outcome.wall_s:.1f} s")
     print("Wrote " + ", ".join(str(p) for p in paths.values()))
     for _, row in bad.iterrows():
-        print(f"error: {row['key']}: {row['error']}", file=sys.stderr)
+        print(t("cli.error", current_lang(), message=f"{row['key']}: {row['error']}"), file=sys.stderr)
     return 3 if len(bad) else 0

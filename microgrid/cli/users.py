@@ -22,8 +22,10 @@ import os
 import sys
 from pathlib import Path
 
+from microgrid.cli import tr
 from microgrid.cli import validators as valid
 from microgrid.errors import UserError
+from microgrid.i18n import current_lang, t
 
 ROLES = ("viewer", "operator", "admin")
 STORE_ENV = "MICROGRID_STORE_URL"
@@ -32,37 +34,33 @@ STORE_ENV = "MICROGRID_STORE_URL"
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "users",
-        description="Create, list, disable and re-issue users. Tokens (for API clients) and dashboard passwords "
-        "are stored only as salted scrypt hashes; a token is printed once, when issued.",
+        description=tr("desc.users"),
     )
-    parser.add_argument("--store", metavar="URL", type=valid.store_url, help=f"store database URL (default: ${STORE_ENV}, else the "
-                        "default SQLite store of --site)")
-    parser.add_argument("--site", metavar="PATH", help="site directory or site.yaml (for its default store)")
+    parser.add_argument("--store", metavar="URL", type=valid.store_url, help=tr("help.users.store-default", env=STORE_ENV))
+    parser.add_argument("--site", metavar="PATH", help=tr("help.users.site"))
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    add = sub.add_parser("add", help="create a user and print its token (once)")
-    add.add_argument("name")
-    add.add_argument("--role", choices=ROLES, default="viewer", help="default: viewer")
+    add = sub.add_parser("add", help=tr("help.users.add"))
+    add.add_argument("name", help=tr("help.users.name"))
+    add.add_argument("--role", choices=ROLES, default="viewer", help=tr("help.users.role"))
     add.add_argument("--password-stdin", action="store_true",
-                     help="also set the dashboard password, read from the first line of standard input")
-    passwd = sub.add_parser("passwd", help="set a user's dashboard password (asked twice on a terminal; "
-                            "sessions opened with the old one end)")
-    passwd.add_argument("name")
+                     help=tr("help.users.password-stdin"))
+    passwd = sub.add_parser("passwd", help=tr("help.users.passwd"))
+    passwd.add_argument("name", help=tr("help.users.name"))
     passwd.add_argument("--password-stdin", action="store_true",
-                        help="read the password from the first line of standard input (for scripts)")
-    actions = [add, passwd, sub.add_parser("list", help="list users and roles")]
-    for action, text in (("disable", "disable a user (its token stops working)"), ("enable", "enable a user again"),
-                         ("rotate", "issue a new token for a user and print it (the old one stops working)")):
-        p = sub.add_parser(action, help=text)
-        p.add_argument("name")
+                        help=tr("help.users.passwd.password-stdin"))
+    actions = [add, passwd, sub.add_parser("list", help=tr("help.users.list"))]
+    for action in ("disable", "enable", "rotate"):
+        p = sub.add_parser(action, help=tr(f"help.users.{action}"))
+        p.add_argument("name", help=tr("help.users.name"))
         actions.append(p)
-    role = sub.add_parser("role", help="change a user's role")
-    role.add_argument("name")
-    role.add_argument("role", choices=ROLES)
+    role = sub.add_parser("role", help=tr("help.users.role-cmd"))
+    role.add_argument("name", help=tr("help.users.name"))
+    role.add_argument("role", choices=ROLES, help=tr("help.users.new-role"))
     actions.append(role)
     for p in actions:  # --store / --site also after the action: `microgrid users add NAME --site PATH`
         p.add_argument("--store", metavar="URL", type=valid.store_url, default=argparse.SUPPRESS,
-                       help="store database URL")
-        p.add_argument("--site", metavar="PATH", default=argparse.SUPPRESS, help="site directory or site.yaml")
+                       help=tr("help.users.store"))
+        p.add_argument("--site", metavar="PATH", default=argparse.SUPPRESS, help=tr("help.site"))
     parser.set_defaults(func=run)
 
 
@@ -88,11 +86,10 @@ def _only_store_in_data_dir() -> str:
     found = sorted(base.glob("*.sqlite")) if base.is_dir() else []
     if len(found) == 1:
         return f"sqlite:///{found[0]}"
-    hint = (f"pass --site PATH (its store is {base}/<site id>.sqlite, the one `microgrid run SITE` uses), "
-            f"--store URL, or set {STORE_ENV}")
     if not found:
-        raise UserError(f"no site store in {base}/ yet: {hint}")
-    raise UserError(f"{len(found)} site stores in {base}/ ({', '.join(p.name for p in found)}): {hint}")
+        raise UserError.of("uerr.users_no_store", base=str(base), env=STORE_ENV)
+    raise UserError.of("uerr.users_many_stores", n=len(found), base=str(base), env=STORE_ENV,
+                       names=", ".join(p.name for p in found))
 
 
 def open_users(url: str):
@@ -113,11 +110,16 @@ def open_users(url: str):
     return UsersStore(engine)
 
 
+def say(key: str, /, **params: object) -> None:
+    """Print catalogue entry ``key`` in the command line's language."""
+    print(t(key, current_lang(), **params))
+
+
 def _print_token(name: str, role: str, token: str) -> None:
-    print(f"user '{name}' ({role}); token (shown once, keep it secret):")
+    say("users.token", name=name, role=role)
     print(token)
     if sys.stdout.isatty():
-        print("use it as 'Authorization: Bearer <token>' or paste it on the dashboard's sign-in page")
+        say("users.token_use")
 
 
 def read_password(from_stdin: bool) -> str:
@@ -125,15 +127,15 @@ def read_password(from_stdin: bool) -> str:
     if from_stdin:
         line = sys.stdin.readline()
         if not line:
-            raise UserError("--password-stdin: standard input is empty: pipe the password in")
+            raise UserError.of("uerr.pw_stdin_empty")
         return line.rstrip("\r\n")
     if not sys.stdin.isatty():
-        raise UserError("no terminal to ask for the password: pass --password-stdin and pipe it in")
+        raise UserError.of("uerr.pw_no_tty")
     import getpass
 
-    first = getpass.getpass("new dashboard password: ")
-    if getpass.getpass("again: ") != first:
-        raise UserError("the two passwords differ: nothing changed, try again")
+    first = getpass.getpass(t("users.pw_prompt", current_lang()))
+    if getpass.getpass(t("users.pw_again", current_lang())) != first:
+        raise UserError.of("uerr.pw_differ")
     return first
 
 
@@ -150,28 +152,29 @@ def run(args: argparse.Namespace) -> int:
             user, token = users.create_user(args.name, args.role)
             if password is not None:
                 users.set_password(user.name, password)
-                print(f"dashboard password set for '{user.name}'")
+                say("users.pw_set_new", name=user.name)
             _print_token(user.name, str(user.role), token)
         elif args.action == "passwd":
             users.set_password(args.name, password)
-            print(f"dashboard password of '{args.name}' set; sessions opened with the old one have ended")
+            say("users.pw_set", name=args.name)
         elif args.action == "list":
             rows = users.users()
             if not rows:
-                print("no users yet: add one with `microgrid users add NAME --role operator`")
+                say("users.none")
             for u in rows:
-                state = "disabled" if u.disabled else "active"
-                login = "password" if u.has_password else "token only"
-                print(f"{u.name:<24} {u.role!s:<9} {state:<9} {login:<10} created {u.created_at:%Y-%m-%d %H:%M} UTC")
+                state = t("users.disabled" if u.disabled else "users.active", current_lang())
+                login = t("users.login_password" if u.has_password else "users.login_token", current_lang())
+                say("users.row", name=f"{u.name:<24}", role=f"{u.role!s:<9}", state=f"{state:<9}", login=f"{login:<10}",
+                    created=f"{u.created_at:%Y-%m-%d %H:%M}")
         elif args.action in ("disable", "enable"):
             user = users.set_user_disabled(args.name, args.action == "disable")
-            print(f"user '{user.name}' {'disabled' if user.disabled else 'enabled'}")
+            say("users.now_disabled" if user.disabled else "users.now_enabled", name=user.name)
         elif args.action == "rotate":
             token = users.rotate_token(args.name)
             _print_token(args.name, str(users.user(args.name).role), token)
         elif args.action == "role":
             user = users.set_user_role(args.name, args.role)
-            print(f"user '{user.name}' is now {user.role}")
+            say("users.role_set", name=user.name, role=str(user.role))
     finally:
         users.close()
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from microgrid.cli import tr
 from microgrid.i18n import current_lang, t
 from microgrid.site import load_site, site_summary
 from microgrid.site.loader import SiteError
@@ -12,10 +13,9 @@ from microgrid.site.loader import SiteError
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "validate",
-        description="Validate a site (a directory with site.yaml, or the YAML file). Exit 0 and a summary "
-        "when it is usable; exit 2 with one line per problem (field path: what is wrong) when not.",
+        description=tr("desc.validate"),
     )
-    parser.add_argument("site", metavar="PATH", help="site directory or site.yaml")
+    parser.add_argument("site", metavar="PATH", help=tr("help.site"))
     parser.set_defaults(func=run)
 
 
@@ -27,7 +27,7 @@ def check_device_ratings(site, source: str) -> None:
 
     problems = site_rating_problems(site) + site_control_problems(site)
     if problems:
-        raise SiteError(f"{source}: {len(problems)} problem(s)", problems)
+        raise SiteError.of("uerr.site_problems", problems, source=source, n=len(problems))
 
 
 def run(args: argparse.Namespace) -> int:

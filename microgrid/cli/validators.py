@@ -12,30 +12,41 @@ import argparse
 import math
 from datetime import date, datetime, tzinfo
 
+from microgrid.i18n import current_lang, has, t
+
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2099, 12, 31)
 """Days accepted by date options: the years a park's data or plans can cover (date arithmetic near
 ``date.max`` would otherwise overflow deep inside pandas)."""
 
 
+def refuse(key: str, /, **params: object) -> argparse.ArgumentTypeError:
+    """The refusal of an argument, in the command line's language (argparse prints it after the option)."""
+    return argparse.ArgumentTypeError(t(key, current_lang(), **params))
+
+
+def _what(what: str) -> str:
+    """The name of a quantity (``"power in kW"``) in the command line's language."""
+    return t(f"uerr.what.{what}", current_lang()) if has(f"uerr.what.{what}") else what
+
+
 def _number(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+        raise refuse("uerr.arg_not_number", text=text) from None
     if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
+        raise refuse("uerr.arg_not_finite", text=text)
     return value
 
 
 def bounded(lo: float, hi: float, what: str, *, lo_open: bool = False):
     """A ``type=`` for a finite number in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``)."""
-    span = f"greater than {lo:g} and at most {hi:g}" if lo_open else f"between {lo:g} and {hi:g}"
-
     def parse(text: str) -> float:
         value = _number(text)
         if not (lo < value if lo_open else lo <= value) or value > hi:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a {what} {span}")
+            raise refuse("uerr.arg_above" if lo_open else "uerr.arg_between", text=text, what=_what(what),
+                         lo=f"{lo:g}", hi=f"{hi:g}")
         return value
 
     return parse
@@ -52,7 +63,7 @@ def step_minutes(text: str) -> int:
     except ValueError:
         value = -1
     if value not in ALLOWED_STEPS:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a supported step in minutes (use one of {ALLOWED_STEPS})")
+        raise refuse("uerr.arg_step", text=text, steps=str(ALLOWED_STEPS))
     return value
 
 
@@ -65,7 +76,7 @@ def integer(lo: int, hi: int, what: str):
         except ValueError:
             value = lo - 1
         if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"'{text}' is not {what} between {lo} and {hi}")
+            raise refuse("uerr.arg_integer", text=text, what=_what(what), lo=lo, hi=hi)
         return value
 
     return parse
@@ -81,9 +92,9 @@ def day(text: str) -> date:
     try:
         value = date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date (use YYYY-MM-DD, e.g. 2025-07-15)") from None
+        raise refuse("uerr.arg_not_date", text=text) from None
     if not FIRST_DAY <= value <= LAST_DAY:
-        raise argparse.ArgumentTypeError(f"'{text}' is outside {FIRST_DAY} … {LAST_DAY}")
+        raise refuse("uerr.arg_day_outside", text=text, first=str(FIRST_DAY), last=str(LAST_DAY))
     return value
 
 
@@ -97,9 +108,9 @@ def local_time(text: str | None, option: str, tz: tzinfo) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise UserError(f"{option}: {text!r} is not an ISO 8601 time (e.g. 2025-07-16 or 2025-07-16T06:00)") from None
+        raise UserError.of("uerr.time_not_iso", option=option, text=repr(text)) from None
     if not FIRST_DAY <= value.date() <= LAST_DAY:
-        raise UserError(f"{option}: {text!r} is outside {FIRST_DAY} … {LAST_DAY}")
+        raise UserError.of("uerr.time_outside", option=option, text=repr(text), first=str(FIRST_DAY), last=str(LAST_DAY))
     return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
@@ -112,5 +123,5 @@ def store_url(text: str) -> str:
     try:
         check_url(text)
     except StoreError as exc:
-        raise argparse.ArgumentTypeError(exc.message) from None
+        raise argparse.ArgumentTypeError(exc.text(current_lang())) from None
     return text

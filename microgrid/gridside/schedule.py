@@ -38,9 +38,9 @@ def read_schedule(path: str | Path, timezone: str) -> list[DREvent]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     except (OSError, yaml.YAMLError) as exc:
-        raise UserError(f"DR schedule {path}: cannot read it ({exc})") from None
+        raise UserError.of("uerr.dr_unreadable", path=str(path), detail=str(exc)) from None
     if not isinstance(data, list):
-        raise UserError(f"DR schedule {path}: expected a list of events")
+        raise UserError.of("uerr.dr_not_list", path=str(path))
     tz = ZoneInfo(timezone)
     out = []
     for i, item in enumerate(data):
@@ -49,12 +49,11 @@ def read_schedule(path: str | Path, timezone: str) -> list[DREvent]:
         except ValidationError as exc:
             err = exc.errors()[0]
             field = ".".join(str(x) for x in err["loc"])
-            raise UserError(f"DR schedule {path}: entry {i + 1} field '{field}': {err['msg']}") from None
+            raise UserError.of("uerr.dr_field", path=str(path), n=i + 1, field=field, detail=err["msg"]) from None
         start = e.start if e.start.tzinfo else e.start.replace(tzinfo=tz)
         end = e.end if e.end.tzinfo else e.end.replace(tzinfo=tz)
         if (e.max_import_kw is None) == (e.reduction_kw is None):
-            raise UserError(f"DR schedule {path}: entry {i + 1} ('{e.id}'): give exactly one of max_import_kw and "
-                            "reduction_kw")
+            raise UserError.of("uerr.dr_one_of", path=str(path), n=i + 1, id=e.id)
         out.append(DREvent(id=e.id, start=start, end=end, max_import_kw=e.max_import_kw, reduction_kw=e.reduction_kw,
                            source="schedule", user=path.name))
     return out

@@ -56,16 +56,16 @@ def read_schedule_csv(path: str | Path, timezone: str = "Asia/Shanghai") -> pd.D
     try:
         frame = pd.read_csv(path, index_col=0)
     except FileNotFoundError:
-        raise ScheduleError(f"schedule file not found: {path}", [f"{path}: no such file; pass --schedule PATH"]) from None
+        raise ScheduleError.of("uerr.schedule_not_found", path=str(path)).with_problem(
+            "uerr.schedule_not_found_hint", path=str(path)) from None
     except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise ScheduleError(f"cannot read schedule {path}", [f"{path}: {exc}"]) from None
+        raise ScheduleError.of("uerr.schedule_unreadable", [f"{path}: {exc}"], path=str(path)) from None
     if frame.empty:
-        raise ScheduleError(f"schedule {path} has no rows", [f"{path}: needs one row per interval"])
+        raise ScheduleError.of("uerr.schedule_empty", path=str(path)).with_problem("uerr.schedule_empty_hint", path=str(path))
     try:
         index = pd.to_datetime(frame.index.astype(str), utc=False, format="ISO8601")
     except (ValueError, TypeError) as exc:
-        raise ScheduleError(f"schedule {path}: first column must hold ISO-8601 timestamps",
-                            [f"{path}: column '{frame.index.name}': {exc}"]) from None
+        raise ScheduleError.of("uerr.schedule_no_timestamps", [f"{path}: column '{frame.index.name}': {exc}"], path=str(path)) from None
     tz = ZoneInfo(timezone)  # the same tz implementation as the profiles, so indexes align
     if index.tz is None:
         index = index.tz_localize(tz)

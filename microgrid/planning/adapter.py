@@ -152,7 +152,7 @@ def build_dispatch_inputs(site: Site, index: pd.DatetimeIndex, *, options: PlanO
         ef = site.emission_factor(opts.emission_factor_id)
     except StopIteration:
         known = [f.id for f in site.emissions.factors]
-        raise UserError(f"emission factor '{opts.emission_factor_id}' is not in the site file (known: {known})") from None
+        raise UserError.of("uerr.emission_factor_unknown", id=opts.emission_factor_id, known=str(known)) from None
     carbon = Carbon(emission_factor_kg_per_kwh=ef.kg_co2_per_kwh,
                     emission_factor_label=f"{ef.id}: {ef.region} {ef.year}, {ef.scope}-based ({ef.document})",
                     carbon_price_cny_per_t=opts.carbon_price_cny_per_t)

@@ -55,7 +55,7 @@ def _find_factor(site: Site, factor_id: str) -> EmissionFactor:
         if f.id == factor_id:
             return f
     known = ", ".join(f.id for f in site.emissions.factors)
-    raise ReportError(f"emission factor '{factor_id}' is not in the site file (known: {known})")
+    raise ReportError.of("uerr.emission_factor_unknown", id=factor_id, known=known)
 
 
 def round_trip_efficiency(site: Site) -> float:
@@ -116,8 +116,8 @@ def build_report(site: Site, table: IntervalTable, *, tenant: str | None = None,
     if options.grid_renewable_share_pct is None and site.green_power.grid_renewable_share_pct is not None:
         options = replace(options, grid_renewable_share_pct=site.green_power.grid_renewable_share_pct)
     if tenant is not None and tenant not in table.tenants:
-        raise ReportError(f"--tenant: '{tenant}' is not a tenant of site '{site.id}' "
-                          f"(tenants: {', '.join(table.tenants) or 'none'})")
+        raise ReportError.of("uerr.report_tenant_unknown", tenant=tenant, site=site.id,
+                             tenants=", ".join(table.tenants) or "none")
     if not 0 < options.min_coverage <= 1:
         raise ReportError("min_coverage must lie in (0, 1]")
     ctx, factors = context(site, table, options)

@@ -37,7 +37,7 @@ def metered_table(site: Site, store: Store, first_day: date, last_day: date, *, 
     """The metered table, or ``(None, reason)`` when the store has no PCC interval energy for the period."""
     layout = SiteLayout(site)
     if layout.pcc is None:
-        raise ReportError(f"site '{site.id}' has no PCC meter (meters[].scope: pcc); a report needs one")
+        raise ReportError.of("uerr.report_no_pcc", site=site.id)
     start, _ = store.day_bounds(first_day)
     _, end = store.day_bounds(last_day)
     rows = store.interval_frame(start, end, source_ids=[layout.pcc.id], quantities=["e_import_kwh"])
@@ -56,10 +56,10 @@ def make_report(site: Site, first_day: date, last_day: date, *, tenant: str | No
     options = options or ReportOptions()
     say = progress or (lambda _msg: None)
     if last_day < first_day:
-        raise ReportError(f"--to: {last_day} is before --from {first_day}; give the last day of the period")
+        raise ReportError.of("uerr.report_to_before_from", last=str(last_day), first=str(first_day))
     if tenant is not None and tenant not in [t.id for t in site.tenants]:
-        raise ReportError(f"--tenant: '{tenant}' is not a tenant of site '{site.id}' "
-                          f"(tenants: {', '.join(t.id for t in site.tenants)})")
+        raise ReportError.of("uerr.report_tenant_unknown", tenant=tenant, site=site.id,
+                             tenants=", ".join(t.id for t in site.tenants))
     table, reason, settled = None, "simulation requested", None
     if simulate != "always":
         own = store is None
@@ -80,7 +80,7 @@ def make_report(site: Site, first_day: date, last_day: date, *, tenant: str | No
                     st.close()
     if table is None:
         if simulate == "never":
-            raise ReportError(f"no metered data: {reason}", ["run the controller first, or allow a simulation"])
+            raise ReportError.of("uerr.report_no_data", reason=reason).with_problem("uerr.report_no_data_hint")
         say(f"note: {reason}; simulating {first_day}..{last_day} instead (the report says so)")
         table = simulated_table(site, first_day, last_day, min_coverage=options.min_coverage,
                                 progress=lambda msg: say(f"  {msg}"))
@@ -114,4 +114,4 @@ def render(report: Report, fmt: str, lang: str = "en") -> bytes:
         buf = io.BytesIO()
         write_xlsx(report, buf, lang)
         return buf.getvalue()
-    raise ReportError(f"--format: '{fmt}' is not known; use html, csv or xlsx")
+    raise ReportError.of("uerr.report_format", format=fmt)

@@ -87,7 +87,8 @@ def resolve_site_path(path: str | Path) -> Path:
     if candidate.is_dir():
         candidate = candidate / SITE_FILE_NAME
     if not candidate.exists():
-        raise SiteError(f"site file not found: {candidate}", [f"{candidate}: no such file; pass a site directory or its {SITE_FILE_NAME}"])
+        raise SiteError.of("uerr.site_not_found", path=str(candidate)).with_problem(
+            "uerr.site_not_found_hint", path=str(candidate), file=SITE_FILE_NAME)
     return candidate
 
 
@@ -99,11 +100,11 @@ def parse_site_yaml(text: str, source: str = "<string>") -> dict[str, Any]:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         what = exc.problem or exc.context or "invalid YAML"
-        raise SiteError(f"{source}: not valid YAML", [f"{source}:{where}: {what}"]) from None
+        raise SiteError.of("uerr.site_bad_yaml", [f"{source}:{where}: {what}"], source=source) from None
     except yaml.YAMLError as exc:
-        raise SiteError(f"{source}: not valid YAML", [f"{source}: {exc}"]) from None
+        raise SiteError.of("uerr.site_bad_yaml", [f"{source}: {exc}"], source=source) from None
     if not isinstance(data, dict):
-        raise SiteError(f"{source}: not a site file", ["(top level): must be a mapping with site, grid, network, ... keys"])
+        raise SiteError.of("uerr.site_not_mapping", source=source).with_problem("uerr.site_not_mapping_hint")
     return data
 
 
@@ -113,10 +114,10 @@ def site_from_mapping(data: dict[str, Any], base_dir: str | Path = ".", source: 
         site = Site.model_validate({**data, "base_dir": str(base_dir)})
     except ValidationError as exc:
         problems = _pydantic_problems(exc)
-        raise SiteError(f"{source}: {len(problems)} problem(s)", problems) from None
+        raise SiteError.of("uerr.site_problems", problems, source=source, n=len(problems)) from None
     problems = check_site(site)
     if problems:
-        raise SiteError(f"{source}: {len(problems)} problem(s)", problems)
+        raise SiteError.of("uerr.site_problems", problems, source=source, n=len(problems))
     return site
 
 
@@ -126,7 +127,7 @@ def read_site_mapping(path: str | Path) -> tuple[Path, dict[str, Any]]:
     try:
         text = yaml_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SiteError(f"cannot read {yaml_path}", [f"{yaml_path}: {exc}"]) from None
+        raise SiteError.of("uerr.site_unreadable", [f"{yaml_path}: {exc}"], path=str(yaml_path)) from None
     return yaml_path, parse_site_yaml(text, source=str(yaml_path))
 
 

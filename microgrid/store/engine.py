@@ -38,7 +38,6 @@ def is_memory_sqlite(url: sa.URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-URL_HINT = "use e.g. sqlite:///var/site.sqlite or postgresql+psycopg://user@host/db"
 
 
 def check_url(url: str) -> sa.URL:
@@ -47,12 +46,12 @@ def check_url(url: str) -> sa.URL:
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
-        raise StoreError(f"store URL '{url}' is not a database URL ({URL_HINT})") from None
+        raise StoreError.of("uerr.store_not_url", url=url) from None
     try:
         parsed.get_dialect()
     except sa.exc.NoSuchModuleError:
-        raise StoreError(f"store URL '{parsed.render_as_string(hide_password=True)}': '{parsed.drivername}' is not "
-                         f"a database the store can use ({URL_HINT})") from None
+        raise StoreError.of("uerr.store_unknown_db", url=parsed.render_as_string(hide_password=True),
+                            driver=parsed.drivername) from None
     except ModuleNotFoundError:
         pass  # the dialect is known, its driver is missing: make_engine says which one
     return parsed
@@ -73,16 +72,15 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0, echo: bool = False) ->
             try:
                 directory.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise StoreError(f"store URL '{url}': cannot create the directory {directory}: "
-                                 f"{exc.strerror or exc}") from None
+                raise StoreError.of("uerr.store_no_dir", url=url, directory=str(directory),
+                                    reason=str(exc.strerror or exc)) from None
     else:
         kwargs["pool_pre_ping"] = True
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except ModuleNotFoundError as exc:
-        raise StoreError(f"store URL '{parsed.render_as_string(hide_password=True)}' needs the database driver "
-                         f"'{exc.name}', which is not installed",
-                         [f"install it (e.g. `pip install {exc.name}`) or use a sqlite:/// URL"]) from None
+        raise StoreError.of("uerr.store_no_driver", url=parsed.render_as_string(hide_password=True),
+                            driver=exc.name).with_problem("uerr.store_no_driver_hint", driver=exc.name) from None
     if backend == "sqlite":
         memory = is_memory_sqlite(parsed)
         busy_ms = int(busy_timeout_s * 1000)

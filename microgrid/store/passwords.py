@@ -22,13 +22,13 @@ MIN_LEN, MAX_LEN = 10, 256
 def check_policy(password: str, user: str) -> None:
     """Raise :class:`UserError` naming the rule a new password breaks."""
     if len(password) < MIN_LEN:
-        raise UserError(f"password too short: use at least {MIN_LEN} characters")
+        raise UserError.of("uerr.pw_short", n=MIN_LEN)
     if len(password) > MAX_LEN:
-        raise UserError(f"password too long: use at most {MAX_LEN} characters")
+        raise UserError.of("uerr.pw_long", n=MAX_LEN)
     if password.strip() != password:
-        raise UserError("password starts or ends with white space: remove it (it is easily mistyped)")
+        raise UserError.of("uerr.pw_space")
     if password.lower() == user.lower() or len(set(password)) < 4:
-        raise UserError("password too easy to guess: do not use the user name or repeat a few characters")
+        raise UserError.of("uerr.pw_easy")
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:

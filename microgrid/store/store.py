@@ -65,8 +65,8 @@ class Store(TelemetryMixin, RecordsMixin, UsersMixin):
             stored_interval = cls._fix_interval(engine, site_id, interval_min)
         except sa.exc.OperationalError as exc:
             engine.dispose()
-            raise StoreError(f"cannot open the store at {engine.url.render_as_string(hide_password=True)}: "
-                             f"{exc.orig}") from None
+            raise StoreError.of("uerr.store_cannot_open", url=engine.url.render_as_string(hide_password=True),
+                                detail=str(exc.orig)) from None
         except Exception:
             engine.dispose()
             raise

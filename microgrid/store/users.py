@@ -65,16 +65,16 @@ class UsersMixin:
     def create_user(self, name: str, role: Role | str = Role.VIEWER) -> tuple[User, str]:
         """Create a user with a token; returns the user and the token (shown once, never stored)."""
         if not _NAME.match(name):
-            raise UserError(f"user name '{name}' is not valid: use 1-64 letters, digits, '_', '.', '@' or '-'")
+            raise UserError.of("uerr.user_name_bad", name=name)
         try:
             role = Role(role)
         except ValueError:
-            raise UserError(f"role '{role}' is not valid: use viewer, operator or admin") from None
+            raise UserError.of("uerr.role_bad", role=role) from None
         token, key, salt, digest = _new_token()
         t = s.users
         with self.engine.begin() as conn:
             if conn.execute(sa.select(t.c.id).where(t.c.name == name)).first():
-                raise UserError(f"user '{name}' already exists: rotate its token or pick another name")
+                raise UserError.of("uerr.user_exists", name=name)
             conn.execute(t.insert().values(name=name, role=role.value, token_key=key, token_salt=salt,
                                            token_hash=digest, created_ms=to_ms(utcnow()), disabled=False))
         return self.user(name), token
@@ -83,7 +83,7 @@ class UsersMixin:
         with self.engine.connect() as conn:
             r = conn.execute(sa.select(s.users).where(s.users.c.name == name)).first()
         if r is None:
-            raise UserError(f"no user named '{name}'")
+            raise UserError.of("uerr.no_user", name=name)
         return self._user(r)
 
     def users(self) -> list[User]:
@@ -111,7 +111,7 @@ class UsersMixin:
             done = conn.execute(s.users.update().where(s.users.c.name == name).values(
                 token_key=key, token_salt=salt, token_hash=digest)).rowcount
         if not done:
-            raise UserError(f"no user named '{name}'")
+            raise UserError.of("uerr.no_user", name=name)
         return token
 
     def set_password(self, name: str, password: str) -> User:
@@ -122,7 +122,7 @@ class UsersMixin:
             done = conn.execute(s.users.update().where(s.users.c.name == name).values(
                 password_hash=digest, password_key=_b64(secrets.token_bytes(9))[:KEY_LEN])).rowcount
         if not done:
-            raise UserError(f"no user named '{name}'")
+            raise UserError.of("uerr.no_user", name=name)
         return self.user(name)
 
     def authenticate_password(self, name: str, password: str) -> tuple[User, str] | None:
@@ -143,16 +143,16 @@ class UsersMixin:
         with self.engine.begin() as conn:
             done = conn.execute(s.users.update().where(s.users.c.name == name).values(disabled=disabled)).rowcount
         if not done:
-            raise UserError(f"no user named '{name}'")
+            raise UserError.of("uerr.no_user", name=name)
         return self.user(name)
 
     def set_user_role(self, name: str, role: Role | str) -> User:
         try:
             role = Role(role)
         except ValueError:
-            raise UserError(f"role '{role}' is not valid: use viewer, operator or admin") from None
+            raise UserError.of("uerr.role_bad", role=role) from None
         with self.engine.begin() as conn:
             done = conn.execute(s.users.update().where(s.users.c.name == name).values(role=role.value)).rowcount
         if not done:
-            raise UserError(f"no user named '{name}'")
+            raise UserError.of("uerr.no_user", name=name)
         return self.user(name)

@@ -81,8 +81,8 @@ def year_calendar(year: int) -> YearCalendar:
     lny = _lunar_new_year().get(year)
     if lny is None:
         known = sorted(_lunar_new_year())
-        raise UserError(f"--year: no calendar for {year} (holiday files for {available_years()}, approximate "
-                        f"calendars for {known[0]}-{known[-1]})")
+        raise UserError.of("uerr.year_no_calendar", year=year, files=str(available_years()), first=known[0],
+                           last=known[-1])
     rules = [("New Year 元旦", date(year, 1, 1), date(year, 1, 1)),
              ("Spring Festival 春节", lny - timedelta(days=1), lny + timedelta(days=6)),
              ("Labour Day 劳动节", date(year, 5, 1), date(year, 5, 5)),

@@ -93,10 +93,10 @@ class Costs:
                 certificate_cny_per_mwh=float(spec["certificates"]["price_cny_per_certificate"]),
                 illustrative=bool(spec.get("illustrative", False)), source=spec)
         except FileNotFoundError:
-            raise UserError(f"--costs: file not found: {file}") from None
+            raise UserError.of("uerr.costs_not_found", path=str(file)) from None
         except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
-            raise UserError(f"--costs: {file} is not a valid cost file ({type(exc).__name__}: {exc}); "
-                            f"use the keys of {COSTS_FILE.name}") from None
+            raise UserError.of("uerr.costs_invalid", path=str(file), detail=f"{type(exc).__name__}: {exc}",
+                               example=COSTS_FILE.name) from None
 
 
 def roof_id(i: int, tenant: str) -> str:

@@ -164,11 +164,10 @@ def read_weather_csv(path: str | Path, index: pd.DatetimeIndex, latitude_deg: fl
         raise UserError(f"--weather: {exc.message}", exc.problems) from None
     missing = [c for c in ("ghi_w_m2", "temp_air_c") if c not in frame.columns]
     if missing:
-        raise UserError(f"--weather: {path} lacks column(s) {missing} (needs timestamp, ghi_w_m2, temp_air_c; "
-                        "optional dni_w_m2, dhi_w_m2)")
+        raise UserError.of("uerr.weather_missing", path=str(path), missing=str(missing))
     unknown = sorted(set(frame.columns) - {"ghi_w_m2", "dni_w_m2", "dhi_w_m2", "temp_air_c"})
     if unknown:
-        raise UserError(f"--weather: {path} has unknown column(s) {unknown}")
+        raise UserError.of("uerr.weather_unknown", path=str(path), unknown=str(unknown))
     if "dni_w_m2" not in frame.columns or "dhi_w_m2" not in frame.columns:
         step = (index[1] - index[0]) / 2
         solpos = pvlib.solarposition.get_solarposition(index + step, latitude_deg, longitude_deg)

@@ -120,10 +120,10 @@ def metered_loads(loads: pd.DataFrame, path: str | Path) -> tuple[pd.DataFrame, 
         raise UserError(f"--loads: {exc.message}") from None
     unknown = sorted(set(raw.columns) - set(loads.columns) - {"timestamp"})
     if unknown:
-        raise UserError(f"--loads: {path} has column(s) {unknown} that the site does not use (known: "
-                        f"{sorted(loads.columns)})")
+        raise UserError.of("uerr.loads_unknown_columns", path=str(path), unknown=str(unknown),
+                           known=str(sorted(loads.columns)))
     if len(raw.columns) < 2:
-        raise UserError(f"--loads: {path} has no load column (timestamp plus e.g. load_<tenant>_kw)")
+        raise UserError.of("uerr.loads_no_column", path=str(path))
     for col in raw.columns.drop("timestamp", errors="ignore"):
         # checked before any averaging to the study step, which would hide a bad row
         values = pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype=float)
@@ -131,8 +131,8 @@ def metered_loads(loads: pd.DataFrame, path: str | Path) -> tuple[pd.DataFrame, 
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             where = raw["timestamp"].iloc[row] if "timestamp" in raw.columns else f"row {row + 2}"
-            raise UserError(f"--loads: {path}: column '{col}' at {where} is {raw[col].iloc[row]} "
-                            "(kW must be a finite number >= 0)")
+            raise UserError.of("uerr.loads_bad_value", path=str(path), column=col, where=str(where),
+                               value=str(raw[col].iloc[row]))
     try:
         given = align_forecast(raw, loads.index, source=str(path))
     except ForecastError as exc:

@@ -38,7 +38,7 @@ def _client(scheduler: str, workers: int | None):
     try:
         client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError) as exc:
-        raise UserError(f"--scheduler: cannot reach the Dask scheduler at {scheduler}: {exc}", exit_code=4) from None
+        raise UserError.of("uerr.scheduler_unreachable", exit_code=4, address=scheduler, detail=str(exc)) from None
     n = len(client.scheduler_info(n_workers=-1).get("workers", {}))
     return client, None, f"Dask scheduler {scheduler} ({n} worker(s) now)"
 

@@ -92,7 +92,7 @@ def scheduler_address(option: str | None) -> str:
     chosen = option or os.environ.get("DASK_SCHEDULER_ADDRESS") or LOCAL
     if chosen in (LOCAL, IN_PROCESS) or "://" in chosen:
         return chosen
-    raise UserError(f"--scheduler: '{chosen}' is not an address like tcp://HOST:8786 (or 'local', 'in-process')")
+    raise UserError.of("uerr.scheduler_bad", text=chosen)
 
 
 def run_sweep(cases: list[Case], settings: RunSettings, out: str | Path, *, scheduler: str = LOCAL,

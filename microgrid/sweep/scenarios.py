@@ -210,15 +210,17 @@ def read_scenarios(path: str | Path) -> list[Scenario]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"--scenarios: cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise ScenarioError.of("uerr.scenarios_unreadable", path=str(path),
+                                  reason=str(getattr(exc, 'strerror', None) or exc)) from None
     try:
         data = load_yaml_unique(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ScenarioError(f"{path}:{where} not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+        raise ScenarioError.of("uerr.scenarios_bad_yaml", path=str(path), where=where,
+                                  detail=str(getattr(exc, 'problem', None) or exc)) from None
     if not isinstance(data, dict):
-        raise ScenarioError(f"{path}: must be a mapping with 'scenarios:' and/or 'sweeps:'")
+        raise ScenarioError.of("uerr.scenarios_not_mapping", path=str(path))
     try:
         spec = ScenarioFile.model_validate(data)
     except ValidationError as exc:
@@ -230,11 +232,11 @@ def read_scenarios(path: str | Path) -> list[Scenario]:
     for i, sw in enumerate(spec.sweeps):
         out += _expand_sweep(sw, f"{path}: sweeps[{i}]")
     if not out:
-        raise ScenarioError(f"{path}: empty sweep: no scenarios (add a 'scenarios:' list or a 'sweeps:' entry)")
+        raise ScenarioError.of("uerr.scenarios_empty", path=str(path))
     seen: set[str] = set()
     for s in out:
         if s.name in seen:
-            raise ScenarioError(f"{path}: scenario name '{s.name}' appears twice; names key the results")
+            raise ScenarioError.of("uerr.scenarios_name_twice", path=str(path), name=s.name)
         seen.add(s.name)
     return out
 

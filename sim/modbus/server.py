@@ -80,7 +80,11 @@ class StrictCore(SimCore):
 
 
 class EndpointError(RuntimeError):
-    """An endpoint could not be started (port in use, bad address)."""
+    """An endpoint could not be started (port in use, bad address); ``where``/``reason`` when it could not listen."""
+
+    def __init__(self, message: str, where: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.where, self.reason = where, reason
 
 
 def _table_simdata(device: DeviceModel, table: str) -> list[SimData]:
@@ -204,7 +208,7 @@ class Endpoint:
         try:
             await server.serve_forever(background=True)
         except (OSError, RuntimeError) as exc:
-            raise EndpointError(f"cannot listen on {where}: {exc}") from exc
+            raise EndpointError(f"cannot listen on {where}: {exc}", where, str(exc)) from exc
         if not self.serial_port:
             sockets = getattr(server.transport, "sockets", None) or []
             self.bound_port = sockets[0].getsockname()[1] if sockets else self.bind_port

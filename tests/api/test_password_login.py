@@ -153,6 +153,9 @@ def test_change_own_password_and_bad_requests(pw_env):
                             json={"current_password": "Viewer-pass-2026", "new_password": "short"})
         assert weak.status_code == 422
         assert weak.json()["detail"] == "password too short: use at least 10 characters"
+        weak = browser.post("/api/v1/auth/password", headers={"X-CSRF-Token": csrf, "Accept-Language": "zh-CN"},
+                            json={"current_password": "Viewer-pass-2026", "new_password": "short"})
+        assert weak.status_code == 422 and weak.json()["detail"] == "密码太短：至少使用 10 个字符"
         ok = browser.post("/api/v1/auth/password", headers={"X-CSRF-Token": csrf},
                           json={"current_password": "Viewer-pass-2026", "new_password": "Viewer-pass-2027"})
         assert ok.status_code == 200 and "mg_session=" in ok.headers["set-cookie"]  # cookie deleted
