@@ -52,21 +52,19 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--status-every", type=valid.bounded(0, 86400, "interval in wall s"), default=0.0, help=tr("help.sim.status-every")
     )
-    utility = parser.add_argument_group(
-        "utility mode", "play the utility's load-management system: send DR targets to the controller's Modbus "
-        "northbound server (gridside.modbus with writes_enabled; docs/gridside.md)")
+    utility = parser.add_argument_group(tr("help.sim.utility-title"), tr("help.sim.utility-group"))
     utility.add_argument("--utility", metavar="HOST:PORT", type=host_port,
-                         help="the controller's Modbus northbound address (enables the utility mode)")
+                         help=tr("help.sim.utility"))
     utility.add_argument("--utility-unit", type=valid.integer(0, 247, "a Modbus unit id"), default=1, metavar="ID",
-                         help="its unit id (default 1)")
+                         help=tr("help.sim.utility-unit"))
     utility.add_argument("--utility-schedule", metavar="FILE", type=Path,
-                         help='YAML list of DR targets, e.g. - {at: "2026-07-15T14:00", target_kw: 400}')
+                         help=tr("help.sim.utility-schedule"))
     utility.add_argument("--utility-random", metavar="N", type=valid.bounded(0, 86400, "number of events per day"),
-                         default=0.0, help="also send N random DR targets per simulated day on average")
+                         default=0.0, help=tr("help.sim.utility-random"))
     utility.add_argument("--utility-target-kw", metavar="LO:HI", type=kw_range, default=None,
-                         help="range of the random targets, kW (default: 50 %%..90 %% of the site's import cap)")
+                         help=tr("help.sim.utility-target-kw"))
     utility.add_argument("--utility-seed", type=int, default=None, metavar="S",
-                         help="seed of the random targets (default: --seed)")
+                         help=tr("help.sim.utility-seed"))
     add_logging_arguments(parser, argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
