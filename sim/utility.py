@@ -53,11 +53,11 @@ def read_utility_schedule(path: str | Path, tz: tzinfo) -> list[UtilityEvent]:
     try:
         data = load_yaml_unique(path.read_bytes().decode("utf-8"))
     except OSError as exc:
-        raise UserError(f"--utility-schedule: cannot read {path}: {exc.strerror or exc}") from None
+        raise UserError.of("uerr.utility_read", path=str(path), error=str(exc.strerror or exc)) from None
     except (UnicodeDecodeError, yaml.YAMLError):
-        raise UserError(f"--utility-schedule: {path} is not a UTF-8 YAML file") from None
+        raise UserError.of("uerr.utility_not_yaml", path=str(path)) from None
     if not isinstance(data, list) or not data:
-        raise UserError(f"--utility-schedule: {path}: expected a list of {{at, target_kw}} entries")
+        raise UserError.of("uerr.utility_not_list", path=str(path))
     events = []
     for i, item in enumerate(data, start=1):
         try:
@@ -65,8 +65,8 @@ def read_utility_schedule(path: str | Path, tz: tzinfo) -> list[UtilityEvent]:
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
             where = format_loc(tuple(err["loc"])) or "(entry)"
-            raise UserError(f"--utility-schedule: {path}: entry {i}, {where}: "
-                            f"{err['msg'].removeprefix('Value error, ')}") from None
+            raise UserError.of("uerr.utility_entry", path=str(path), n=i, field=where,
+                               problem=err["msg"].removeprefix("Value error, ")) from None
         at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=tz)
         events.append(UtilityEvent(at, entry.target_kw))
     return events

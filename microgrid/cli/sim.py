@@ -73,7 +73,7 @@ def host_port(text: str) -> tuple[str, int]:
     """``--utility``: ``HOST:PORT`` with a port 1..65535."""
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise argparse.ArgumentTypeError(f"'{text}' is not HOST:PORT with a port 1..65535 (e.g. 127.0.0.1:1502)")
+        raise valid.refuse("uerr.utility_host_port", text=text)
     return host.strip("[]"), int(port)
 
 
@@ -82,10 +82,10 @@ def kw_range(text: str) -> tuple[float, float]:
     lo, sep, hi = text.partition(":")
     parse = valid.bounded(0, 1e7, "power in kW")
     if not sep:
-        raise argparse.ArgumentTypeError(f"'{text}' is not LO:HI in kW (e.g. 300:600)")
+        raise valid.refuse("uerr.utility_kw_range", text=text)
     low, high = parse(lo), parse(hi)
     if low > high:
-        raise argparse.ArgumentTypeError(f"'{text}': LO is above HI")
+        raise valid.refuse("uerr.utility_kw_range", text=text)
     return low, high
 
 
@@ -100,10 +100,10 @@ def utility_mode(args: argparse.Namespace, site, tz: ZoneInfo):
                                       ("--utility-target-kw", args.utility_target_kw)) if value]
     if args.utility is None:
         if asked:
-            raise UserError(f"{asked[0]}: needs --utility HOST:PORT (the controller's Modbus northbound server)")
+            raise UserError.of("uerr.utility_needs_address", option=asked[0])
         return None
     if not args.utility_schedule and not args.utility_random:
-        raise UserError("--utility: nothing to send; give --utility-schedule FILE and/or --utility-random N")
+        raise UserError.of("uerr.utility_nothing")
     schedule = read_utility_schedule(args.utility_schedule, tz) if args.utility_schedule else []
     cap = site.grid.import_cap_kw
     host, port = args.utility

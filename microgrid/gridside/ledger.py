@@ -14,13 +14,14 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 
 from microgrid.control.gridcaps import DREvent
+from microgrid.errors import UserError
 from microgrid.gridside.settlement import Settlement, settle
 from microgrid.site.metering import MeteringTopology
 from microgrid.site.models import Site
 from microgrid.store import Store
 
 MAX_DAYS = 366
-"""Longest period settled at once (days)."""
+"""Longest period the API settles at once (days); a report settles its whole period."""
 
 
 def stored_events(store: Store, start: datetime, end: datetime) -> list[DREvent]:
@@ -62,12 +63,10 @@ def metered_import_kw(store: Store, meter_id: str, start: datetime, end: datetim
 def settlements(site: Site, store: Store, first_day: date, last_day: date) -> list[Settlement]:
     """Every DR event overlapping the local days ``[first_day, last_day]``, settled (docs/gridside.md)."""
     if last_day < first_day:
-        raise ValueError(f"to: {last_day} is before from {first_day}; give the last day of the period")
-    if (last_day - first_day).days + 1 > MAX_DAYS:
-        raise ValueError(f"to: the period has {(last_day - first_day).days + 1} days; at most {MAX_DAYS}")
+        raise UserError.of("uerr.dr_period", last=str(last_day), first=str(first_day))
     pcc = MeteringTopology(site).pcc
     if pcc is None:
-        raise ValueError(f"site '{site.id}' has no PCC meter (meters[].scope: pcc); settlement needs one")
+        raise UserError.of("uerr.dr_no_pcc", site=site.id)
     dr = site.gridside.demand_response
     start, _ = store.day_bounds(first_day)
     _, end = store.day_bounds(last_day)

@@ -95,10 +95,7 @@ def dr_settlements(site: Site, store: Store, first_day: date, last_day: date) ->
     """The period's DR events settled from the store (:mod:`microgrid.gridside.ledger`)."""
     from microgrid.gridside.ledger import settlements
 
-    try:
-        return settlements(site, store, first_day, last_day)
-    except ValueError as exc:
-        raise ReportError(str(exc)) from None
+    return settlements(site, store, first_day, last_day)
 
 
 def render(report: Report, fmt: str, lang: str = "en") -> bytes:

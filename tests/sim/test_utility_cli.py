@@ -85,7 +85,7 @@ async def test_sim_sends_scheduled_and_random_dr_targets_to_the_controller(small
     (["--utility", "127.0.0.1:1502"], None, "nothing to send"),
     (["--utility", "127.0.0.1:1502", "--utility-random", "-1"], None, "events per day between 0 and 86400"),
     (["--utility", "127.0.0.1:1502", "--utility-random", "5", "--utility-target-kw", "600:300"], None,
-     "LO is above HI"),
+     "is not LO:HI in kW with 0 <= LO <= HI"),
     (["--utility", "127.0.0.1:1502", "--utility-schedule", "missing.yaml"], None, "cannot read"),
     (["--utility", "127.0.0.1:1502", "--utility-schedule", "u.yaml"], "- {at: soon, target_kw: 5}\n",
      "entry 1, at:"),
