@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from microgrid.control.controllers import (
@@ -19,6 +21,7 @@ from microgrid.control.controllers import (
     share_by_headroom,
     share_in_tiers,
 )
+from microgrid.control.controllers.balance import pv_curtailing
 from microgrid.control.controllers.loads import LoadUnit
 
 ZERO_EXPORT = GridLimits(export_limit_kw=0.0, import_cap_kw=800.0)
@@ -259,3 +262,18 @@ def test_load_setpoints_plan_override_clamp_and_offline():
              LoadUnit("y", 50)]
     out = load_setpoints(units, {"hp": 350, "ev": 600, "x": 80}, {"ev": 100})
     assert out == {"hp": 300, "ev": 100}
+
+
+def test_a_plant_producing_nothing_is_not_curtailing_at_night():
+    """At night a PV limit left at 3 kW is "at its limit" within the tolerance while producing 0 kW. Counting that
+    as curtailment moved the storage's target up by absorb_offset_kw all night (5 kW imported for nothing on the
+    zero-export test day). A plant producing at its limit in daylight still counts."""
+    cfg = ControllerConfig(export_margin_kw=5.0, absorb_offset_kw=5.0)
+    night = ControlInputs(dt_s=2, pcc_p_kw=6.0, limits=ZERO_EXPORT, config=cfg,
+                          pv=(PVUnit("pv", 1000, p_kw=0.0, limit_kw=3.0),),
+                          storage=(bat(p_kw=100.0, setpoint_kw=100.0),), plan_storage_kw={"b": 100.0})
+    assert not pv_curtailing(night)
+    assert balance(night).storage_kw == {"b": pytest.approx(100.0)}  # PCC 6 kW is inside the band: no change
+    day = replace(night, pv=(PVUnit("pv", 1000, p_kw=200.0, limit_kw=200.0),))
+    assert pv_curtailing(day)
+    assert balance(day).storage_kw == {"b": pytest.approx(96.0)}  # PCC raised to 5 + 5 kW to uncover the surplus

@@ -42,10 +42,14 @@ def pcc_band_kw(inp: ControlInputs) -> tuple[float, float]:
 
 
 def pv_curtailing(inp: ControlInputs) -> bool:
-    """True when some online curtailable plant is held below its rating and produces at its limit."""
+    """True when some online curtailable plant is held below its rating and produces at its limit.
+
+    A plant producing (almost) nothing is not counted, whatever its limit: at night a limit left a few kW
+    above zero is "at its limit" within the tolerance, and the storage then held the PCC ``absorb_offset_kw``
+    above its floor all night, importing for nothing (5 kW × 12 h on the zero-export test day)."""
     tol_pct = inp.config.limited_tol_pct
     return any(u.online and u.curtailable and u.limit_or_rating_kw < u.rating_kw * (1 - tol_pct / 100)
-               and _limited(u, tol_pct) for u in inp.pv)
+               and u.p_kw > 1.0 and _limited(u, tol_pct) for u in inp.pv)
 
 
 def storage_slot(unit: StorageUnit, base_kw: float, dt_s: float) -> Slot:
