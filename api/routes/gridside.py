@@ -1,17 +1,19 @@
-"""Demand-response events: list, announce (operator), end (operator) — the caps IEC 104 and Modbus also set."""
+"""Demand-response events: list, announce (operator), end (operator) — the caps IEC 104 and Modbus also set —
+and their settlement over a period (viewer)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.audit import record_write
 from api.deps import Ctx, Operator, Viewer
 from api.errors import ApiError, not_found
+from api.params import BoundedDay
 from api.schemas.common import ERROR_RESPONSES, NOT_FOUND
-from api.schemas.gridside import DREventList, DREventOut, DREventRequest
+from api.schemas.gridside import DREventList, DREventOut, DREventRequest, DRSettlementList
 
 router = APIRouter(prefix="/api/v1", tags=["schedules"], responses=ERROR_RESPONSES)
 
@@ -64,3 +66,25 @@ async def delete_dr_event(event_id: EventId, user: Operator, ctx: Ctx) -> Respon
         raise not_found(f"DR event '{event_id}'", "it is over or was never announced")
     await run_in_threadpool(record_write, ctx, user, "dr_event_end", event_id, {})
     return Response(status_code=204)
+
+
+@router.get("/dr-settlements", response_model=DRSettlementList,
+            summary="Demand-response events of a period settled from the metered PCC import")
+def get_dr_settlements(
+    _user: Viewer,
+    ctx: Ctx,
+    first_day: Annotated[BoundedDay, Query(alias="from", description="first local day", examples=["2026-07-15"])],
+    last_day: Annotated[BoundedDay, Query(alias="to", description="last local day (inclusive)",
+                                          examples=["2026-07-15"])],
+) -> DRSettlementList:
+    from microgrid.gridside.ledger import MAX_DAYS, settlements
+
+    days = (last_day - first_day).days + 1
+    if days < 1:
+        raise ApiError(422, f"to: {last_day} is before from {first_day}", ["query.to: must not be before from"])
+    if days > MAX_DAYS:
+        raise ApiError(422, f"to: the period has {days} days; at most {MAX_DAYS}", ["query.to: shorten the period"])
+    items = settlements(ctx.site, ctx.store, first_day, last_day)  # type: ignore[arg-type]  # refusals: 422
+    return DRSettlementList(first_day=first_day, last_day=last_day, terms=ctx.site.gridside.demand_response,
+                            items=items, compensation_cny=sum(s.compensation_cny for s in items),
+                            penalty_cny=sum(s.penalty_cny for s in items))

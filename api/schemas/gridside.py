@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import AwareDatetime, Field
 
 from api.schemas.common import In, Out
+from microgrid.gridside.settlement import Settlement
+from microgrid.site.gridside import DemandResponseSettings
 
 
 class DREventRequest(In):
@@ -39,3 +41,15 @@ class DREventList(Out):
     at: datetime
     import_cap_kw: float = Field(description="PCC import cap in force now (site cap, commanded limit, DR events)")
     items: list[DREventOut]
+
+
+class DRSettlementList(Out):
+    """``GET /api/v1/dr-settlements``: the DR events of local days ``first_day … last_day`` settled from the
+    metered PCC import (docs/gridside.md, "Demand-response settlement")."""
+
+    first_day: date
+    last_day: date
+    terms: DemandResponseSettings = Field(description="baseline rule and prices the events were settled with")
+    items: list[Settlement]
+    compensation_cny: float = Field(description="sum over the events")
+    penalty_cny: float = Field(description="sum over the events")

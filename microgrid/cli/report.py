@@ -74,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     m = report.meta
     print(t("cli.report_written", lang, path=out, format=fmt, source=t(f"source.{m.data_source}", lang),
             coverage=f"{main.coverage_pct:.1f} %", ratio=ratio))
+    if report.demand_response:
+        dr = report.demand_response
+        print(t("cli.report_dr", lang, n=len(dr), compensation=f"{sum(s.compensation_cny for s in dr):,.2f}",
+                penalty=f"{sum(s.penalty_cny for s in dr):,.2f}"))
     shown = m.warnings_zh if lang != "en" and m.warnings_zh else m.warnings
     for warning, english in zip(shown, m.warnings, strict=False):
         if not english.startswith("The Putian"):

@@ -52,8 +52,68 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--status-every", type=valid.bounded(0, 86400, "interval in wall s"), default=0.0, help=tr("help.sim.status-every")
     )
+    utility = parser.add_argument_group(tr("help.sim.utility-title"), tr("help.sim.utility-group"))
+    utility.add_argument("--utility", metavar="HOST:PORT", type=host_port,
+                         help=tr("help.sim.utility"))
+    utility.add_argument("--utility-unit", type=valid.integer(0, 247, "a Modbus unit id"), default=1, metavar="ID",
+                         help=tr("help.sim.utility-unit"))
+    utility.add_argument("--utility-schedule", metavar="FILE", type=Path,
+                         help=tr("help.sim.utility-schedule"))
+    utility.add_argument("--utility-random", metavar="N", type=valid.bounded(0, 86400, "number of events per day"),
+                         default=0.0, help=tr("help.sim.utility-random"))
+    utility.add_argument("--utility-target-kw", metavar="LO:HI", type=kw_range, default=None,
+                         help=tr("help.sim.utility-target-kw"))
+    utility.add_argument("--utility-seed", type=int, default=None, metavar="S",
+                         help=tr("help.sim.utility-seed"))
     add_logging_arguments(parser, argparse.SUPPRESS)
     parser.set_defaults(func=run)
+
+
+def host_port(text: str) -> tuple[str, int]:
+    """``--utility``: ``HOST:PORT`` with a port 1..65535."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise valid.refuse("uerr.utility_host_port", text=text)
+    return host.strip("[]"), int(port)
+
+
+def kw_range(text: str) -> tuple[float, float]:
+    """``--utility-target-kw``: ``LO:HI`` in kW, 0 <= LO <= HI."""
+    lo, sep, hi = text.partition(":")
+    parse = valid.bounded(0, 1e7, "power in kW")
+    if not sep:
+        raise valid.refuse("uerr.utility_kw_range", text=text)
+    low, high = parse(lo), parse(hi)
+    if low > high:
+        raise valid.refuse("uerr.utility_kw_range", text=text)
+    return low, high
+
+
+def utility_mode(args: argparse.Namespace, site, tz: ZoneInfo):
+    """The :class:`sim.utility.UtilityMode` the flags ask for (``None`` without ``--utility``); bad combinations
+    and schedule files are :class:`UserError` (exit 2) before anything starts."""
+    from microgrid.errors import UserError
+    from sim.utility import UtilityMode, read_utility_schedule
+
+    asked = [name for name, value in (("--utility-schedule", args.utility_schedule),
+                                      ("--utility-random", args.utility_random),
+                                      ("--utility-target-kw", args.utility_target_kw)) if value]
+    if args.utility is None:
+        if asked:
+            raise UserError.of("uerr.utility_needs_address", option=asked[0])
+        return None
+    if not args.utility_schedule and not args.utility_random:
+        raise UserError.of("uerr.utility_nothing")
+    schedule = read_utility_schedule(args.utility_schedule, tz) if args.utility_schedule else []
+    cap = site.grid.import_cap_kw
+    host, port = args.utility
+    return UtilityMode(host, port, unit_id=args.utility_unit, schedule=schedule, random_per_day=args.utility_random,
+                       target_range_kw=args.utility_target_kw or (round(0.5 * cap, 1), round(0.9 * cap, 1)),
+                       seed=args.seed if args.utility_seed is None else args.utility_seed, on_sent=_print_sent)
+
+
+def _print_sent(at, target_kw: float, outcome: str) -> None:
+    print(f"utility: {at:%Y-%m-%d %H:%M:%S} DR target {target_kw:g} kW {outcome}", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
     tz = ZoneInfo(site.timezone)
     clock = RealClock(tz) if args.speed == 1 and start is None else ScaledClock(args.speed, start, tz)
     scenario = load_scenario(args.faults) if args.faults else None
-    return asyncio.run(_serve(args, site, clock, scenario, start))
+    utility = utility_mode(args, site, tz)
+    return asyncio.run(_serve(args, site, clock, scenario, start, utility))
 
 
 def format_table(rows: list[dict[str, object]]) -> str:
@@ -84,7 +145,7 @@ def format_table(rows: list[dict[str, object]]) -> str:
     return "\n".join(out)
 
 
-async def _serve(args, site, clock, scenario, start) -> int:
+async def _serve(args, site, clock, scenario, start, utility=None) -> int:
     from sim.park import Park
 
     park = Park.from_site(
@@ -114,15 +175,36 @@ async def _serve(args, site, clock, scenario, start) -> int:
         waiters.append(asyncio.create_task(clock.sleep(args.duration)))
     if args.status_every > 0:
         waiters.append(asyncio.create_task(_status(park, args.status_every)))
+    if utility is not None:
+        host, port = args.utility
+        print(f"utility mode: DR targets to {host}:{port} unit {args.utility_unit} ({len(utility.schedule)} "
+              f"scheduled, {args.utility_random:g} random per day)", flush=True)
+        done = asyncio.Event()
+        driver = asyncio.create_task(_drive_utility(utility, clock, park.step_s, done))
     try:
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         await park.catch_up()
     finally:
         for task in waiters:
             task.cancel()
+        if utility is not None:  # a target on the wire is answered (and printed) before the end
+            done.set()
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(driver, timeout=10)
+            utility.close()
         await park.stop()
     print(f"stopped at {park.now:%Y-%m-%d %H:%M:%S} after {park.t_s:.0f} simulated s", flush=True)
     return 0
+
+
+async def _drive_utility(utility, clock, every_s: float, done: asyncio.Event) -> None:
+    """Step the utility mode on the simulator's clock (simulated seconds, as the physics) until ``done``."""
+    last = clock.monotonic()
+    while not done.is_set():
+        await clock.sleep(every_s)
+        now = clock.monotonic()
+        await utility.step(clock.now(), now - last)
+        last = now
 
 
 async def _status(park, every_s: float) -> None:

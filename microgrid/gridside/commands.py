@@ -75,8 +75,11 @@ class GridCommands:
             rt = self.runtime
             now = rt.clock.now()
             hold = timedelta(minutes=rt.site.gridside.commands.hold_min)
-            event = DREvent(id=f"{source}-{now:%Y%m%dT%H%M%S}", start=now, end=now + hold,
-                            max_import_kw=value_kw, source=source, user=user)
+            base = f"{source}-{now:%Y%m%dT%H%M%S}"
+            # a second target within the same second is an event of its own, not a clash with the first
+            taken = rt.gridcaps.events
+            event_id = next(i for i in (base, *(f"{base}-{n}" for n in range(2, len(taken) + 3))) if i not in taken)
+            event = DREvent(id=event_id, start=now, end=now + hold, max_import_kw=value_kw, source=source, user=user)
             try:
                 rt.gridcaps.add_event(event, now)
             except CommandRefused as exc:

@@ -19,17 +19,22 @@ settles as "no baseline" (nothing paid, nothing charged).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict
 
-from microgrid.control.gridcaps import DREvent
-from microgrid.site.gridside import DemandResponseSettings
+if TYPE_CHECKING:  # the report model imports Settlement without the controller (and the optimizer)
+    from microgrid.control.gridcaps import DREvent
+    from microgrid.site.gridside import DemandResponseSettings
 
 
-@dataclass(frozen=True)
-class Settlement:
+class Settlement(BaseModel):
+    """One DR event settled (energies kWh, money CNY; ``None`` where there is no baseline)."""
+
+    model_config = ConfigDict(frozen=True)
+
     event_id: str
     start: datetime
     end: datetime
@@ -44,12 +49,12 @@ class Settlement:
     compensation_cny: float
     penalty_cny: float
     note: str = ""
+    """Why figures are missing or zero, in English (``note_code`` names it for translated reports)."""
+    note_code: str = ""
+    """``no_baseline``, ``not_metered`` or ``nothing_requested`` (empty: settled normally)."""
 
     def to_dict(self) -> dict:
-        out = asdict(self)
-        out["start"], out["end"] = self.start.isoformat(), self.end.isoformat()
-        out["baseline_days"] = [d.isoformat() for d in self.baseline_days]
-        return out
+        return self.model_dump(mode="json")
 
 
 def _window(series: pd.Series, start: datetime, end: datetime) -> pd.Series:
@@ -95,12 +100,16 @@ def settle(event: DREvent, import_kw: pd.Series, settings: DemandResponseSetting
     window = _window(import_kw, event.start, event.end)
     step_h = ((import_kw.index[1] - import_kw.index[0]).total_seconds() / 3600) if len(import_kw) > 1 else 0.25
     metered = float(window.sum() * step_h)
+    common = dict(event_id=event.id, start=event.start, end=event.end, cap_kw=event.cap_kw, metered_kwh=metered)
+    blank = dict(baseline_kwh=None, requested_kwh=None, delivered_kwh=None, shortfall_kwh=None, delivery_pct=None,
+                 compensation_cny=0.0, penalty_cny=0.0)
+    expected = int(round((event.end - event.start).total_seconds() / 3600 / step_h))
+    if window.notna().sum() < expected:
+        return Settlement(**common, **blank, baseline_days=(), note_code="not_metered",
+                          note=f"not metered: {int(window.notna().sum())} of {expected} intervals of the window")
     baseline, days = similar_days_baseline(import_kw, event, settings, timezone, event_days)
-    common = dict(event_id=event.id, start=event.start, end=event.end, cap_kw=event.cap_kw, baseline_days=days,
-                  metered_kwh=metered)
     if baseline is None:
-        return Settlement(**common, baseline_kwh=None, requested_kwh=None, delivered_kwh=None, shortfall_kwh=None,
-                          delivery_pct=None, compensation_cny=0.0, penalty_cny=0.0,
+        return Settlement(**common, **blank, baseline_days=days, note_code="no_baseline",
                           note=f"no baseline: {len(days)} similar day(s) metered, {settings.baseline.min_days} needed")
     base = float(baseline.sum() * step_h)
     if event.reduction_kw is not None:
@@ -112,9 +121,10 @@ def settle(event: DREvent, import_kw: pd.Series, settings: DemandResponseSetting
     pct = 100.0 * delivered / requested if requested > 0 else None
     paid = pct is None or pct >= settings.min_delivery_pct
     compensation = min(delivered, requested) * settings.compensation_cny_per_kwh if paid else 0.0
-    return Settlement(**common, baseline_kwh=base, requested_kwh=requested, delivered_kwh=delivered,
-                      shortfall_kwh=shortfall, delivery_pct=pct, compensation_cny=compensation,
-                      penalty_cny=shortfall * settings.shortfall_penalty_cny_per_kwh,
+    return Settlement(**common, baseline_days=days, baseline_kwh=base, requested_kwh=requested,
+                      delivered_kwh=delivered, shortfall_kwh=shortfall, delivery_pct=pct,
+                      compensation_cny=compensation, penalty_cny=shortfall * settings.shortfall_penalty_cny_per_kwh,
+                      note_code="" if requested > 0 else "nothing_requested",
                       note="" if requested > 0 else "the baseline was already below the cap: nothing requested")
 
 

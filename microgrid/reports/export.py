@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from microgrid.i18n import t
+from microgrid.reports.dr import DR_HEAD, dr_rows, dr_rule
 from microgrid.reports.model import Accounts, Report
 from microgrid.reports.periods import PERIODS
 from microgrid.reports.targets import target_name
@@ -104,6 +105,11 @@ def write_xlsx(report: Report, path, lang: str = "en") -> None:
                               "end": g.end.astimezone(tz).isoformat(), "intervals": g.intervals} for g in m.gaps],
                             columns=["entity", "start", "end", "intervals"])
         _labelled(gaps, lang).to_excel(xl, sheet_name=L("sheet.gaps"), index=False)
+        if report.demand_response_terms is not None:
+            dr = pd.DataFrame(dr_rows(report, lang), columns=[L(f"rep.dr.{k}") for k in DR_HEAD])
+            dr.to_excel(xl, sheet_name=L("sheet.dr"), index=False)
+            pd.DataFrame({L("col.definition"): [dr_rule(report, lang)]}).to_excel(
+                xl, sheet_name=L("sheet.dr"), index=False, startrow=len(dr) + 2)
         notes = m.notes_zh if zh and m.notes_zh else m.notes
         pd.DataFrame({L("col.definition"): notes}).to_excel(xl, sheet_name=L("sheet.notes"), index=False)
         sheet = xl.sheets[L("sheet.summary")]

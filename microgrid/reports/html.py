@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from microgrid.i18n import t
 from microgrid.reports import charts
+from microgrid.reports.dr import DR_HEAD, dr_rows, dr_rule
 from microgrid.reports.model import Accounts, Report
 from microgrid.reports.table import PARK
 from microgrid.reports.targets import target_name
@@ -120,6 +121,23 @@ def _heads(prefix: str, names: list[str], lang: str) -> list[str]:
             for n in names]
 
 
+def _dr_section(report: Report, lang: str) -> list[str]:
+    """The period's DR events with their settlement (metered park reports only)."""
+    if report.demand_response_terms is None:
+        return []
+    out = [f"<h2>{escape(t('rep.h.dr', lang))}</h2>"]
+    if not report.demand_response:
+        return [*out, f'<p class="small">{escape(t("rep.dr.none", lang))}</p>']
+    rows = [[escape(r[0]), r[1], _n(r[2]), escape(r[3]) or "–", *(_n(v, 1) for v in r[4:9]), _pct(r[9]),
+             _n(r[10], 2), _n(r[11], 2), escape(r[12])] for r in dr_rows(report, lang)]
+    rows.append([escape(t("rep.dr.total", lang)), *[""] * 9,
+                 _n(sum(s.compensation_cny for s in report.demand_response), 2),
+                 _n(sum(s.penalty_cny for s in report.demand_response), 2), ""])
+    out.append(_table([t(f"rep.dr.{k}", lang) for k in DR_HEAD], rows, text_cols=2))
+    out.append(f'<p class="small">{escape(dr_rule(report, lang))}</p>')
+    return out
+
+
 def render_html(report: Report, lang: str = "en") -> str:
     """The whole report in ``lang`` (``en`` or ``zh-CN``); its first page carries the data source, the gaps
     and the headline figures. Times are the site's local time."""
@@ -200,6 +218,7 @@ def render_html(report: Report, lang: str = "en") -> str:
     parts.append(_table([L("rep.e.entity"), *_heads("rep.g", GREEN_HEAD, lang)], _green_rows(report.total, lang)))
     parts.append(f"<h2>{L('rep.h.cost')}</h2>")
     parts.append(_table(_heads("rep.c", COST_HEAD, lang), _cost_rows(report.total, lang), text_cols=2))
+    parts += _dr_section(report, lang)
     parts.append(f'<h2 class="page">{L("rep.h.by_month")}</h2>')
     parts.append(_table(energy_head, [_energy_row(a, lang) for a in report.monthly], text_cols=2))
     if len(report.yearly) > len(report.total):

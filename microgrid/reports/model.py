@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from microgrid.gridside.settlement import Settlement
+from microgrid.site.gridside import DemandResponseSettings
+
 Level = Literal["day", "month", "year", "total"]
 
 
@@ -188,6 +191,10 @@ class Report(Model):
     monthly: list[Accounts]
     yearly: list[Accounts]
     targets: list[TargetProgress]
+    demand_response: list[Settlement] = []
+    """Every DR event of the period, settled from the metered PCC import (none for simulated reports)."""
+    demand_response_terms: DemandResponseSettings | None = None
+    """The site's baseline rule and prices the events were settled with (``None``: not settled)."""
 
     def rows(self, level: str, entity: str | None = None) -> list[Accounts]:
         source = {"total": self.total, "day": self.daily, "month": self.monthly, "year": self.yearly}[level]

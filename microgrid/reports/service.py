@@ -60,7 +60,7 @@ def make_report(site: Site, first_day: date, last_day: date, *, tenant: str | No
     if tenant is not None and tenant not in [t.id for t in site.tenants]:
         raise ReportError.of("uerr.report_tenant_unknown", tenant=tenant, site=site.id,
                              tenants=", ".join(t.id for t in site.tenants))
-    table, reason = None, "simulation requested"
+    table, reason, settled = None, "simulation requested", None
     if simulate != "always":
         own = store is None
         url = store_url or default_url(site.id, data_dir)
@@ -73,6 +73,8 @@ def make_report(site: Site, first_day: date, last_day: date, *, tenant: str | No
                 if roll_up:
                     st.roll_up()
                 table, reason = metered_table(site, st, first_day, last_day, min_coverage=options.min_coverage)
+                if table is not None and tenant is None:  # DR settles the park's PCC import
+                    settled = dr_settlements(site, st, first_day, last_day)
             finally:
                 if own:
                     st.close()
@@ -82,7 +84,18 @@ def make_report(site: Site, first_day: date, last_day: date, *, tenant: str | No
         say(f"note: {reason}; simulating {first_day}..{last_day} instead (the report says so)")
         table = simulated_table(site, first_day, last_day, min_coverage=options.min_coverage,
                                 progress=lambda msg: say(f"  {msg}"))
-    return build_report(site, table, tenant=tenant, options=options)
+    report = build_report(site, table, tenant=tenant, options=options)
+    if settled is None:
+        return report
+    return report.model_copy(update={"demand_response": settled,
+                                     "demand_response_terms": site.gridside.demand_response})
+
+
+def dr_settlements(site: Site, store: Store, first_day: date, last_day: date) -> list:
+    """The period's DR events settled from the store (:mod:`microgrid.gridside.ledger`)."""
+    from microgrid.gridside.ledger import settlements
+
+    return settlements(site, store, first_day, last_day)
 
 
 def render(report: Report, fmt: str, lang: str = "en") -> bytes:

@@ -38,6 +38,7 @@ ROUTES = [
      {"id": "matrix_dr", "start": "2025-07-16T18:00:00+08:00", "end": "2025-07-16T19:00:00+08:00",
       "max_import_kw": 300}),
     ("DELETE", "/api/v1/dr-events/{event_id}", OPERATOR, "/api/v1/dr-events/matrix_dr", None),
+    ("GET", "/api/v1/dr-settlements", VIEWER, "/api/v1/dr-settlements?from=2025-07-16&to=2025-07-16", None),
     ("PUT", "/api/v1/assets/{asset_id}/override", OPERATOR, "/api/v1/assets/bat_factory/override",
      {"value_kw": -20, "duration_min": 5, "reason": "matrix"}),
     ("DELETE", "/api/v1/assets/{asset_id}/override", OPERATOR, "/api/v1/assets/bat_factory/override", None),

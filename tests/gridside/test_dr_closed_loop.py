@@ -5,8 +5,9 @@ Generated park (tests/sitegen, every asset kind), closed loop over real Modbus T
 cycle, as the hard-limit tests), 07:30–09:15 of a July weekday. Each event (30 min) is announced 10 min ahead through
 the grid caps (as the API, the schedule file or the 104/Modbus DR target do) with a maximum import 3 % of
 the site cap below the park's true import at the announcement. Judged inside each window after the first 2
-cycles: the true import never above the cap by more than the hard-limit tests' tolerance (2 % of the site
-cap), and above the cap at all in at most a quarter of the steps.
+cycles as the hard-limit tests judge the site cap: the true import never above the cap by more than their
+tolerance (2 % of the site cap) nor above it for more than 2 consecutive cycles, and above it at all in at
+most a quarter of the steps.
 
 Settlement: the similar days before the event day are the park's unmanaged import from its own profiles
 (load − PV, the generated site's CSVs) — what it drew on days without DR; the event day is the run's metered
@@ -67,10 +68,10 @@ async def test_two_dr_events_hold_on_the_true_flow_and_settle(tmp_path):
         notes = [e.message for e in day.runtime.events.recent if e.kind == "limit_alarm"
                  and event.start <= e.ts < event.end][-5:]
         above = sum(1 for s in inside if s.pcc_kw > event.cap_kw + 1e-6) / len(inside)
-        # the hard-limit tests' tolerance (2 % of the site cap) is held at every step; NOT the hard-limit tests'
-        # "at most 2 consecutive cycles above": a DR cap is overshot by < 1 % of the site cap for up to ~10
-        # cycles while the load drifts up (reported in docs/gridside.md)
-        assert worst <= tol and above <= 0.25, (event.id, event.cap_kw, longest, worst, above, notes)
+        # the hard-limit tests' bound on the DR cap: within 2 % of the site cap at every step and never above it
+        # for more than 2 consecutive cycles (and above at all in at most a quarter of the steps)
+        assert worst <= tol and above <= 0.25 and longest <= 2, (event.id, event.cap_kw, longest, worst, above,
+                                                                  notes)
     # the re-plan took the events as hard caps
     assert any(e.kind == "dr_event" for e in day.runtime.events.recent)
 
