@@ -66,9 +66,9 @@ async def test_zero_export_day_with_cloud_and_load_step(small_site, tmp_path):
         # The plan has the PCC at exactly 0 kW while PV is curtailed; the loop holds export_margin_kw (5 kW) of
         # import there for safety. With that margin priced in, the realised cost is within 5 % of the plan's.
         plan, real = k["plan_energy_cost_with_margin_cny"], k["realised_energy_cost_tracked_cny"]
-        # Issue 12 (open) asks for 5 %; measured on 2026-12-07 after the runtime's re-plans gained the peak reserve
-        # and the hard-limit margins: 331.69 vs 307.99 CNY (+7.7 %). Held at 10 % until the cause is found.
-        assert real == pytest.approx(plan, rel=0.10)
+        # Measured 2026-12-07: 328.52 vs 316.65 CNY (+3.7 %). It was +7.7 % while a PV limit left at a few kW
+        # overnight counted as "curtailing" and kept the storage's absorb offset on (5 kW imported all night).
+        assert real == pytest.approx(plan, rel=0.05)
         assert k["plan_energy_cost_cny"] < real
         assert rt.mode == Mode.NORMAL
         assert rt.jobs.jobs["day_ahead"].runs == 1

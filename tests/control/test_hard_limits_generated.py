@@ -27,9 +27,11 @@ from tests.sitegen import generate_site
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 7, 15, 15, 0, tzinfo=TZ)  # a July Wednesday (critical-peak month)
-SEEDS = [int(x) for x in os.environ.get("MICROGRID_LIMIT_SEEDS", "0").replace(",", " ").split()]
+SEEDS = [int(x) for x in os.environ.get("MICROGRID_LIMIT_SEEDS", "0 4").replace(",", " ").split()]
 """Generated parks to run: ``MICROGRID_LIMIT_SEEDS="$(seq 0 19)"`` gives the issue's 20 (about one CPU-minute
-each on this machine, see docs/performance.md); the default keeps the suite's budget."""
+each on this machine, see docs/performance.md); the default keeps the suite's budget: seed 0 and seed 4 (a
+240 kW cap with a shiftable load that stops deferring at its backlog limit: the oscillation found on
+2026-12-07)."""
 
 
 @pytest.mark.slow
