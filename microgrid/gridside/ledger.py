@@ -70,12 +70,13 @@ def settlements(site: Site, store: Store, first_day: date, last_day: date) -> li
     dr = site.gridside.demand_response
     start, _ = store.day_bounds(first_day)
     _, end = store.day_bounds(last_day)
-    events = stored_events(store, start, end)
+    lookback, _ = store.day_bounds(first_day - timedelta(days=dr.baseline.lookback_days))
+    known = stored_events(store, lookback, end)  # the period's events and those of the baseline days
+    events = [e for e in known if e.end > start]
     if not events:
         return []
-    lookback, _ = store.day_bounds(first_day - timedelta(days=dr.baseline.lookback_days))
     metered = metered_import_kw(store, pcc.id, lookback, end)
     tz = metered.index.tz
     # days with an event of their own are no similar days (the rule's exclude_event_days)
-    event_days = {e.start.astimezone(tz).date() for e in stored_events(store, lookback, end)}
+    event_days = {e.start.astimezone(tz).date() for e in known}
     return [settle(event, metered, dr, site.timezone, event_days) for event in events]
