@@ -388,6 +388,11 @@ def neg(value: float | None) -> float | None:
     return None if value is None else (-value) + 0.0
 
 
+def w_to_kw(w: float | None) -> float | None:
+    """A power in W as kW (``None`` stays ``None``)."""
+    return None if w is None else w / 1000.0
+
+
 def min_opt(*values: float | None) -> float | None:
     vals = [v for v in values if v is not None]
     return min(vals) if vals else None

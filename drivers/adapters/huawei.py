@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from drivers.adapters.base import Adapter, enum_name, min_opt, neg, result_value, soc_gate
+from drivers.adapters.base import Adapter, enum_name, min_opt, neg, result_value, soc_gate, w_to_kw
 from drivers.capabilities import CapabilityKind, PVReading, StorageReading, StorageState
 from drivers.safewrite import Step, WriteResult
 
@@ -106,8 +106,8 @@ class HuaweiStorage(Adapter):
     def allowed_kw(self) -> tuple[float, float, list[str]]:
         notes: list[str] = []
         lim = self.limits
-        cha = min_opt(lim.p_charge_max_kw, _kw(self.num("bat_max_charge_w")))
-        dis = min_opt(lim.p_discharge_max_kw, _kw(self.num("bat_max_discharge_w")))
+        cha = min_opt(lim.p_charge_max_kw, w_to_kw(self.num("bat_max_charge_w")))
+        dis = min_opt(lim.p_discharge_max_kw, w_to_kw(self.num("bat_max_discharge_w")))
         if self.num("bat_running_status") in (0, 3):  # offline, fault
             notes.append(f"blocked: storage status {enum_name(self.dev(), 'bat_running_status')}")
             return 0.0, 0.0, notes
@@ -132,9 +132,9 @@ class HuaweiStorage(Adapter):
         if cmd == 0:
             setpoint = 0.0
         elif cmd == 1:
-            setpoint = -(_kw(self.num("bat_forced_charge_w")) or 0.0)
+            setpoint = -(w_to_kw(self.num("bat_forced_charge_w")) or 0.0)
         elif cmd == 2:
-            setpoint = _kw(self.num("bat_forced_discharge_w"))
+            setpoint = w_to_kw(self.num("bat_forced_discharge_w"))
         return StorageReading(
             **meta,
             p_kw=neg(None if raw is None else raw / 1000.0),  # device: + = charging
@@ -184,9 +184,6 @@ class HuaweiStorage(Adapter):
                 w.stop_keep_alive("seq:forced")
         return results
 
-
-def _kw(w: float | None) -> float | None:
-    return None if w is None else w / 1000.0
 
 
 __all__ = ["HuaweiPVInverter", "HuaweiStorage"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from drivers.adapters import sunspec124
-from drivers.adapters.base import Adapter, enum_name, min_opt, result_value, soc_gate
+from drivers.adapters.base import Adapter, enum_name, min_opt, result_value, soc_gate, w_to_kw
 from drivers.capabilities import CapabilityKind, PVReading, StorageReading, StorageState
 from drivers.safewrite import Step, WriteResult
 
@@ -292,8 +292,8 @@ class SunSpecStorage(_SunSpec):
         cha_live = self.fresh_num("m802_w_cha_rte_max")
         dis_live = self.fresh_num("m802_w_dis_cha_rte_max")
         soc = self.fresh_num("m802_soc")
-        cha = min_opt(lim.p_charge_max_kw, _kw(self.num("m702_w_cha_rte_max_rtg")), _kw(cha_live))
-        dis = min_opt(lim.p_discharge_max_kw, _kw(self.num("m702_w_dis_cha_rte_max_rtg")), _kw(dis_live))
+        cha = min_opt(lim.p_charge_max_kw, w_to_kw(self.num("m702_w_cha_rte_max_rtg")), w_to_kw(cha_live))
+        dis = min_opt(lim.p_discharge_max_kw, w_to_kw(self.num("m702_w_dis_cha_rte_max_rtg")), w_to_kw(dis_live))
         if cha_live is None:
             cha = 0.0
             notes.append("charge blocked: live charge limit stale")
@@ -326,21 +326,21 @@ class SunSpecStorage(_SunSpec):
         problem = self.check_chain() or self.lacking
         if self.legacy:
             return sunspec124.reading(self, problem)
-        self.check_response(_kw(self.num("m701_w")), point_id="m701_w")
+        self.check_response(w_to_kw(self.num("m701_w")), point_id="m701_w")
         meta = self.meta([problem] if problem else [])
         cha, dis, _notes = self.allowed_kw()
         w_set = self.num("m704_w_set")
         wh = self.num("m802_wh_rtg")
         return StorageReading(
             **meta,
-            p_kw=_kw(self.num("m701_w")),
+            p_kw=w_to_kw(self.num("m701_w")),
             soc_pct=self.num("m802_soc"),
-            p_setpoint_kw=_kw(w_set) if self.num("m704_w_set_ena") == _ENABLED else None,
+            p_setpoint_kw=w_to_kw(w_set) if self.num("m704_w_set_ena") == _ENABLED else None,
             p_charge_max_kw=cha,
             p_discharge_max_kw=dis,
             state=self.state(),
             soh_pct=self.num("m802_soh"),
-            e_capacity_kwh=_kw(wh),
+            e_capacity_kwh=w_to_kw(wh),
         )
 
     async def set_power(self, p_kw: float) -> list[WriteResult]:
@@ -365,7 +365,7 @@ class SunSpecStorage(_SunSpec):
         if all(r.applied for r in results):
             held = result_value(results, "m704_w_set")
             if held is not None:
-                self.expect(held / 1000.0, at_most=False, rating_kw=rating, from_kw=_kw(self.num("m701_w")))
+                self.expect(held / 1000.0, at_most=False, rating_kw=rating, from_kw=w_to_kw(self.num("m701_w")))
             self.writer().keep_alive("m704_w_set", self.refresh_period(o.revert_timer_s, 60.0))
             self.start_heartbeats()
             self.control_started = True
@@ -386,9 +386,6 @@ class SunSpecLegacyStorage(SunSpecStorage):
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
-
-def _kw(w: float | None) -> float | None:
-    return None if w is None else w / 1000.0
 
 
 __all__ = ["SunSpecLegacyStorage", "SunSpecPVInverter", "SunSpecStorage"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from drivers.adapters.base import enum_name, min_opt, result_value, soc_gate
+from drivers.adapters.base import enum_name, min_opt, result_value, soc_gate, w_to_kw
 from drivers.capabilities import StorageReading, StorageState
 from drivers.safewrite import Step, WriteResult
 
@@ -57,9 +57,9 @@ def allowed_kw(a: SunSpecStorage) -> tuple[float, float, list[str]]:
     notes: list[str] = []
     lim = a.limits
     w_cha_max = a.fresh_num("m124_w_cha_max")
-    w_max = _kw(a.num("m121_w_max"))
-    cha = min_opt(lim.p_charge_max_kw, _kw(a.num("m120_max_cha_rte")), w_max, _kw(w_cha_max))
-    dis = min_opt(lim.p_discharge_max_kw, _kw(a.num("m120_max_dis_cha_rte")), w_max)
+    w_max = w_to_kw(a.num("m121_w_max"))
+    cha = min_opt(lim.p_charge_max_kw, w_to_kw(a.num("m120_max_cha_rte")), w_max, w_to_kw(w_cha_max))
+    dis = min_opt(lim.p_discharge_max_kw, w_to_kw(a.num("m120_max_dis_cha_rte")), w_max)
     if not w_cha_max or w_cha_max <= 0:
         cha = dis = 0.0
         notes.append("blocked: 124 WChaMax (reference of the charge/discharge rates) stale or not positive")
@@ -96,18 +96,18 @@ def held_w(a: SunSpecStorage) -> float | None:
 
 def reading(a: SunSpecStorage, problem: str | None) -> StorageReading:
     w = a.num(a.w_id) if a.w_id else None
-    a.check_response(_kw(w), point_id=a.w_id or "-")
+    a.check_response(w_to_kw(w), point_id=a.w_id or "-")
     cha, dis, _notes = allowed_kw(a)
     held = held_w(a)
     return StorageReading(
         **a.meta([problem] if problem else []),
-        p_kw=_kw(w),
+        p_kw=w_to_kw(w),
         soc_pct=a.num("m124_cha_state"),
-        p_setpoint_kw=_kw(held),
+        p_setpoint_kw=w_to_kw(held),
         p_charge_max_kw=cha,
         p_discharge_max_kw=dis,
         state=state(a),
-        e_capacity_kwh=_kw(a.num("m120_wh_rtg")),
+        e_capacity_kwh=w_to_kw(a.num("m120_wh_rtg")),
     )
 
 
@@ -141,11 +141,8 @@ async def set_power(a: SunSpecStorage, p_kw: float) -> list[WriteResult]:
     if all(r.applied for r in results):
         held = result_value(results, "m124_out_w_rte")
         if held is not None:
-            a.expect(held / 100.0 * ref_w / 1000.0, at_most=False, rating_kw=rating, from_kw=_kw(a.num(a.w_id)))
+            a.expect(held / 100.0 * ref_w / 1000.0, at_most=False, rating_kw=rating, from_kw=w_to_kw(a.num(a.w_id)))
         a.writer().keep_sequence_alive("p_set_124", plan, a.refresh_period(a.options.revert_timer_s, 60.0))
         a.control_started = True
     return results
 
-
-def _kw(w: float | None) -> float | None:
-    return None if w is None else w / 1000.0
