@@ -185,5 +185,4 @@ class HuaweiStorage(Adapter):
         return results
 
 
-
 __all__ = ["HuaweiPVInverter", "HuaweiStorage"]

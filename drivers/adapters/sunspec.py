@@ -387,5 +387,4 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-
 __all__ = ["SunSpecLegacyStorage", "SunSpecPVInverter", "SunSpecStorage"]

@@ -145,4 +145,3 @@ async def set_power(a: SunSpecStorage, p_kw: float) -> list[WriteResult]:
         a.writer().keep_sequence_alive("p_set_124", plan, a.refresh_period(a.options.revert_timer_s, 60.0))
         a.control_started = True
     return results
-
