@@ -5,6 +5,7 @@ Our driver must read the values pysunspec2 put there and land its limit on the r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 import sunspec2.device as ss
@@ -55,6 +56,20 @@ def _fleet(port: int) -> Fleet:
     return single_device_fleet("sunspec_inverter", port, unit_id=1)
 
 
+@contextlib.asynccontextmanager
+async def _started(base: int, models: list[ss.Model], map_id: str = "sunspec_inverter", **kw):
+    """(server holding ``models`` at ``base``, started fleet of one device with ``map_id`` reading it)."""
+    server, port = await _serve(base, models)
+    fleet = single_device_fleet(map_id, port, unit_id=1, **kw)
+    try:
+        await fleet.start()
+        yield server, fleet
+    finally:
+        await fleet.close()
+        await server.shutdown()
+        await asyncio.sleep(0)
+
+
 COMMON = {"Mn": "Indep", "Md": "Legacy-103", "SN": "L-1", "DA": 1}
 
 
@@ -69,10 +84,7 @@ def test_a_legacy_103_123_inverter_is_read_and_limited_through_123():
     })
 
     async def body():
-        server, port = await _serve(40000, models)
-        fleet = _fleet(port)
-        try:
-            await fleet.start()
+        async with _started(40000, models) as (server, fleet):
             assert fleet.devices["dev"].regmap.sunspec_models == [1, 103, 120, 121, 123]
             reading = (await fleet.read_all())["pv"]
             assert reading.valid, reading.problems
@@ -83,10 +95,6 @@ def test_a_legacy_103_123_inverter_is_read_and_limited_through_123():
             m123 = await _decode(server, 40000, models, 123)
             assert m123.WMaxLimPct.cvalue == pytest.approx(30.0)
             assert m123.WMaxLim_Ena.value == 1 and m123.WMaxLimPct_RvrtTms.value == 60
-        finally:
-            await fleet.close()
-            await server.shutdown()
-            await asyncio.sleep(0)
 
     run(body())
 
@@ -102,10 +110,7 @@ def test_a_chain_with_a_curve_model_at_base_0_is_discovered():
     })
 
     async def body():
-        server, port = await _serve(0, models)
-        fleet = _fleet(port)
-        try:
-            await fleet.start()
+        async with _started(0, models) as (server, fleet):
             regmap = fleet.devices["dev"].regmap
             assert regmap.sunspec_base == 0 and regmap.sunspec_models == [1, 701, 702, 704, 705, 715]
             reading = (await fleet.read_all())["pv"]
@@ -117,10 +122,6 @@ def test_a_chain_with_a_curve_model_at_base_0_is_discovered():
             assert m704.WMaxLimPct.cvalue == pytest.approx(40.0) and m704.WMaxLimPctEna.value == 1
             m715 = await _decode(server, 0, models, 715)  # after the repeating 705: untouched by the limit
             assert m715.ID.value == 715
-        finally:
-            await fleet.close()
-            await server.shutdown()
-            await asyncio.sleep(0)
 
     run(body())
 
@@ -167,10 +168,7 @@ def test_a_legacy_battery_inverter_is_controlled_through_124():
     models = _models(LEGACY_BATTERY)
 
     async def body():
-        server, port = await _serve(40000, models)
-        fleet = single_device_fleet("sunspec_battery", port, unit_id=1, kind="storage")
-        try:
-            await fleet.start()
+        async with _started(40000, models, "sunspec_battery", kind="storage") as (server, fleet):
             assert fleet.devices["dev"].regmap.sunspec_models == [1, 103, 120, 121, 123, 124]
             reading = (await fleet.read_all())["pv"]
             assert reading.valid, reading.problems
@@ -199,10 +197,6 @@ def test_a_legacy_battery_inverter_is_controlled_through_124():
             await fleet.apply({"pv": StorageSetpoint(p_kw=-45.0)})
             m124 = await _decode(server, 40000, models, 124)
             assert m124.OutWRte.cvalue == pytest.approx(-80.0) and m124.InWRte.cvalue == pytest.approx(80.0)
-        finally:
-            await fleet.close()
-            await server.shutdown()
-            await asyncio.sleep(0)
 
     run(body())
 
@@ -216,10 +210,7 @@ def test_a_legacy_battery_without_usable_124_is_refused_clearly(change, message)
     models = _models(spec)
 
     async def body():
-        server, port = await _serve(40000, models)
-        fleet = single_device_fleet("sunspec_battery", port, unit_id=1, kind="storage")
-        try:
-            await fleet.start()
+        async with _started(40000, models, "sunspec_battery", kind="storage") as (server, fleet):
             reading = (await fleet.read_all())["pv"]
             assert reading.p_kw == pytest.approx(-12.34)  # still read through 103
             assert reading.p_charge_max_kw == reading.p_discharge_max_kw == 0
@@ -228,9 +219,5 @@ def test_a_legacy_battery_without_usable_124_is_refused_clearly(change, message)
             m124 = [m for m in models if m.model_id == 124]
             if m124:
                 assert (await _decode(server, 40000, models, 124)).StorCtl_Mod.value == 0  # nothing written
-        finally:
-            await fleet.close()
-            await server.shutdown()
-            await asyncio.sleep(0)
 
     run(body())
