@@ -34,10 +34,12 @@ from microgrid.control.controllers.consumers import (
     shift_consumption,
     window_job_floor_kw,
 )
-from microgrid.site.models import Site, in_window
+from microgrid.site.models import WATER_KWH_PER_M3_K, Site, in_window
 
-WATER_KWH_PER_M3_K = 1.163
-"""Heat stored per m³ of water per kelvin, kWh."""
+
+def follow_tol_kw(p_max_kw: float) -> float:
+    """How far a consumer's measured power may be from what its setpoint should give and still follow, kW."""
+    return max(2.0, 0.05 * p_max_kw)
 
 
 @dataclass
@@ -125,12 +127,13 @@ class ConsumerControl:
         """A shiftable load's process stops deferring when the energy it owes reaches what its receiver (or
         cold store) can hold: it then runs at its baseline whatever the setpoint. That limit is not in the
         site file; it is learned the first time the load is seen to refuse (measured above its setpoint with a
-        backlog), and from then on a setpoint that would take the backlog past it within one cycle is
-        counted as the baseline, so storage covers the step before it comes (kW)."""
+        backlog), and from then on a setpoint that would take the backlog past it within two cycles (a
+        setpoint acts one cycle after the reading it answers) is counted as the baseline, so storage covers
+        the step before it comes (kW)."""
         owed = r.e_pending_kwh
         p = float(r.p_kw) if r.p_kw is not None else None
         wanted = self._wanted.get(asset_id)
-        tol = max(2.0, 0.05 * self.p_range[asset_id][1])
+        tol = follow_tol_kw(self.p_range[asset_id][1])
         if owed is not None and owed > 0 and p is not None and wanted is not None and p > wanted + tol \
                 and p >= base_kw - tol:
             self._backlog_limit[asset_id] = float(owed)
@@ -145,7 +148,7 @@ class ConsumerControl:
         ``follow_misses`` cycles in a row (a shiftable load catching up its backlog, a process in local
         control) is expected to stay where it is: the loop does not count on moving it until it follows."""
         wanted = self._wanted.get(c.id)
-        tol = max(2.0, 0.05 * c.hi_kw)
+        tol = follow_tol_kw(c.hi_kw)
         if wanted is not None:
             self._missed[c.id] = self._missed.get(c.id, 0) + 1 if abs(c.p_kw - wanted) > tol else 0
         if c.kind != "heat_pump" and self._missed.get(c.id, 0) >= self.follow_misses:
