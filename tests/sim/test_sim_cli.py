@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -94,7 +95,13 @@ def test_clocks_share_one_protocol(monkeypatch):
     slept = []
 
     async def fake_sleep(seconds):
-        slept.append(seconds)
+        # asyncio.sleep is patched process-wide: event loops other tests left in other threads call it too
+        if threading.current_thread() is threading.main_thread():
+            slept.append(seconds)
+        else:
+            await real_sleep(seconds)
+
+    real_sleep = asyncio.sleep
 
     monkeypatch.setattr("microgrid.clock.asyncio.sleep", fake_sleep)
     asyncio.run(scaled.sleep(60.0))
