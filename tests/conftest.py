@@ -57,3 +57,32 @@ def pg_url():
         yield server.url
     finally:
         server.stop()
+
+
+_LEFT_RUNNING: list[str] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _threads_left_running(request):
+    """Notes threads a test module started and left running (listed at the end of the run): a simulator, driver
+    or runtime loop left behind keeps stepping and logging into later tests' output, as a session-scoped
+    simulated stack once did."""
+    import threading
+    import time
+
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5.0
+    while True:
+        left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    _LEFT_RUNNING.extend(f"{request.node.nodeid}: {t.name}" for t in left)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _LEFT_RUNNING:
+        terminalreporter.section("threads left running after their module")
+        for line in _LEFT_RUNNING:
+            terminalreporter.write_line(line)

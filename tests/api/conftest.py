@@ -96,7 +96,7 @@ SIM_START = datetime(2025, 7, 16, 10, 12, tzinfo=ZoneInfo("Asia/Shanghai"))
 """Three minutes before an interval closes: measured intervals appear soon after the start."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def sim_env(tmp_path_factory, small_site):
     """The real stack (simulator + drivers + store + runtime + API, see :mod:`tests.api.sim_stack`) with a token
     per role, in the same shape as :func:`make_env` plus ``url``, ``clients`` and ``stack``."""
