@@ -7,7 +7,8 @@ Measured (median of ``--runs`` runs each, wall time of the whole process):
 - ``microgrid optimize site_configs/putian_hitech --day 2026-07-15 --no-network --no-plot --out TMP``
 
 Baselines in the same run, so a busy machine shows as ratios: ``python -c pass`` (the interpreter alone),
-``python -c "import pandas, pyomo.environ, pvlib"`` (the libraries a plan cannot do without) and the parser
+``python -c "import pandas, pyomo.environ, pvlib"`` (what a plan imported before the forecast's PV chain stopped
+loading the pvlib package) and the parser
 built the old way, importing every command module (what ``--help`` cost before the CLI imported only the
 chosen command). The fourth column divides by the interpreter baseline.
 

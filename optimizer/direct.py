@@ -13,14 +13,17 @@ their time at this size (docs/performance.md).
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass
 
 import highspy
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.common import dependencies
 from pyomo.common.errors import InfeasibleConstraintException
 from pyomo.common.gc_manager import PauseGC
+from pyomo.repn.plugins import standard_form
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from optimizer.inputs import SolverOptions
@@ -51,7 +54,31 @@ class _Arrays:
                 and np.array_equal(self.indptr, other.indptr) and np.array_equal(self.indices, other.indices))
 
 
+def _sparse_constructors_without_scipy_stats() -> None:
+    """Give pyomo's standard-form compiler its numpy/scipy.sparse constructors before its first use.
+
+    Pyomo reaches scipy through a deferred import whose finaliser also loads ``scipy.stats`` and
+    ``scipy.integrate`` (≈ 1 s of a fresh ``microgrid optimize``, issue 16) that compiling never uses, and its
+    import hook runs that finaliser on any ``import scipy``. So ``scipy.sparse`` is imported with pyomo's
+    callback held back, and the compiler's constructors are set from it. Left to pyomo when its internals no
+    longer look like this (tests/optimizer/test_direct_imports.py notices)."""
+    impl = getattr(standard_form, "_LinearStandardFormCompiler_impl", None)
+    if impl is None or getattr(impl, "_to_vector", False) is not None:
+        return
+    callbacks = getattr(dependencies.DeferredImportCallbackFinder, "_callbacks", None)
+    held = callbacks.pop("scipy", None) if isinstance(callbacks, dict) and "scipy" not in sys.modules else None
+    try:
+        import scipy.sparse
+    finally:
+        if held is not None:
+            callbacks["scipy"] = held  # type: ignore[index]
+    impl._to_vector = np.fromiter
+    impl._csc_matrix = scipy.sparse.csc_array
+    impl._csr_matrix = scipy.sparse.csr_array
+
+
 def _compile(model: pyo.ConcreteModel, mip: bool) -> tuple[_Arrays, list]:
+    _sparse_constructors_without_scipy_stats()
     form = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
     cols = form.columns
     n = len(cols)

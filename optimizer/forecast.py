@@ -1,4 +1,4 @@
-"""Forecast inputs: PV available power (pvlib, offline), heat-pump COP, and the forecast CSV format.
+"""Forecast inputs: PV available power (pvlib's models, offline), heat-pump COP, and the forecast CSV format.
 
 Physics functions are pure (arrays in, arrays out, units in the names), in the style of pvlib.
 
@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pvlib
 
+from optimizer import pv_physics
 from optimizer.errors import ForecastError
 
 WEATHER_COLUMNS = ("ghi_w_m2", "dni_w_m2", "dhi_w_m2", "temp_air_c")
@@ -78,19 +78,15 @@ def pv_ac_power_kw(weather: pd.DataFrame, location: Location, system: PVSystem,
     """Available AC power of a PV plant per interval, kW.
 
     ``weather`` is indexed by tz-aware interval starts with ``ghi_w_m2``, ``dni_w_m2``, ``dhi_w_m2`` and
-    ``temp_air_c`` (interval averages). Steps:
+    ``temp_air_c`` (interval averages). Steps (equations in :mod:`optimizer.pv_physics`, checked against pvlib):
 
-    1. Sun position at mid-interval (NREL SPA, :func:`pvlib.solarposition.get_solarposition`), or the
-       ``solar_position`` frame of :func:`mid_interval_sun` when given (the same for every plant).
-    2. Plane-of-array irradiance, Hay–Davies transposition with extraterrestrial DNI
-       (:func:`pvlib.irradiance.get_total_irradiance`); incidence-angle losses on the beam component
-       (:func:`pvlib.iam.physical`).
-    3. Cell temperature by the Ross/NOCT model, :math:`T_c = T_a + (NOCT - 20)/800 \\cdot G_{poa}`
-       (:func:`pvlib.temperature.ross`).
-    4. DC power by PVWatts with the temperature coefficient (:func:`pvlib.pvsystem.pvwatts_dc`), minus
-       the system losses.
-    5. AC power by the PVWatts inverter model (:func:`pvlib.inverter.pvwatts`), which clips at
-       ``inverter_ac_kw``.
+    1. Sun position at mid-interval (NREL SPA), or the ``solar_position`` frame of :func:`mid_interval_sun`
+       when given (the same for every plant).
+    2. Plane-of-array irradiance, Hay–Davies transposition with extraterrestrial DNI; incidence-angle losses
+       on the beam component (physical glass model).
+    3. Cell temperature by the Ross/NOCT model, :math:`T_c = T_a + (NOCT - 20)/800 \\cdot G_{poa}`.
+    4. DC power by PVWatts with the temperature coefficient, minus the system losses.
+    5. AC power by the PVWatts inverter model, which clips at ``inverter_ac_kw``.
 
     References: Holmgren, Hansen, Mikofski, "pvlib python", JOSS 3(29), 884 (2018); Dobos, PVWatts
     Version 5 Manual, NREL/TP-6A20-62641 (2014); Ross, "Interface design considerations for terrestrial
@@ -100,29 +96,27 @@ def pv_ac_power_kw(weather: pd.DataFrame, location: Location, system: PVSystem,
     if missing:
         raise ForecastError(f"weather is missing columns {missing} needed for the PV model")
     index = weather.index
-    mid = mid_interval(index)
     solpos = solar_position if solar_position is not None else mid_interval_sun(index, location)
-    dni_extra = pvlib.irradiance.get_extra_radiation(mid)
+    dni_extra = pv_physics.extra_radiation_w_m2(mid_interval(index))
     zenith = solpos["apparent_zenith"].to_numpy()
+    sun_azimuth = solpos["azimuth"].to_numpy()
     dni = weather["dni_w_m2"].to_numpy(dtype=float).clip(min=0)
     ghi = weather["ghi_w_m2"].to_numpy(dtype=float).clip(min=0)
     dhi = weather["dhi_w_m2"].to_numpy(dtype=float).clip(min=0)
-    poa = pvlib.irradiance.get_total_irradiance(
-        system.tilt_deg, system.azimuth_deg, zenith, solpos["azimuth"].to_numpy(), dni, ghi, dhi,
-        dni_extra=dni_extra.to_numpy(), albedo=system.albedo, model="haydavies")
-    aoi = pvlib.irradiance.aoi(system.tilt_deg, system.azimuth_deg, zenith, solpos["azimuth"].to_numpy())
-    iam = np.nan_to_num(pvlib.iam.physical(aoi), nan=0.0)
-    beam = np.nan_to_num(np.asarray(poa["poa_direct"], dtype=float), nan=0.0)
-    diffuse = np.nan_to_num(np.asarray(poa["poa_diffuse"], dtype=float), nan=0.0)
+    beam, diffuse = pv_physics.plane_of_array(system.tilt_deg, system.azimuth_deg, zenith, sun_azimuth, dni, ghi, dhi,
+                                              dni_extra, system.albedo)
+    beam, diffuse = np.nan_to_num(beam, nan=0.0), np.nan_to_num(diffuse, nan=0.0)
+    iam = np.nan_to_num(pv_physics.glass_transmission_ratio(
+        pv_physics.incidence_deg(system.tilt_deg, system.azimuth_deg, zenith, sun_azimuth)), nan=0.0)
     poa_global = np.clip(beam + diffuse, 0, None)
     effective = np.clip(beam * iam + diffuse, 0, None)
-    temp_cell = pvlib.temperature.ross(poa_global, weather["temp_air_c"].to_numpy(dtype=float), noct=system.noct_c)
-    pdc0_w = system.kwp * 1000.0
-    pdc = pvlib.pvsystem.pvwatts_dc(effective, temp_cell, pdc0_w, system.temp_coeff_pct_per_c / 100.0)
-    pdc = np.asarray(pdc, dtype=float) * (1 - system.system_losses_pct / 100.0)
-    pac = pvlib.inverter.pvwatts(pdc, system.inverter_ac_kw * 1000.0 / system.eta_inverter_nom,
-                                 eta_inv_nom=system.eta_inverter_nom)
-    pac = np.clip(np.nan_to_num(np.asarray(pac, dtype=float), nan=0.0), 0.0, system.inverter_ac_kw * 1000.0)
+    temp_cell = pv_physics.cell_temperature_ross_c(poa_global, weather["temp_air_c"].to_numpy(dtype=float),
+                                                   system.noct_c)
+    pdc = pv_physics.pvwatts_dc_w(effective, temp_cell, system.kwp * 1000.0, system.temp_coeff_pct_per_c / 100.0)
+    pdc = pdc * (1 - system.system_losses_pct / 100.0)
+    pac = pv_physics.pvwatts_ac_w(pdc, system.inverter_ac_kw * 1000.0 / system.eta_inverter_nom,
+                                  eta_nom=system.eta_inverter_nom)
+    pac = np.clip(np.nan_to_num(pac, nan=0.0), 0.0, system.inverter_ac_kw * 1000.0)
     return pac / 1000.0
 
 
@@ -133,8 +127,8 @@ def mid_interval(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
 
 def mid_interval_sun(index: pd.DatetimeIndex, location: Location) -> pd.DataFrame:
     """Sun position at mid-interval (NREL SPA); pass it to :func:`pv_ac_power_kw` for several plants at once."""
-    return pvlib.solarposition.get_solarposition(mid_interval(index), location.latitude_deg, location.longitude_deg,
-                                                 altitude=location.altitude_m)
+    return pv_physics.solar_position(mid_interval(index), location.latitude_deg, location.longitude_deg,
+                                     location.altitude_m)
 
 
 def cop_carnot(temp_ambient_c: np.ndarray, supply_temp_c: float, eta_carnot: float = 0.45,
