@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from microgrid.clock import Clock
+from microgrid.control.cap_reserve import CapReserve
 from microgrid.control.controllers import (
     ControlInputs,
     GridLimits,
@@ -140,6 +141,7 @@ class Runtime:
         self._last_flush: datetime | None = None
         self.consumers = ConsumerControl(site, cycle_s=self.options.cycle_s)
         self.following = StorageFollowing()
+        self.cap_reserve = CapReserve(site)
         self.gridcaps = GridCaps(site, self.emit)
         """Import caps set by the grid (DR events, commanded PCC limit): an extra input to the import cap."""
         self._caps_version = 0
@@ -397,6 +399,31 @@ class Runtime:
             return True
         return False
 
+    def _storage_peak_target(self, peak_target: float | None, interval: IntervalPlan | None, now: datetime,
+                             dt_s: float, pcc_kw: float | None, storage, import_cap_kw: float) -> float | None:
+        """The demand target the storage chases: ``peak_target`` while the batteries hold enough energy for the
+        import cap over the rest of the planned stretch, else none (the cap only); see :mod:`cap_reserve`."""
+        planned_net = None if interval is None else interval.grid_kw + sum(interval.storage_kw.values())
+        self.cap_reserve.observe(now, dt_s, pcc_kw, storage, planned_net)
+        if peak_target is None:
+            return None
+        pcc_max = import_cap_kw - self.options.controller.import_margin_kw
+        changed = self.cap_reserve.update(self.plans.at(now), now, pcc_max, storage)
+        r = self.cap_reserve
+        if changed is False:
+            self.emit("storage_reserved_for_cap",
+                      f"storage kept for the import cap ({import_cap_kw:.0f} kW): {r.last_usable_kwh:.0f} kWh left, "
+                      f"{r.last_need_kwh:.0f} kWh needed until the next planned charge (load at {r.last_k:.2f}× "
+                      f"the plan); the demand target {peak_target:.0f} kW is held by the loads only",
+                      Severity.WARNING, "rt", usable_kwh=round(r.last_usable_kwh, 1),
+                      need_kwh=round(r.last_need_kwh, 1), load_factor=round(r.last_k, 3))
+        elif changed is True:
+            self.emit("storage_reserve_restored",
+                      f"storage energy for the import cap restored ({r.last_usable_kwh:.0f} kWh for "
+                      f"{r.last_need_kwh:.0f} kWh): the storage holds the demand target {peak_target:.0f} kW again",
+                      Severity.INFO, "rt")
+        return peak_target if r.soft_allowed else None
+
     def _grid_caps_changed(self, now: datetime) -> None:
         """A DR event or commanded limit came or went: save it and re-plan with it as a hard cap."""
         self.gridcaps.expire(now)
@@ -454,9 +481,11 @@ class Runtime:
             peak_target = max(self.accounting.month_peak_kw, interval.plan_peak_kw)
         grid = self.site.grid
         self._grid_caps_changed(now)
-        limits = GridLimits(grid.export_limit_kw, self.gridcaps.import_cap_kw(now, grid.import_cap_kw), peak_target)
+        import_cap = self.gridcaps.import_cap_kw(now, grid.import_cap_kw)
         pv = pv_units(self.site, control.pv, self._commanded)
         storage = storage_units(self.site, control.storage, self._commanded, horizon_s=self.options.cycle_s)
+        storage_peak = self._storage_peak_target(peak_target, interval, now, dt_s, pcc_kw, storage, import_cap)
+        limits = GridLimits(grid.export_limit_kw, import_cap, storage_peak)
         storage, stalled = self.following.check(storage, dt_s, now)
         for sid in stalled:
             self.emit("storage_not_following", f"{sid} does not follow its setpoint: not counted on "
@@ -472,7 +501,8 @@ class Runtime:
         inputs = ControlInputs(dt_s=dt_s, pcc_p_kw=pcc_next, limits=limits, pv=pv, storage=storage,
                                plan_storage_kw=plan_storage,
                                overrides_kw={} if mode == Mode.SAFE else overrides,
-                               config=self.options.controller)
+                               config=self.options.controller,
+                               storage_for_cap_only=peak_target is not None and storage_peak is None)
         setpoints = safe_state(inputs, self.trust.load_bounds(readings)) if mode == Mode.SAFE else balance(inputs)
         self.following.sent(storage, setpoints.storage_kw)
         if mode != Mode.SAFE:

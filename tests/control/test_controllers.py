@@ -201,6 +201,21 @@ def test_demand_target_shaves_with_storage_only():
     assert out.pv_limit_kw == {"pv": 500}
 
 
+def test_storage_for_cap_only_trims_planned_discharge_to_what_the_cap_needs():
+    """Its energy is needed for the cap later: the plan's 300 kW discharge at a PCC of 700 kW (net 1,000 kW)
+    becomes the 50 kW that keeps the PCC at pcc_max = 950 kW; never below zero, never against the cap."""
+    limits = GridLimits(export_limit_kw=0, import_cap_kw=1000)
+    cfg = replace(CFG, import_margin_kw=50.0)
+    unit = bat(p_kw=300.0, setpoint_kw=300.0)
+    planned = dict(dt_s=2, limits=limits, storage=(unit,), plan_storage_kw={"b": 300.0}, config=cfg)
+    assert balance(ControlInputs(pcc_p_kw=700, **planned)).storage_kw == {"b": pytest.approx(300)}
+    trimmed = balance(ControlInputs(pcc_p_kw=700, storage_for_cap_only=True, **planned))
+    assert trimmed.storage_kw == {"b": pytest.approx(50)}
+    assert balance(ControlInputs(pcc_p_kw=400, storage_for_cap_only=True, **planned)).storage_kw == {"b": 0}
+    above = balance(ControlInputs(pcc_p_kw=1000, storage_for_cap_only=True, **planned))
+    assert above.storage_kw == {"b": pytest.approx(350)}  # the cap itself is still held
+
+
 def test_storage_override_holds_while_free_unit_corrects():
     units = (bat("free"), bat("held"))
     out = balance(ControlInputs(dt_s=2, pcc_p_kw=900, limits=ZERO_EXPORT, storage=units,

@@ -7,7 +7,8 @@ Maths (all kW, PCC import > 0, injections > 0; ``Δ`` = new setpoint − measure
 
 - PCC band held: ``pcc_min = −export_limit + export_margin`` … ``pcc_max = import_cap − import_margin``.
   Storage additionally aims at ``min(pcc_max, demand_target)`` (peak shaving); PV curtailment never helps
-  import so it only serves the export side.
+  import so it only serves the export side. With ``storage_for_cap_only`` (its energy is needed for the cap
+  later) the runtime gives no demand target and planned discharge is trimmed so the PCC rises to ``pcc_max``.
 - Storage first: the plan total ``T = Σ plan_i`` (planned setpoints of *all* units, so an offline unit's
   share moves to the others) predicts ``pcc' = pcc − (T − Σ p_i)``. If ``pcc' > target_max`` the units
   discharge more by the difference; if ``pcc' < pcc_min`` (and absorbing is on) they charge more. While PV
@@ -81,6 +82,8 @@ def storage_setpoints(inp: ControlInputs, pcc_kw: float | None) -> tuple[dict[st
             target += predicted - target_max
         elif predicted < absorb_to and inp.config.absorb_export_with_storage:
             target -= min(absorb_to, target_max) - predicted
+        elif inp.storage_for_cap_only and target > 0 and predicted < pcc_max:
+            target -= min(target, pcc_max - predicted)
     free = [storage_slot(u, base[u.id], inp.dt_s) for u in online if u.id not in inp.overrides_kw]
     held = [storage_slot(u, base[u.id], inp.dt_s) for u in online if u.id in inp.overrides_kw]
     held_base = {s.id: min(max(s.base_kw, s.lo_kw), s.hi_kw) for s in held}

@@ -121,6 +121,9 @@ class ControlInputs:
     overrides_kw: Mapping[str, float] = field(default_factory=dict)
     """Manual overrides in force: storage id → setpoint kW, PV id → limit kW."""
     config: ControllerConfig = field(default_factory=ControllerConfig)
+    storage_for_cap_only: bool = False
+    """The storage's energy is needed for the import cap later (:mod:`microgrid.control.cap_reserve`): planned
+    discharge is trimmed to what keeps the PCC at ``pcc_max`` now."""
 
 
 @dataclass(frozen=True)
