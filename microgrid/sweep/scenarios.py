@@ -140,7 +140,7 @@ def _changes(spec: _Changes, where: str) -> list[Override]:
         try:
             check_value(o)
         except PathError as exc:
-            raise ScenarioError(f"{where}: {exc}") from None
+            raise ScenarioError.of("uerr.where_detail", where=where, detail=exc) from None
     return out
 
 
@@ -182,7 +182,7 @@ def _expand_sweep(sweep: SweepSpec, where: str) -> list[Scenario]:
             try:
                 check_value(o)
             except PathError as exc:
-                raise ScenarioError(f"{where}: {exc}") from None
+                raise ScenarioError.of("uerr.where_detail", where=where, detail=exc) from None
         labels = {k: _label(v) for k, v in params.items()}
         try:
             name = sweep.name.format(**labels) if sweep.name else ",".join(f"{k}={v}" for k, v in labels.items())
@@ -283,7 +283,7 @@ def _apply(base: dict[str, Any], scenario: Scenario, where: str) -> dict[str, An
         try:
             apply_override(data, o)
         except PathError as exc:
-            raise ScenarioError(f"{where}: {exc}") from None
+            raise ScenarioError.of("uerr.where_detail", where=where, detail=exc) from None
     return data
 
 
