@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import unicodedata
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -96,6 +97,16 @@ def current_lang() -> Lang:
 def both(key: str, /, **params: object) -> tuple[str, str]:
     """``(English, Chinese)`` of ``key``: for texts stored once and shown in either language later."""
     return t(key, "en", **params), t(key, "zh-CN", **params)
+
+
+def display_width(text: str) -> int:
+    """Terminal columns of ``text``: Chinese characters take two (for aligned console tables)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def ljust(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (:func:`display_width`)."""
+    return text + " " * max(width - display_width(text), 0)
 
 
 def has(key: str) -> bool:
