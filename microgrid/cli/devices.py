@@ -151,7 +151,8 @@ def _print_points(fleet: Fleet, device_ids: list[str], *, all_points: bool, site
         ids = points_of_interest(fleet, device, all_points=all_points)
         rows = point_rows(device, ids)
         invalid += sum(p.status == "invalid" for p in rows)
-        table = [[p.point_id, p.value, p.unit, _fmt_age(p.age_s), p.status, f"{p.table[:4]} {p.address}"]
+        table = [[p.point_id, p.value, p.unit, _fmt_age(p.age_s), t(f"devices.status.{p.status.replace(' ', '_')}", lang),
+                  f"{p.table[:4]} {p.address}"]
                  for p in rows]
         print(_table(table, header))
     print()

@@ -8,8 +8,9 @@ both files have the same keys and the same placeholders.
 Key families: ``nav.*``/``tile.*``/... dashboard labels; ``alarm.<code>`` and ``event.<kind>`` texts
 (``alarm._unknown`` when a code has none); ``err.*`` API errors; ``uerr.*`` refusals of bad input
 (:meth:`microgrid.errors.UserError.of`, shown by the CLI and the API); ``report.*`` report and XLSX headers;
-``cli.*`` command-line messages, ``cli.help.*``/``cli.desc.*`` option help and command descriptions, ``run.*`` and
-``users.*`` the console of those commands. What stays English: docs/i18n.md.
+``cli.*`` command-line messages, ``cli.help.*``/``cli.desc.*`` option help and command descriptions, ``run.*``,
+``users.*``, ``sim.*``, ``devices.*``, ``study.*`` and ``sweep.*`` the console of those commands. What stays
+English: docs/i18n.md.
 """
 
 from __future__ import annotations

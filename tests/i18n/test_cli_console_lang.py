@@ -4,6 +4,8 @@ in ``--lang zh-CN``; the English texts stay word for word as they were (checked 
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from microgrid.cli import main
@@ -54,6 +56,17 @@ def test_schedule_column_checks_in_chinese(work, monkeypatch, capsys):
     zh, en = _both(monkeypatch, capsys, ["check", SITE, "--schedule", "s.csv", "--out", "n.csv"])
     assert zh == ["错误：计划表的时间戳必须递增", "  index：请按时间排序各行，不得重复"]
     assert en == "error: schedule timestamps must increase\n  index: sort the rows by time, no duplicates\n"
+    # a usable schedule: the check's own summary
+    from microgrid.planning import build_dispatch_inputs, horizon_for_day
+    from microgrid.site import load_site
+    from optimizer.baseline import baseline_schedule
+
+    site = load_site(SMALL_SITE)
+    baseline_schedule(build_dispatch_inputs(site, horizon_for_day(site, date(2025, 7, 15)))).frame.to_csv(work / "s.csv")
+    code, out, _ = _run(monkeypatch, capsys, [*ZH, "check", SITE, "--schedule", "s.csv", "--out", "n.csv"])
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("small_factory 的交流潮流校核：自 2025-07-15T00:00:00+08:00 起 96 个时段，96 个收敛")
+    assert lines[1].startswith("线路最大负载率 ") and lines[2:] == ["没有越限", "已写入 n.csv"]
 
 
 @pytest.mark.parametrize(("change", "chinese", "english"), [
@@ -112,6 +125,7 @@ def test_devices_console_in_chinese(tmp_path, capsys):
     assert lines[0] == "站点 small_factory：1 台设备"
     assert lines[2].startswith("dev_meter_pcc  [在线]  acrel_dtsd1352 单元 1 @ ") and "服务于 meter_pcc（main），" in lines[2]
     assert lines[3].split() == ["测点", "数值", "单位", "时长", "状态", "寄存器"]
+    assert " 正常 " in lines[4] and " ok " not in lines[4], lines[4]  # the first point's status
     assert lines[-1] == "所有设备均已应答"
 
 
