@@ -125,7 +125,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(UserError)
     async def _user_error(request: Request, exc: UserError) -> JSONResponse:
-        return _answer(request, 422, exc.message, exc.problems, key=exc.key, params=exc.params)
+        lang = lang_from_accept(request.headers.get("accept-language"))
+        return _answer(request, 422, exc.message, exc.problems, key=exc.key, params=exc.params_in(lang))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

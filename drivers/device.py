@@ -109,10 +109,9 @@ class ModbusDevice:
         try:
             return self._points[point_id]
         except KeyError:
-            raise UnknownPointError(
-                f"device {self.device_id} (map {self.regmap.name}) has no point '{point_id}'",
-                [f"points: {', '.join(p.id for p in self.regmap.points)}"],
-            ) from None
+            raise UnknownPointError.of("uerr.point_unknown", device=self.device_id, map=self.regmap.name,
+                                       point=point_id).with_problem(
+                "uerr.points_list", ids=", ".join(p.id for p in self.regmap.points)) from None
 
     def has(self, point_id: str) -> bool:
         return point_id in self._points

@@ -134,10 +134,9 @@ class Fleet:
             )
             key = dc.endpoint.key
             if key in endpoints and endpoints[key] != dc.endpoint:
-                raise DriverConfigError(
-                    f"devices on {key} disagree on the link settings (framer/serial parameters)",
-                    [f"device {dc.device_id}: {dc.endpoint}", f"earlier: {endpoints[key]}"],
-                )
+                raise DriverConfigError.of("uerr.link_disagree", link=key).with_problem(
+                    "uerr.link_device", device=dc.device_id, endpoint=str(dc.endpoint)).with_problem(
+                    "uerr.link_earlier", endpoint=str(endpoints[key]))
             endpoints[key] = dc.endpoint
             settings[key] = settings[key].merge(s) if key in settings else s
         for key, endpoint in endpoints.items():
@@ -145,7 +144,7 @@ class Fleet:
 
         for dc in config.devices:
             if dc.device_id in self.devices:
-                raise DriverConfigError(f"duplicate device id {dc.device_id}")
+                raise DriverConfigError.of("uerr.device_duplicate", device=dc.device_id)
             regmap = load_map(dc.map_name, dc.map_options)
             stale = dc.stale_after_s if dc.stale_after_s is not None else max(3.0 * dc.poll_s, 3.0)
             # Reading a hole the map describes costs 2 bytes per register: nothing on TCP, ~2 ms per register
@@ -169,7 +168,7 @@ class Fleet:
         for ac in config.assets:
             missing = [d for d in ac.devices.values() if d not in self.devices]
             if missing:
-                raise DriverConfigError(f"asset {ac.asset_id}: unknown devices {missing}")
+                raise DriverConfigError.of("uerr.asset_unknown_devices", asset=ac.asset_id, missing=str(missing))
             maps = {role: self.devices[d].regmap.name for role, d in ac.devices.items()}
             cls = adapter_class(ac.kind, maps)
             adapter = cls(
@@ -222,9 +221,8 @@ class Fleet:
         try:
             return self.devices[device_id]
         except KeyError:
-            raise UnknownPointError(
-                f"unknown device '{device_id}'", [f"devices: {', '.join(sorted(self.devices))}"]
-            ) from None
+            raise UnknownPointError.of("uerr.device_unknown", device=device_id).with_problem(
+                "uerr.devices_list", ids=", ".join(sorted(self.devices))) from None
 
     def asset_of(self, device_id: str) -> tuple[Adapter, str]:
         """The capability adapter a device belongs to, and its role there."""
@@ -288,10 +286,8 @@ class Fleet:
         t0 = time.perf_counter()
         for asset_id in setpoints:
             if asset_id not in self.capabilities:
-                raise UnknownPointError(
-                    f"unknown asset '{asset_id}' in setpoints",
-                    [f"controllable assets: {', '.join(sorted(self.capabilities))}"],
-                )
+                raise UnknownPointError.of("uerr.asset_unknown_setpoint", asset=asset_id).with_problem(
+                    "uerr.assets_controllable", ids=", ".join(sorted(self.capabilities)))
 
         async def one(asset_id: str, sp: AnySetpoint | None) -> list[WriteResult]:
             cap = self.capabilities[asset_id]

@@ -585,13 +585,11 @@ def load_map_file(path: str | Path) -> RegisterMap:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except (OSError, yaml.YAMLError) as exc:
-        raise RegisterMapError(f"cannot read register map {path}", [str(exc)]) from None
+        raise RegisterMapError.of("uerr.map_unreadable", [str(exc)], path=str(path)) from None
     if not isinstance(data, dict):
-        raise RegisterMapError(f"register map {path}: not a mapping")
+        raise RegisterMapError.of("uerr.map_not_mapping", path=str(path))
     if data.get("name") != path.stem:
-        raise RegisterMapError(
-            f"register map {path}: 'name' must equal the file stem '{path.stem}' (got {data.get('name')!r})"
-        )
+        raise RegisterMapError.of("uerr.map_name_stem", path=str(path), stem=path.stem, got=repr(data.get("name")))
     try:
         return RegisterMap.model_validate(data)
     except ValidationError as exc:
@@ -599,7 +597,7 @@ def load_map_file(path: str | Path) -> RegisterMap:
         for err in exc.errors(include_url=False):
             loc = ".".join(str(p) for p in err["loc"])
             problems.append(f"{loc}: {err['msg'].removeprefix('Value error, ')}")
-        raise RegisterMapError(f"register map {path}: {len(problems)} problem(s)", problems) from None
+        raise RegisterMapError.of("uerr.map_problems", problems, path=str(path), n=len(problems)) from None
 
 
 def load_map(name: str, options: Mapping[str, str] | None = None) -> RegisterMap:
@@ -614,17 +612,17 @@ def load_map(name: str, options: Mapping[str, str] | None = None) -> RegisterMap
 def _load_map(name: str, options: tuple[tuple[str, str], ...]) -> RegisterMap:
     path = MAPS_DIR / f"{name}.yaml"
     if not path.exists():
-        raise RegisterMapError(
-            f"unknown register map '{name}'", [f"available maps: {', '.join(available_maps())}"]
-        )
+        raise RegisterMapError.of("uerr.map_unknown", name=name).with_problem(
+            "uerr.map_available", maps=", ".join(available_maps()))
     base = load_map_file(path)
     chosen = dict(options)
     unknown = [
         f"{k}={v}" for k, v in chosen.items() if k not in base.options or v not in base.options[k].choices
     ]
     if unknown:
-        offered = [f"{k}: {', '.join(o.choices)}" for k, o in base.options.items()] or ["the map has no options"]
-        raise RegisterMapError(f"register map {name}: unknown option choice {', '.join(unknown)}", offered)
+        err = RegisterMapError.of("uerr.map_option_unknown", [f"{k}: {', '.join(o.choices)}" for k, o in base.options.items()],
+                                  name=name, choices=", ".join(unknown))
+        raise err if base.options else err.with_problem("uerr.map_no_options")
     selected = {k: chosen.get(k, o.default) for k, o in base.options.items()}
     if not selected:
         return base
@@ -637,7 +635,7 @@ def _load_map(name: str, options: tuple[tuple[str, str], ...]) -> RegisterMap:
     try:
         return RegisterMap.model_validate(data)
     except ValidationError as exc:
-        raise RegisterMapError(f"register map {name} with options {selected}: invalid", [str(exc)]) from None
+        raise RegisterMapError.of("uerr.map_options_invalid", [str(exc)], name=name, options=str(selected)) from None
 
 
 def _patched_points(points: list[dict], patches: list[dict[str, dict[str, Any] | None]]) -> list[dict]:

@@ -101,27 +101,29 @@ def fleet_config_from_site(site: Site, *, options: ControlOptions | None = None)
             )
         )
         by_target[d.serves].append(d)
-    problems: list[str] = []
+    problems: list[tuple[str, dict]] = []
     assets: list[AssetConfig] = []
     for target, devs in by_target.items():
         kinds = {_ROLE_KIND[d.role] for d in devs}
         if len(kinds) != 1:
-            problems.append(f"{target}: devices {[d.id for d in devs]} have roles of different kinds")
+            problems.append(("uerr.devices_mixed_kinds", {"target": target, "devices": str([d.id for d in devs])}))
             continue
         kind = kinds.pop()
         roles: dict[str, str] = {}
         for d in devs:
             role = d.role if d.role in ("pcs", "bms") else "main"
             if role in roles:
-                problems.append(
-                    f"{target}: more than one {role} device ({roles[role]}, {d.id}); one device per role is supported"
-                )
+                problems.append(("uerr.devices_role_twice",
+                                 {"target": target, "role": role, "first": roles[role], "second": d.id}))
             roles[role] = d.id
         if kind is CapabilityKind.METER and target not in meter_ids:
-            problems.append(f"{target}: a meter device must serve a meter id")
+            problems.append(("uerr.devices_meter_target", {"target": target}))
         assets.append(AssetConfig(target, kind, roles, _limits(site, target)))
     if problems:
-        raise DriverConfigError("the site's devices cannot be driven", problems)
+        err = DriverConfigError.of("uerr.devices_cannot_drive")
+        for key, params in problems:
+            err.with_problem(key, **params)
+        raise err
     opts = options or ControlOptions()
     if options is None and site.grid.export_limit_kw == 0:
         opts = replace(opts, pv_fallback_limit_pct=0.0)

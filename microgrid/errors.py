@@ -30,10 +30,13 @@ class UserError(Exception):
     @classmethod
     def of(cls, key: str, problems: list[str] | None = None, /, *, exit_code: int | None = None,
            **params: object) -> Self:
-        """The error whose message is catalogue entry ``key`` (``uerr.*`` by convention) with ``params``."""
+        """The error whose message is catalogue entry ``key`` (``uerr.*`` by convention) with ``params``.
+
+        A parameter may itself be a :class:`UserError` built with :meth:`of`: it is shown in the same
+        language as the message around it."""
         from microgrid.i18n import t
 
-        err = cls(t(key, "en", **params), problems, exit_code)
+        err = cls(t(key, "en", **_rendered(params, "en")), problems, exit_code)
         err.key, err.params = key, dict(params)
         return err
 
@@ -53,7 +56,12 @@ class UserError(Exception):
             return self.message
         from microgrid.i18n import t
 
-        return t(self.key, lang, **self.params)
+        return t(self.key, lang, **self.params_in(lang))
+
+    def params_in(self, lang: str | None) -> dict[str, object]:
+        """:attr:`params` with every nested :class:`UserError` (a library's refusal that a caller puts in
+        context, e.g. ``--loads: <forecast-file problem>``) given as its text in ``lang``."""
+        return _rendered(self.params, lang)
 
     def problems_in(self, lang: str | None) -> list[str]:
         """:attr:`problems` in ``lang`` (lines given as plain text stay as they are)."""
@@ -67,3 +75,7 @@ class UserError(Exception):
         if not self.problems:
             return self.message
         return "\n".join([self.message, *self.problems])
+
+
+def _rendered(params: dict[str, object], lang: str | None) -> dict[str, object]:
+    return {k: v.text(lang) if isinstance(v, UserError) else v for k, v in params.items()}

@@ -1,9 +1,13 @@
-"""Exceptions of the optimizer library (no dependency on the rest of the project).
+"""Exceptions of the optimizer library.
 
-Callers (the CLI, the API) translate them into their own user-facing errors.
+Callers (the CLI, the API) translate them into their own user-facing errors. The one exception is
+:class:`ForecastError`: a forecast file is the user's input, so it is a :class:`microgrid.errors.UserError`
+whose message is a catalogue entry (shown in the reader's language); it depends on nothing but that tiny module.
 """
 
 from __future__ import annotations
+
+from microgrid.errors import UserError
 
 
 class OptimizerError(Exception):
@@ -22,8 +26,14 @@ class InputError(OptimizerError, ValueError):
         return "\n".join([self.message, *self.problems]) if self.problems else self.message
 
 
-class ForecastError(InputError):
-    """A forecast (CSV file or weather frame) that is missing columns, steps or has bad values."""
+class ForecastError(InputError, UserError):
+    """A forecast (CSV file or weather frame) that is missing columns, steps or has bad values.
+
+    Raised with :meth:`UserError.of` (``uerr.forecast_*``): ``message`` is the English text, the CLI and the
+    API show it in the reader's language."""
+
+    def __init__(self, message: str, problems: list[str] | None = None, exit_code: int | None = None) -> None:
+        UserError.__init__(self, message, problems, exit_code)
 
 
 class StructureError(OptimizerError):

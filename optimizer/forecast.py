@@ -94,7 +94,7 @@ def pv_ac_power_kw(weather: pd.DataFrame, location: Location, system: PVSystem,
     """
     missing = [c for c in WEATHER_COLUMNS if c not in weather.columns]
     if missing:
-        raise ForecastError(f"weather is missing columns {missing} needed for the PV model")
+        raise ForecastError.of("uerr.forecast_weather_columns", missing=str(missing))
     index = weather.index
     solpos = solar_position if solar_position is not None else mid_interval_sun(index, location)
     dni_extra = pv_physics.extra_radiation_w_m2(mid_interval(index))
@@ -156,15 +156,16 @@ def read_forecast_csv(path: str | Path, index: pd.DatetimeIndex) -> pd.DataFrame
     return align_forecast(read_csv_table(path), index, source=str(path))
 
 
-def read_csv_table(path: str | Path, what: str = "forecast file") -> pd.DataFrame:
-    """The rows of a CSV file; :class:`ForecastError` naming ``what`` when it is missing or unreadable."""
+def read_csv_table(path: str | Path, not_found: str = "uerr.forecast_not_found") -> pd.DataFrame:
+    """The rows of a CSV file; :class:`ForecastError` when it is missing (catalogue entry ``not_found``, which
+    names what the file is) or unreadable."""
     path = Path(path)
     try:
         return pd.read_csv(path)
     except FileNotFoundError:
-        raise ForecastError(f"{what} not found: {path}") from None
+        raise ForecastError.of(not_found, path=str(path)) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ForecastError(f"{path}: not a readable CSV file ({exc})") from None
+        raise ForecastError.of("uerr.csv_unreadable", path=str(path), detail=str(exc)) from None
 
 
 def _parse_timestamps(values: pd.Series, tz, source: str) -> pd.DatetimeIndex:
@@ -176,10 +177,10 @@ def _parse_timestamps(values: pd.Series, tz, source: str) -> pd.DatetimeIndex:
         elif not has_offset.any():
             stamps = pd.DatetimeIndex(pd.to_datetime(text)).tz_localize(tz, ambiguous="raise", nonexistent="raise")
         else:
-            raise ForecastError(f"{source}: timestamps mix values with and without a UTC offset")
+            raise ForecastError.of("uerr.forecast_mixed_offsets", source=source)
     except (ValueError, TypeError) as exc:
         bad = next((v for v in text if pd.isna(pd.to_datetime(v, errors="coerce"))), text.iloc[0])
-        raise ForecastError(f"{source}: timestamp '{bad}' is not ISO 8601 (e.g. 2025-07-15T00:15:00+08:00): {exc}") from None
+        raise ForecastError.of("uerr.forecast_bad_timestamp", source=source, value=bad, detail=str(exc)) from None
     return stamps
 
 
@@ -192,34 +193,33 @@ def align_forecast(raw: pd.DataFrame, index: pd.DatetimeIndex, source: str = "fo
         stamps = frame.index if frame.index.tz is not None else frame.index.tz_localize(index.tz)
         stamps = stamps.tz_convert(index.tz)
     else:
-        raise ForecastError(f"{source}: first column must be 'timestamp' (interval start, ISO 8601)")
+        raise ForecastError.of("uerr.forecast_no_timestamp", source=source)
     frame.index = stamps
     if frame.index.has_duplicates:
         dup = frame.index[frame.index.duplicated()][0]
-        raise ForecastError(f"{source}: timestamp {dup.isoformat()} appears more than once")
+        raise ForecastError.of("uerr.forecast_duplicate", source=source, time=dup.isoformat())
     frame = frame.sort_index()
     for col in frame.columns:
         values = pd.to_numeric(frame[col], errors="coerce")
         if values.isna().any():
             ts = frame.index[values.isna().to_numpy()][0]
-            raise ForecastError(f"{source}: column '{col}' has a missing or non-numeric value at {ts.isoformat()}")
+            raise ForecastError.of("uerr.forecast_bad_value", source=source, column=col, time=ts.isoformat())
         frame[col] = values.astype(float)
     if len(frame) < 1:
-        raise ForecastError(f"{source}: no rows")
+        raise ForecastError.of("uerr.forecast_no_rows", source=source)
     if len(frame) > 1:
         steps = np.diff(frame.index.asi8)
         if np.any(steps != steps[0]):
-            raise ForecastError(f"{source}: rows must be equally spaced (found steps of "
-                                f"{sorted({int(s / 60e9) for s in steps})} min)")
+            raise ForecastError.of("uerr.forecast_uneven", source=source, steps=str(sorted({int(s / 60e9) for s in steps})))
         src_step = pd.Timedelta(int(steps[0]), "ns")
     else:
         src_step = index[1] - index[0] if len(index) > 1 else pd.Timedelta(minutes=15)
     want_step = index[1] - index[0] if len(index) > 1 else src_step
     end_needed = index[-1] + want_step
     if frame.index[0] > index[0] or frame.index[-1] + src_step < end_needed:
-        raise ForecastError(
-            f"{source}: covers {frame.index[0].isoformat()} to {(frame.index[-1] + src_step).isoformat()}, "
-            f"but the plan needs {index[0].isoformat()} to {end_needed.isoformat()}")
+        raise ForecastError.of("uerr.forecast_short", source=source, first=frame.index[0].isoformat(),
+                               last=(frame.index[-1] + src_step).isoformat(), need_first=index[0].isoformat(),
+                               need_last=end_needed.isoformat())
     if src_step < want_step:
         frame = frame.resample(want_step, origin=index[0]).mean()
     elif src_step > want_step:
@@ -228,8 +228,7 @@ def align_forecast(raw: pd.DataFrame, index: pd.DatetimeIndex, source: str = "fo
     if out.isna().any().any():
         col = out.columns[out.isna().any()][0]
         ts = out.index[out[col].isna()][0]
-        raise ForecastError(f"{source}: no value for column '{col}' at {ts.isoformat()} (rows must fall on the plan's "
-                            f"interval starts)")
+        raise ForecastError.of("uerr.forecast_gap", source=source, column=col, time=ts.isoformat())
     return out
 
 

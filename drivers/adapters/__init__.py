@@ -68,11 +68,10 @@ def adapter_class(kind: CapabilityKind | str, maps_by_role: Mapping[str, str]) -
         profile = load_map(wanted["main"]).profile
         if profile is not None and profile.kind == kind.value:
             return PROFILE_ADAPTERS[profile.kind]
-    supported = [f"{c.kind.value}: {c.maps}" for c in ADAPTERS]
-    supported.append("any single map with a 'profile' of that kind (docs/drivers.md, how to add a device)")
-    raise DriverConfigError(
-        f"no driver adapter for a {kind.value} served by {wanted}", [f"supported: {s}" for s in supported]
-    )
+    err = DriverConfigError.of("uerr.no_adapter", kind=kind.value, maps=str(wanted))
+    for c in ADAPTERS:
+        err.with_problem("uerr.adapter_supported", adapter=f"{c.kind.value}: {c.maps}")
+    raise err.with_problem("uerr.adapter_supported_profile")
 
 
 __all__ = [

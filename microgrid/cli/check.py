@@ -19,6 +19,7 @@ from pathlib import Path
 from microgrid.cli import tr
 from microgrid.cli import validators as valid
 from microgrid.errors import UserError
+from microgrid.i18n import current_lang, t
 from microgrid.network import CheckLimits, NetOptions, ParkNetwork, check_schedule
 from microgrid.site import Site, load_site
 
@@ -55,23 +56,25 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     if not check.ok:
         print(check.violation_table(max(args.max_rows, 0)))
-    print(f"Wrote {out}")
+    print(t("cli.wrote", current_lang(), paths=str(out)))
     if check.failures:
         return 3
     return 0 if check.ok else 1
 
 
 def check_lines(site: Site, check) -> list[str]:
-    """Summary of an AC check in a few lines."""
-    s = check.summary()
-    head = (f"AC check of {site.id}: {s['intervals']} intervals from {check.index[0].isoformat()}, "
-            f"{s['converged']} converged, {s['failed']} failed, in {s['elapsed_s']:.3f} s")
+    """Summary of an AC check in a few lines (in the command line's language)."""
+    s, lang = check.summary(), current_lang()
+    if s["violations"]:
+        verdict = t("check.violations", lang, n=s["violations"], elements=", ".join(s["violated_elements"]))
+    else:
+        verdict = t("check.clean_converged" if s["failed"] else "check.clean", lang)
     return [
-        head,
-        f"Max line loading {s['max_line_loading_pct']} %, max transformer loading {s['max_trafo_loading_pct']} %, "
-        f"voltages {s['min_vm_pu']}–{s['max_vm_pu']} pu, losses {s['losses_kwh']} kWh",
-        (f"{s['violations']} violation(s) on " + ", ".join(s["violated_elements"])) if s["violations"]
-        else "No limit violated" + ("" if not s["failed"] else " in the converged intervals"),
+        t("check.head", lang, site=site.id, n=s["intervals"], start=check.index[0].isoformat(),
+          converged=s["converged"], failed=s["failed"], seconds=f"{s['elapsed_s']:.3f}"),
+        t("check.figures", lang, line=str(s["max_line_loading_pct"]), trafo=str(s["max_trafo_loading_pct"]),
+          vmin=str(s["min_vm_pu"]), vmax=str(s["max_vm_pu"]), losses=str(s["losses_kwh"])),
+        verdict,
     ]
 
 
@@ -89,19 +92,21 @@ class NetworkPass:
         return self.network_plan.ok
 
     def lines(self) -> list[str]:
-        np_ = self.network_plan
+        """What the network step did, for ``optimize``'s summary (in the command line's language; the status is
+        a code and its message the network loop's own text)."""
+        np_, lang = self.network_plan, current_lang()
         s = np_.summary()
         first = s["history"][0]
         if np_.iterations == 0 and np_.ok:
-            return [f"AC network check: clean (max line {first['max_line_loading_pct']} %, max transformer "
-                    f"{first['max_trafo_loading_pct']} %)"]
-        out = [f"AC network check of the unconstrained plan: {first['violations']} violation(s) on "
-               + ", ".join(first["violated_elements"] or ["(none)"])]
+            return [t("check.net_clean", lang, line=str(first["max_line_loading_pct"]),
+                      trafo=str(first["max_trafo_loading_pct"]))]
+        out = [t("check.net_violations", lang, n=first["violations"],
+                 elements=", ".join(first["violated_elements"]) or t("check.none", lang))]
         if np_.iterations:
-            out.append(f"Network-constrained re-plan: {np_.iterations} iteration(s), {s['network_rows']} linearised "
-                       f"rows, cost {s['cost_unconstrained_cny']:,.2f} → {s['cost_final_cny']:,.2f} CNY, "
-                       f"{s['violations_remaining']} violation(s) remain ({np_.elapsed_s:.2f} s)")
-        out.append(f"Network status: {np_.status}: {np_.message}")
+            out.append(t("check.net_replan", lang, n=np_.iterations, rows=s["network_rows"],
+                         before=f"{s['cost_unconstrained_cny']:,.2f}", after=f"{s['cost_final_cny']:,.2f}",
+                         remaining=s["violations_remaining"], seconds=f"{np_.elapsed_s:.2f}"))
+        out.append(t("check.net_status", lang, status=np_.status, message=np_.message))
         return out
 
     def write(self, out_dir: Path) -> list[Path]:

@@ -23,7 +23,7 @@ from drivers.safewrite import WriteResult, WriteStatus
 from microgrid.cli import tr
 from microgrid.cli import validators as valid
 from microgrid.errors import UserError
-from microgrid.i18n import current_lang, t
+from microgrid.i18n import current_lang, display_width, ljust, t
 from microgrid.site import load_site
 
 _WRITE_RE = re.compile(r"^(?P<device>[a-z][a-z0-9_]*)\.(?P<point>[a-z][a-z0-9_]*)=(?P<value>.+)$")
@@ -77,8 +77,8 @@ def _fmt_age(age: float | None) -> str:
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  " + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    widths = [max(display_width(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  " + "  ".join(ljust(h, w) for h, w in zip(header, widths, strict=True))]
     lines += ["  " + "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     return "\n".join(line.rstrip() for line in lines)
 
@@ -121,11 +121,12 @@ async def _check(fleet: Fleet, site, device_ids: list[str]) -> int:
         if d.serves in meters and meters[d.serves].bus in buses
     }
     findings = await check_fleet(fleet, device_ids, expect, nominal)
-    print(f"site {site.id}: checked {len(device_ids)} device(s)")
+    lang = current_lang()
+    print(t("devices.checked", lang, site=site.id, n=len(device_ids)))
     by_device = {f.device_id for f in findings}
     for did in device_ids:
         if did not in by_device:
-            print(f"{did}: ok")
+            print(t("devices.ok", lang, device=did))
     for finding in findings:
         print(finding.line())
     if any(f.kind == "offline" for f in findings):
@@ -135,14 +136,14 @@ async def _check(fleet: Fleet, site, device_ids: list[str]) -> int:
 
 def _print_points(fleet: Fleet, device_ids: list[str], *, all_points: bool, site_id: str) -> int:
     offline = invalid = 0
-    print(f"site {site_id}: {len(device_ids)} device(s)")
+    lang = current_lang()
+    print(t("devices.head", lang, site=site_id, n=len(device_ids)))
+    header = [t(f"devices.col.{c}", lang) for c in ("point", "value", "unit", "age", "status", "register")]
     for row in device_rows(fleet, device_ids):
         device = fleet.device(row.device_id)
         print()
-        print(
-            f"{row.device_id}  [{row.health}]  {row.map_name} unit {row.unit_id} @ {row.link}  "
-            f"serves {row.asset_id} ({row.role}), {row.requests} requests"
-        )
+        print(t("devices.device", lang, device=row.device_id, health=t(f"health.{row.health}", lang), map=row.map_name,
+                unit=row.unit_id, link=row.link, asset=row.asset_id, role=row.role, requests=row.requests))
         if row.health != Health.ONLINE.value:
             print(f"  {row.detail}")
         if row.health == Health.OFFLINE.value:
@@ -150,15 +151,16 @@ def _print_points(fleet: Fleet, device_ids: list[str], *, all_points: bool, site
         ids = points_of_interest(fleet, device, all_points=all_points)
         rows = point_rows(device, ids)
         invalid += sum(p.status == "invalid" for p in rows)
-        table = [[p.point_id, p.value, p.unit, _fmt_age(p.age_s), p.status, f"{p.table[:4]} {p.address}"]
+        table = [[p.point_id, p.value, p.unit, _fmt_age(p.age_s), t(f"devices.status.{p.status.replace(' ', '_')}", lang),
+                  f"{p.table[:4]} {p.address}"]
                  for p in rows]
-        print(_table(table, ["point", "value", "unit", "age", "status", "register"]))
+        print(_table(table, header))
     print()
     if offline or invalid:
-        print("; ".join(([f"{offline} device(s) offline"] if offline else [])
-                        + ([f"{invalid} point(s) invalid (not a finite number)"] if invalid else [])))
+        print(t("devices.sep", lang).join(([t("devices.offline", lang, n=offline)] if offline else [])
+                                          + ([t("devices.invalid", lang, n=invalid)] if invalid else [])))
         return 4
-    print("all devices answered")
+    print(t("devices.all_answered", lang))
     return 0
 
 
@@ -177,13 +179,11 @@ async def _write(fleet: Fleet, device_id: str, point_id: str, value: object) -> 
         return 4
     back = device.value(point_id) if point.access != "w" else None
     if back is not None:
-        print(f"{device_id}.{point_id} now reads {back!r} {point.unit}".rstrip())
+        print(t("devices.now_reads", current_lang(), device=device_id, point=point_id, value=repr(back),
+                unit=point.unit).rstrip())
     kept = [k for w in fleet.writers.values() for k in w.kept_alive if w.device.device_id == device_id]
     if kept:
-        print(
-            f"note: the device expects these to be re-written ({', '.join(kept)}); after this command exits "
-            "it falls back to its revert/watchdog value unless a controller keeps them alive"
-        )
+        print(t("devices.keep_alive", current_lang(), points=", ".join(kept)))
     return 0
 
 

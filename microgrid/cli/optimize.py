@@ -78,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
                                 interface=args.interface)
     try:
         plan = plan_day(site, day, step_min=args.step, options=options, solver=solver, forecast_csv=args.forecast)
+    except UserError:  # already a catalogue text (a forecast file's problem), shown in the reader's language
+        raise
     except InputError as exc:
         raise UserError(exc.message, exc.problems) from None
     out = args.out or Path("plans") / site.id / day.isoformat()

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from microgrid.cli import add_logging_arguments, tr
 from microgrid.cli import validators as valid
+from microgrid.i18n import current_lang, display_width, ljust, t
 
 
 def register(subparsers) -> None:
@@ -113,7 +114,12 @@ def utility_mode(args: argparse.Namespace, site, tz: ZoneInfo):
 
 
 def _print_sent(at, target_kw: float, outcome: str) -> None:
-    print(f"utility: {at:%Y-%m-%d %H:%M:%S} DR target {target_kw:g} kW {outcome}", flush=True)
+    lang = current_lang()
+    if outcome in ("accepted", "refused"):
+        said = t(f"sim.outcome.{outcome}", lang)
+    else:  # "not sent: <reason>" (the reason is the library's text)
+        said = t("sim.outcome.not_sent", lang, detail=outcome.removeprefix("not sent: "))
+    print(t("sim.utility_sent", lang, at=f"{at:%Y-%m-%d %H:%M:%S}", kw=f"{target_kw:g}", outcome=said), flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,15 +137,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_table(rows: list[dict[str, object]]) -> str:
-    headers = ("device", "kind", "host:port", "unit", "map")
+    """The endpoint table (column headers in the command line's language)."""
+    headers = [t(f"sim.col.{c}", current_lang()) for c in ("device", "kind", "host_port", "unit", "map")]
     lines = [
         (str(r["device"]), str(r["kind"]), f"{r['host']}:{r['port']}", str(r["unit_id"]), str(r["map"]))
         for r in rows
     ]
-    widths = [
-        max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(headers)
-    ]
-    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    widths = [max(display_width(h), *(len(line[i]) for line in lines)) if lines else display_width(h)
+              for i, h in enumerate(headers)]
+    out = ["  ".join(ljust(h, w) for h, w in zip(headers, widths, strict=True))]
     out.append("  ".join("-" * w for w in widths))
     out += ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
     return "\n".join(out)
@@ -160,11 +166,13 @@ async def _serve(args, site, clock, scenario, start, utility=None) -> int:
     )
     await park.start()
     speed = getattr(clock, "speed", 1.0)
-    print(f"simulating {site.id} at {speed:g}x from {park.now:%Y-%m-%d %H:%M:%S %Z}, seed {args.seed}")
+    lang = current_lang()
+    print(t("sim.head", lang, site=site.id, speed=f"{speed:g}", start=f"{park.now:%Y-%m-%d %H:%M:%S %Z}",
+            seed=args.seed))
     if scenario is not None:
-        print(f"fault scenario {args.faults}: {len(scenario.faults)} fault(s)")
+        print(t("sim.faults", lang, path=args.faults, n=len(scenario.faults)))
     print(format_table(park.endpoint_rows()))
-    print("Ctrl-C to stop", flush=True)
+    print(t("sim.ctrl_c", lang), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -177,8 +185,8 @@ async def _serve(args, site, clock, scenario, start, utility=None) -> int:
         waiters.append(asyncio.create_task(_status(park, args.status_every)))
     if utility is not None:
         host, port = args.utility
-        print(f"utility mode: DR targets to {host}:{port} unit {args.utility_unit} ({len(utility.schedule)} "
-              f"scheduled, {args.utility_random:g} random per day)", flush=True)
+        print(t("sim.utility_on", lang, host=host, port=port, unit=args.utility_unit,
+                scheduled=len(utility.schedule), random=f"{args.utility_random:g}"), flush=True)
         done = asyncio.Event()
         driver = asyncio.create_task(_drive_utility(utility, clock, park.step_s, done))
     try:
@@ -193,7 +201,7 @@ async def _serve(args, site, clock, scenario, start, utility=None) -> int:
                 await asyncio.wait_for(driver, timeout=10)
             utility.close()
         await park.stop()
-    print(f"stopped at {park.now:%Y-%m-%d %H:%M:%S} after {park.t_s:.0f} simulated s", flush=True)
+    print(t("sim.stopped", lang, now=f"{park.now:%Y-%m-%d %H:%M:%S}", seconds=f"{park.t_s:.0f}"), flush=True)
     return 0
 
 
@@ -212,8 +220,5 @@ async def _status(park, every_s: float) -> None:
         await asyncio.sleep(every_s)
         state = park.state()
         socs = " ".join(f"{k}={v:.1f}%" for k, v in state.soc_pct.items())
-        print(
-            f"{state.time:%H:%M:%S} PCC {state.pcc_import_kw:8.1f} kW  PV {sum(state.pv_kw.values()):8.1f} kW  {socs}",
-            file=sys.stdout,
-            flush=True,
-        )
+        print(t("sim.status", current_lang(), time=f"{state.time:%H:%M:%S}", pcc=f"{state.pcc_import_kw:8.1f}",
+                pv=f"{sum(state.pv_kw.values()):8.1f}", socs=socs), file=sys.stdout, flush=True)

@@ -32,7 +32,7 @@ def progress_bar(quiet: bool):
             if done == total:
                 sys.stderr.write("\n")
         elif done == total or day.day == 1:
-            sys.stderr.write(f"planned {done}/{total} days (up to {day})\n")
+            sys.stderr.write(t("study.progress", current_lang(), done=done, total=total, day=str(day)) + "\n")
         sys.stderr.flush()
 
     return show
@@ -72,12 +72,13 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError.of("uerr.out_unwritable", path=str(out), reason=str(exc.strerror or exc)) from None
     year = result.report.rows("year", "park")[0]
-    print(f"{site.id} {args.year}: green-power ratio {year.green_ratio_pct:.2f} %, total cost "
-          f"{year.cost_total_cny:,.0f} CNY (demand charge {year.cost_basic_charge_cny:,.0f}), grid import "
-          f"{year.grid_import_kwh / 1000:,.0f} MWh, CO2 {year.co2_location_kg / 1000:,.0f} t "
-          f"({result.report.meta.factor_location.id}), PV curtailed {year.pv_curtailed_kwh / 1000:,.1f} MWh")
-    print(f"planned {len(result.outcomes)} days in {result.wall_s:.1f} s")
-    print("Wrote " + ", ".join(str(p) for p in paths.values()))
+    lang = current_lang()
+    print(t("study.summary", lang, site=site.id, year=args.year, green=f"{year.green_ratio_pct:.2f}",
+            cost=f"{year.cost_total_cny:,.0f}", demand=f"{year.cost_basic_charge_cny:,.0f}",
+            imported=f"{year.grid_import_kwh / 1000:,.0f}", co2=f"{year.co2_location_kg / 1000:,.0f}",
+            factor=result.report.meta.factor_location.id, curtailed=f"{year.pv_curtailed_kwh / 1000:,.1f}"))
+    print(t("study.planned", lang, n=len(result.outcomes), seconds=f"{result.wall_s:.1f}"))
+    print(t("cli.wrote", lang, paths=", ".join(str(p) for p in paths.values())))
     if result.fallback_days:
         days = ", ".join(d.isoformat() for d in result.fallback_days[:10])
         print(t("cli.error", current_lang(), message=t("cli.study_fallback_days", current_lang(),

@@ -85,30 +85,32 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError.of("uerr.out_unwritable", path=str(out), reason=str(exc.strerror or exc)) from None
     settings = RunSettings(args.year, args.resolution, args.months, args.seed, args.time_limit)
+    lang = current_lang()
     say = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
 
     def started(what: str, dashboard: str | None) -> None:
-        say(f"running {len(todo)} case(s) on {what}" + (f"; dashboard: {dashboard}" if dashboard else ""))
+        say(t("sweep.running", lang, n=len(todo), executor=what)
+            + (t("sweep.dashboard", lang, url=dashboard) if dashboard else ""))
 
     def row_done(row: dict, done: int, total: int) -> None:
-        figures = (f"green {row['green_ratio_pct']:.2f} %, cost {row['cost_total_cny']:,.0f} CNY"
+        figures = (t("sweep.figures", lang, green=f"{row['green_ratio_pct']:.2f}", cost=f"{row['cost_total_cny']:,.0f}")
                    if row.get("cost_total_cny") is not None else row.get("error", ""))
-        say(f"[{done}/{total}] {row['key']}: {row['status']} ({figures}, {row.get('task_s') or 0:.1f} s)")
+        say(t("sweep.row", lang, done=done, total=total, key=row["key"], status=row["status"], figures=figures,
+              seconds=f"{row.get('task_s') or 0:.1f}"))
 
     try:
         outcome = run_sweep(todo, settings, out, scheduler=scheduler, workers=args.workers,
                             retry_failed=args.retry_failed, on_row=row_done, on_start=started)
     except KeyboardInterrupt:
-        print(f"interrupted: the finished scenarios are in {out / 'rows'}; run the same command again to "
-              "compute only the rest", file=sys.stderr)
+        print(t("sweep.interrupted", lang, rows=str(out / "rows")), file=sys.stderr)
         return 130
     if outcome.reused:
-        say(f"reused {len(outcome.reused)} stored row(s) from {out / 'rows'}")
+        say(t("sweep.reused", lang, n=len(outcome.reused), rows=str(out / "rows")))
     paths, frame = write_outputs(out, outcome.keys, _about(args, outcome, len(todo)))
     bad = frame[frame["status"] != "ok"]
-    print(f"{len(frame)} case(s): {int((frame['status'] == 'ok').sum())} ok, {len(bad)} with errors or fallback "
-          f"days; computed {len(outcome.computed)}, reused {len(outcome.reused)} in {outcome.wall_s:.1f} s")
-    print("Wrote " + ", ".join(str(p) for p in paths.values()))
+    print(t("sweep.summary", lang, n=len(frame), ok=int((frame["status"] == "ok").sum()), bad=len(bad),
+            computed=len(outcome.computed), reused=len(outcome.reused), seconds=f"{outcome.wall_s:.1f}"))
+    print(t("cli.wrote", lang, paths=", ".join(str(p) for p in paths.values())))
     for _, row in bad.iterrows():
-        print(t("cli.error", current_lang(), message=f"{row['key']}: {row['error']}"), file=sys.stderr)
+        print(t("cli.error", lang, message=f"{row['key']}: {row['error']}"), file=sys.stderr)
     return 3 if len(bad) else 0

@@ -8,8 +8,9 @@ both files have the same keys and the same placeholders.
 Key families: ``nav.*``/``tile.*``/... dashboard labels; ``alarm.<code>`` and ``event.<kind>`` texts
 (``alarm._unknown`` when a code has none); ``err.*`` API errors; ``uerr.*`` refusals of bad input
 (:meth:`microgrid.errors.UserError.of`, shown by the CLI and the API); ``report.*`` report and XLSX headers;
-``cli.*`` command-line messages, ``cli.help.*``/``cli.desc.*`` option help and command descriptions, ``run.*`` and
-``users.*`` the console of those commands. What stays English: docs/i18n.md.
+``cli.*`` command-line messages, ``cli.help.*``/``cli.desc.*`` option help and command descriptions, ``run.*``,
+``users.*``, ``sim.*``, ``devices.*``, ``study.*`` and ``sweep.*`` the console of those commands. What stays
+English: docs/i18n.md.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import unicodedata
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -96,6 +98,16 @@ def current_lang() -> Lang:
 def both(key: str, /, **params: object) -> tuple[str, str]:
     """``(English, Chinese)`` of ``key``: for texts stored once and shown in either language later."""
     return t(key, "en", **params), t(key, "zh-CN", **params)
+
+
+def display_width(text: str) -> int:
+    """Terminal columns of ``text``: Chinese characters take two (for aligned console tables)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def ljust(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (:func:`display_width`)."""
+    return text + " " * max(width - display_width(text), 0)
 
 
 def has(key: str) -> bool:

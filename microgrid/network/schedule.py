@@ -86,12 +86,11 @@ def schedule_frame(schedule: object, timezone: str = "Asia/Shanghai") -> pd.Data
 
 def _validate_index(index: pd.Index) -> None:
     if not isinstance(index, pd.DatetimeIndex) or index.tz is None:
-        raise ScheduleError("schedule index must hold timezone-aware timestamps",
-                            ["index: use interval starts with a UTC offset (e.g. 2025-07-15T00:00:00+08:00)"])
+        raise ScheduleError.of("uerr.schedule_index_naive").with_problem("uerr.schedule_index_naive_hint")
     if len(index) > 1:
         steps = np.diff(index.asi8)
         if np.any(steps <= 0):
-            raise ScheduleError("schedule timestamps must increase", ["index: sort the rows by time, no duplicates"])
+            raise ScheduleError.of("uerr.schedule_not_increasing").with_problem("uerr.schedule_not_increasing_hint")
 
 
 def profile_loads(site: Site, index: pd.DatetimeIndex, tenants: list[str]) -> pd.DataFrame:
@@ -104,9 +103,7 @@ def profile_loads(site: Site, index: pd.DatetimeIndex, tenants: list[str]) -> pd
         mask = local.date == day
         rows = profile.reindex(local[mask])
         if rows.isna().any().any():
-            raise ScheduleError("schedule timestamps are not on the site's interval grid",
-                                [f"index: intervals must start at multiples of {step_min} min to take tenant base "
-                                 "loads from the profiles (or give <tenant>_load_kw columns)"])
+            raise ScheduleError.of("uerr.schedule_off_grid").with_problem("uerr.schedule_off_grid_hint", step=step_min)
         for tenant in tenants:
             out.loc[mask, tenant] = rows[f"load_{tenant}_kw"].to_numpy()
     return out
@@ -122,20 +119,22 @@ def validate_injections(injections_kw: pd.DataFrame, assets: pd.DataFrame, limit
     (|P| > ``limit_kw``) and its first offending interval; nothing is computed from such a schedule.
     ``assets`` is the net's asset table (its ``kind`` gives the column names)."""
     values = injections_kw.to_numpy(dtype=float)
-    problems = []
+    problems: list[tuple[str, dict]] = []
     for j, asset_id in enumerate(injections_kw.columns):
         column = power_column(asset_id, assets["kind"].get(asset_id, ""))
         col = values[:, j]
         bad = ~np.isfinite(col)
         huge = ~bad & (np.abs(np.where(bad, 0.0, col)) > limit_kw)
-        for mask, what in ((bad, "missing or not a finite number"), (huge, f"beyond ±{limit_kw:,.0f} kW")):
+        for mask, key in ((bad, "uerr.schedule_values_not_finite"), (huge, "uerr.schedule_values_beyond")):
             if mask.any():
                 first = int(np.flatnonzero(mask)[0])
-                problems.append(f"{column}: {int(mask.sum())} value(s) {what}, first at "
-                                f"{injections_kw.index[first].isoformat()} ({col[first]:g})")
+                problems.append((key, {"column": column, "count": int(mask.sum()), "limit": f"{limit_kw:,.0f}",
+                                       "time": injections_kw.index[first].isoformat(), "value": f"{col[first]:g}"}))
     if problems:
-        raise ScheduleError(f"schedule has {len(problems)} column(s) with unusable values (truncated or damaged "
-                            "file?)", problems)
+        err = ScheduleError.of("uerr.schedule_unusable_values", n=len(problems))
+        for key, params in problems:
+            err.with_problem(key, **params)
+        raise err
 
 
 def schedule_injections(schedule: object, assets: pd.DataFrame, site: Site | None = None) -> pd.DataFrame:
@@ -160,10 +159,12 @@ def schedule_injections(schedule: object, assets: pd.DataFrame, site: Site | Non
         else:
             missing.append(column)
     if missing:
-        hint = "; tenant base loads can come from the site profiles" if any(
-            c.endswith("_load_kw") for c in missing) else ""
-        raise ScheduleError(f"schedule lacks {len(missing)} column(s) the network needs",
-                            [f"column '{c}' is missing (kW, see docs/network.md){hint}" for c in missing])
+        key = ("uerr.schedule_column_missing_load" if any(c.endswith("_load_kw") for c in missing)
+               else "uerr.schedule_column_missing")
+        err = ScheduleError.of("uerr.schedule_lacks_columns", n=len(missing))
+        for c in missing:
+            err.with_problem(key, column=c)
+        raise err
     if from_profile:
         loads = profile_loads(site, frame.index, from_profile)
         for tenant in from_profile:

@@ -56,8 +56,7 @@ def profile_frame(site: Site, index: pd.DatetimeIndex) -> pd.DataFrame:
     frame.index = frame.index.tz_convert(index.tz)
     out = frame.reindex(index)
     if out.isna().any().any():
-        raise UserError(f"horizon start {index[0].isoformat()} is not on the {step_min}-min grid of the day "
-                        f"(start at a multiple of {step_min} min after midnight)")
+        raise UserError.of("uerr.horizon_off_grid", start=index[0].isoformat(), step=step_min)
     return out
 
 
@@ -68,12 +67,12 @@ def site_forecast(site: Site, index: pd.DatetimeIndex, forecast_csv: str | Path 
         try:
             user = read_forecast_csv(forecast_csv, index)
         except ForecastError as exc:
-            raise ForecastFileError(exc.message, exc.problems) from None
+            raise ForecastFileError.of(exc.key, exc.problems, **exc.params) from None
         unknown = sorted(set(user.columns) - known_columns(site))
         if unknown:
-            raise ForecastFileError(
-                f"{forecast_csv}: unknown column(s) {unknown}",
-                [f"allowed columns for site '{site.id}': {', '.join(sorted(known_columns(site)))}"])
+            raise ForecastFileError.of("uerr.forecast_unknown_columns", path=str(forecast_csv), unknown=str(unknown)
+                                       ).with_problem("uerr.forecast_allowed_columns", site=site.id,
+                                                      allowed=", ".join(sorted(known_columns(site))))
         for col in user.columns:
             frame[col] = user[col].to_numpy()
     return add_derived_columns(site, frame)

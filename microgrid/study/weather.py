@@ -161,7 +161,7 @@ def read_weather_csv(path: str | Path, index: pd.DatetimeIndex, latitude_deg: fl
     try:
         frame = read_forecast_csv(path, index)
     except ForecastError as exc:
-        raise UserError(f"--weather: {exc.message}", exc.problems) from None
+        raise UserError.of("uerr.where_detail", exc.problems, where="--weather", detail=exc) from None
     missing = [c for c in ("ghi_w_m2", "temp_air_c") if c not in frame.columns]
     if missing:
         raise UserError.of("uerr.weather_missing", path=str(path), missing=str(missing))

@@ -115,9 +115,9 @@ def metered_loads(loads: pd.DataFrame, path: str | Path) -> tuple[pd.DataFrame, 
     non-negative, and every column must be one of the profile columns the site uses.
     """
     try:
-        raw = read_csv_table(path, what="file")
+        raw = read_csv_table(path, not_found="uerr.csv_not_found")
     except ForecastError as exc:
-        raise UserError(f"--loads: {exc.message}") from None
+        raise UserError.of("uerr.where_detail", where="--loads", detail=exc) from None
     unknown = sorted(set(raw.columns) - set(loads.columns) - {"timestamp"})
     if unknown:
         raise UserError.of("uerr.loads_unknown_columns", path=str(path), unknown=str(unknown),
@@ -136,7 +136,7 @@ def metered_loads(loads: pd.DataFrame, path: str | Path) -> tuple[pd.DataFrame, 
     try:
         given = align_forecast(raw, loads.index, source=str(path))
     except ForecastError as exc:
-        raise UserError(f"--loads: {exc.message}", exc.problems) from None
+        raise UserError.of("uerr.where_detail", exc.problems, where="--loads", detail=exc) from None
     out = loads.copy()
     for col in given.columns:
         out[col] = given[col].to_numpy()

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from microgrid.errors import UserError
+
 Op = Literal["set", "scale"]
 _PART = re.compile(r"([^.\[\]]+)|\[([^\[\]]+)\]")
 
@@ -31,8 +33,8 @@ class Item:
     sel: int | str
 
 
-class PathError(ValueError):
-    """A path that cannot be read, or that does not lead anywhere in this site."""
+class PathError(UserError, ValueError):
+    """A path that cannot be read, or that does not lead anywhere in this site (``uerr.path_*``)."""
 
 
 @dataclass(frozen=True)
@@ -47,13 +49,13 @@ class Override:
 def parse_path(path: str) -> list[str | Item]:
     """``assets.pv[*].kwp`` → ``['assets', 'pv', Item('*'), 'kwp']`` (field names as text)."""
     if not isinstance(path, str) or not path.strip():
-        raise PathError("a field path must be non-empty text, e.g. assets.batteries[0].e_kwh")
+        raise PathError.of("uerr.path_empty")
     parts: list[str | Item] = []
     pos = 0
     for m in _PART.finditer(path):
         gap = path[pos:m.start()]
         if gap not in ("", ".") or (gap == "." and not parts):
-            raise PathError(f"'{path}' is not a field path (at '{path[pos:]}')")
+            raise PathError.of("uerr.path_bad_at", path=path, rest=path[pos:])
         if m.group(1) is not None:
             parts.append(m.group(1).strip())
         else:
@@ -61,7 +63,7 @@ def parse_path(path: str) -> list[str | Item]:
             parts.append(Item(int(sel) if re.fullmatch(r"-?\d+", sel) else sel))
         pos = m.end()
     if pos != len(path) or not parts or not isinstance(parts[0], str):
-        raise PathError(f"'{path}' is not a field path (e.g. assets.batteries[0].e_kwh)")
+        raise PathError.of("uerr.path_bad", path=path)
     return parts
 
 
@@ -69,36 +71,36 @@ def _children(node: Any, part: str | Item, path: str, create: bool) -> list[tupl
     """The (container, key) pairs that ``part`` selects in ``node``."""
     if isinstance(node, dict):
         if isinstance(part, Item):
-            raise PathError(f"{path}: [{part.sel}] selects a list item, but this field is a mapping")
+            raise PathError.of("uerr.path_item_in_mapping", path=path, sel=str(part.sel))
         if part not in node and not create:
-            raise PathError(f"{path}: no field '{part}' in this site")
+            raise PathError.of("uerr.path_no_field", path=path, field=part)
         return [(node, part)]
     if isinstance(node, list):
         if not isinstance(part, Item):
-            raise PathError(f"{path}: '{part}' names a field, but this is a list (select an item: [0], [id], [*])")
+            raise PathError.of("uerr.path_field_in_list", path=path, field=part)
         part = part.sel
         if part == "*":
             return [(node, i) for i in range(len(node))]
         if isinstance(part, int):
             if not -len(node) <= part < len(node):
-                raise PathError(f"{path}: index [{part}] is out of range (the list has {len(node)} item(s))")
+                raise PathError.of("uerr.path_index_range", path=path, index=part, n=len(node))
             return [(node, part)]
         found = [i for i, item in enumerate(node) if isinstance(item, dict) and item.get("id") == part]
         if not found:
             ids = ", ".join(str(item.get("id")) for item in node if isinstance(item, dict)) or "none"
-            raise PathError(f"{path}: no item with id '{part}' (ids: {ids})")
+            raise PathError.of("uerr.path_no_id", path=path, id=part, ids=ids)
         return [(node, i) for i in found]
-    raise PathError(f"{path}: '{part}' goes below a value that is not a mapping or a list")
+    raise PathError.of("uerr.path_below_value", path=path, field=str(part))
 
 
 def _scaled(value: Any, factor: float, path: str) -> Any:
     if isinstance(value, bool) or value is None:
-        raise PathError(f"{path}: cannot scale {value!r}; only numbers (or lists of numbers) scale")
+        raise PathError.of("uerr.path_cannot_scale", path=path, value=repr(value))
     if isinstance(value, int | float):
         return value * factor
     if isinstance(value, list):
         return [_scaled(v, factor, path) for v in value]
-    raise PathError(f"{path}: cannot scale {value!r}; only numbers (or lists of numbers) scale")
+    raise PathError.of("uerr.path_cannot_scale", path=path, value=repr(value))
 
 
 def apply_override(data: dict[str, Any], override: Override) -> int:
@@ -112,7 +114,7 @@ def apply_override(data: dict[str, Any], override: Override) -> int:
                 if isinstance(container, dict) and key not in container:
                     # a missing mapping on the way: created, the schema then says whether it may exist
                     if isinstance(parts[depth + 1], Item):
-                        raise PathError(f"{override.path}: no field '{key}' in this site")
+                        raise PathError.of("uerr.path_no_field", path=override.path, field=key)
                     container[key] = {}
                 nxt.append(container[key])
         nodes = nxt
@@ -133,6 +135,6 @@ def check_value(override: Override) -> None:
     if override.op == "scale":
         v = override.value
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
-            raise PathError(f"{override.path}: scale factor {v!r} is not a finite number >= 0")
+            raise PathError.of("uerr.path_bad_factor", path=override.path, value=repr(v))
     elif isinstance(override.value, float) and not math.isfinite(override.value):
-        raise PathError(f"{override.path}: {override.value!r} is not a finite number")
+        raise PathError.of("uerr.path_not_finite", path=override.path, value=repr(override.value))

@@ -140,7 +140,7 @@ def _changes(spec: _Changes, where: str) -> list[Override]:
         try:
             check_value(o)
         except PathError as exc:
-            raise ScenarioError(f"{where}: {exc}") from None
+            raise ScenarioError.of("uerr.where_detail", where=where, detail=exc) from None
     return out
 
 
@@ -152,10 +152,10 @@ def _label(value: Any) -> str:
 
 def _expand_sweep(sweep: SweepSpec, where: str) -> list[Scenario]:
     if (sweep.product is None) == (sweep.zip is None):
-        raise ScenarioError(f"{where}: give exactly one of 'product' or 'zip' (the dimensions of the sweep)")
+        raise ScenarioError.of("uerr.sweep_product_or_zip", where=where)
     dims = sweep.product if sweep.product is not None else sweep.zip
     if not dims:
-        raise ScenarioError(f"{where}: empty sweep: no dimensions")
+        raise ScenarioError.of("uerr.sweep_no_dimensions", where=where)
     axes = {}
     for dim_name, dim in dims.items():
         try:
@@ -166,7 +166,7 @@ def _expand_sweep(sweep: SweepSpec, where: str) -> list[Scenario]:
     if sweep.zip is not None:
         lengths = {n: len(v) for n, (_, _, v) in axes.items()}
         if len(set(lengths.values())) > 1:
-            raise ScenarioError(f"{where}: zip needs lists of equal length (got {lengths})")
+            raise ScenarioError.of("uerr.sweep_zip_lengths", where=where, lengths=str(lengths))
         points = list(zip(*(v for _, _, v in axes.values()), strict=True))
     else:
         points = list(itertools.product(*(v for _, _, v in axes.values())))
@@ -182,13 +182,13 @@ def _expand_sweep(sweep: SweepSpec, where: str) -> list[Scenario]:
             try:
                 check_value(o)
             except PathError as exc:
-                raise ScenarioError(f"{where}: {exc}") from None
+                raise ScenarioError.of("uerr.where_detail", where=where, detail=exc) from None
         labels = {k: _label(v) for k, v in params.items()}
         try:
             name = sweep.name.format(**labels) if sweep.name else ",".join(f"{k}={v}" for k, v in labels.items())
         except (KeyError, IndexError, ValueError) as exc:
-            raise ScenarioError(f"{where}.name: template '{sweep.name}' names {exc}, which is not a dimension "
-                                f"({', '.join(axes)})") from None
+            raise ScenarioError.of("uerr.sweep_name_template", where=where, template=sweep.name, name=str(exc),
+                                   dimensions=", ".join(axes)) from None
         out.append(Scenario(name, tuple(changes), sites, params))
     return out
 
@@ -264,26 +264,27 @@ def _digest(data: dict[str, Any]) -> str:
 
 def build_case(source: SiteSource, scenario: Scenario, file: str) -> Case:
     """Apply ``scenario`` to ``source`` and validate the result with the site schema (one-line errors)."""
-    where = f"{file}: scenario '{scenario.name}' on site '{source.id}'"
+    where = ScenarioError.of("uerr.scenario_on_site", file=file, scenario=scenario.name, site=source.id)
     data = _apply(source.data, scenario, where)
     try:
         site = site_from_mapping(data, base_dir=source.base_dir, source=source.source)
     except SiteError as exc:
         first = exc.problems[0] if exc.problems else exc.message
         more = f" (and {len(exc.problems) - 1} more problem(s))" if len(exc.problems) > 1 else ""
-        raise ScenarioError(f"{where}: {first}{more}") from None
+        raise ScenarioError.of("uerr.where_detail", where=where, detail=f"{first}{more}") from None
     if site.id != source.id:
-        raise ScenarioError(f"{where}: site.id cannot be changed by a scenario (it keys the results)")
+        raise ScenarioError.of("uerr.scenario_site_id", where=where)
     return Case(source.id, scenario, site, _digest(data))
 
 
-def _apply(base: dict[str, Any], scenario: Scenario, where: str) -> dict[str, Any]:
+def _apply(base: dict[str, Any], scenario: Scenario, where: ScenarioError) -> dict[str, Any]:
+    """``base`` with the scenario's overrides; ``where`` names the case (a catalogue text, see :func:`build_case`)."""
     data = copy.deepcopy(base)
     for o in scenario.overrides:
         try:
             apply_override(data, o)
         except PathError as exc:
-            raise ScenarioError(f"{where}: {exc}") from None
+            raise ScenarioError.of("uerr.where_detail", where=where, detail=exc) from None
     return data
 
 
@@ -291,13 +292,13 @@ def cases(sites: list[SiteSource], scenarios: list[Scenario], file: str) -> list
     """Every applicable (site, scenario) pair, validated; errors before anything runs."""
     ids = [s.id for s in sites]
     if len(set(ids)) != len(ids):
-        raise ScenarioError(f"the same site is given twice ({', '.join(ids)}); each site once")
+        raise ScenarioError.of("uerr.sweep_site_twice", ids=", ".join(ids))
     for sc in scenarios:
         unknown = [s for s in sc.sites or () if s not in ids]
         if unknown:
-            raise ScenarioError(f"{file}: scenario '{sc.name}': sites {unknown} are not among the sites of this "
-                                f"sweep ({', '.join(ids)})")
+            raise ScenarioError.of("uerr.sweep_sites_unknown", file=file, scenario=sc.name, unknown=str(unknown),
+                                   ids=", ".join(ids))
     out = [build_case(src, sc, file) for src in sites for sc in scenarios if sc.applies_to(src.id)]
     if not out:
-        raise ScenarioError(f"{file}: empty sweep: no scenario applies to the given sites")
+        raise ScenarioError.of("uerr.sweep_nothing_applies", file=file)
     return out

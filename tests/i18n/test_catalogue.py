@@ -25,8 +25,9 @@ def test_both_languages_have_the_same_keys_and_placeholders():
 def test_chinese_texts_are_chinese_and_english_texts_are_not():
     en, zh = catalogue("en"), catalogue("zh-CN")
     assert [k for k, v in en.items() if _CJK.search(v)] == []
-    # a Chinese text without any Chinese character is an untranslated leftover (units and symbols excepted)
-    leftovers = [k for k, v in zh.items() if not _CJK.search(v) and re.search(r"[A-Za-z]{4,}", v)]
+    # a Chinese text without any Chinese character is an untranslated leftover (units and symbols excepted;
+    # placeholders are filled by the caller, so "{where}：{detail}" is language-neutral)
+    leftovers = [k for k, v in zh.items() if not _CJK.search(v) and re.search(r"[A-Za-z]{4,}", re.sub(r"\{\w+\}", "", v))]
     assert leftovers == []
 
 

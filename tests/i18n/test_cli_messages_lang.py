@@ -15,20 +15,9 @@ import pytest
 
 from microgrid.cli import COMMANDS, build_parser, main
 from microgrid.i18n import set_lang
-from microgrid.store import passwords
 from tests.paths import SMALL_SITE
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
-
-
-@pytest.fixture
-def work(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MICROGRID_DATA_DIR", str(tmp_path / "var"))
-    for name in ("MICROGRID_STORE_URL", "MICROGRID_LANG", "MICROGRID_DEV", "MICROGRID_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(passwords, "SCRYPT_N", 2**12)
-    return tmp_path
 
 
 def _run(monkeypatch, capsys, argv, stdin_text=""):
