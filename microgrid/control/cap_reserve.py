@@ -14,8 +14,9 @@ to keep the PCC at ``pcc_max`` until the plan next charges them is
 
     need = Σ_i E[max(X_i − pcc_max, 0)] · Δt_i,   X_i ~ N(k · n_i, σ²)      (the current interval pro rata)
 
-where ``σ`` is the spread of the measured net demand around ``k`` × the plan's over the same hour: a load that
-swings around its forecast needs more discharge above the cap than its interval mean shows.
+where ``σ`` is the spread of the measured net demand around ``k`` × the plan's over the same hour (robust: median
+absolute deviation): a load that swings around its forecast needs more discharge above the cap than its interval
+mean shows. Only readings of normal mode count (a PCC value the trust layer doubts is no load information).
 
 and what they can deliver is ``usable = Σ_b (SoC_b − SoC_min,b)/100 · E_b · η_dis,b``. The soft target is
 given up while ``usable < need · (1 + margin)`` and taken up again above 1.25 × that plus 2 % of the capacity.
@@ -98,12 +99,13 @@ class CapReserve:
         return float(min(max(measured / planned, 1.0), K_MAX))
 
     def spread_kw(self, k: float) -> float:
-        """Standard deviation of the measured net demand around ``k`` × the plan's in the last hour, kW."""
-        hours = sum(s[1] for s in self._samples)
-        if hours <= 0 or not self._enough_history():
+        """Spread of the measured net demand around ``k`` × the plan's in the last hour, kW: the median absolute
+        deviation × 1.4826 (the standard deviation of a normal swing), so that a few wild readings in the cycles
+        before the trust layer caught a faulty meter do not pass for a swinging load."""
+        if not self._enough_history():
             return 0.0
-        mean = sum(s[1] * (s[2] - k * s[3]) for s in self._samples) / hours
-        return math.sqrt(max(sum(s[1] * (s[2] - k * s[3] - mean) ** 2 for s in self._samples) / hours, 0.0))
+        deviation = np.fromiter((s[2] - k * s[3] for s in self._samples), dtype=float, count=len(self._samples))
+        return float(1.4826 * np.median(np.abs(deviation - np.median(deviation))))
 
     def usable_kwh(self, storage: tuple[StorageUnit, ...]) -> float:
         """Energy the online batteries can still deliver at the AC side down to their SoC floors, kWh."""

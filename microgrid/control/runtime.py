@@ -402,7 +402,9 @@ class Runtime:
     def _storage_peak_target(self, peak_target: float | None, interval: IntervalPlan | None, now: datetime,
                              dt_s: float, pcc_kw: float | None, storage, import_cap_kw: float) -> float | None:
         """The demand target the storage chases: ``peak_target`` while the batteries hold enough energy for the
-        import cap over the rest of the planned stretch, else none (the cap only); see :mod:`cap_reserve`."""
+        import cap over the rest of the planned stretch, else none (the cap only); see :mod:`cap_reserve`.
+        ``pcc_kw`` is ``None`` outside normal mode: a PCC reading the trust layer doubts (noise, a frozen or
+        lost meter) must not pass for a load running above its plan."""
         planned_net = None if interval is None else interval.grid_kw + sum(interval.storage_kw.values())
         self.cap_reserve.observe(now, dt_s, pcc_kw, storage, planned_net)
         if peak_target is None:
@@ -484,7 +486,8 @@ class Runtime:
         import_cap = self.gridcaps.import_cap_kw(now, grid.import_cap_kw)
         pv = pv_units(self.site, control.pv, self._commanded)
         storage = storage_units(self.site, control.storage, self._commanded, horizon_s=self.options.cycle_s)
-        storage_peak = self._storage_peak_target(peak_target, interval, now, dt_s, pcc_kw, storage, import_cap)
+        storage_peak = self._storage_peak_target(peak_target, interval, now, dt_s,
+                                                 pcc_kw if mode == Mode.NORMAL else None, storage, import_cap)
         limits = GridLimits(grid.export_limit_kw, import_cap, storage_peak)
         storage, stalled = self.following.check(storage, dt_s, now)
         for sid in stalled:
@@ -502,7 +505,8 @@ class Runtime:
                                plan_storage_kw=plan_storage,
                                overrides_kw={} if mode == Mode.SAFE else overrides,
                                config=self.options.controller,
-                               storage_for_cap_only=peak_target is not None and storage_peak is None)
+                               storage_for_cap_only=(mode == Mode.NORMAL and peak_target is not None
+                                                     and storage_peak is None))
         setpoints = safe_state(inputs, self.trust.load_bounds(readings)) if mode == Mode.SAFE else balance(inputs)
         self.following.sent(storage, setpoints.storage_kw)
         if mode != Mode.SAFE:
