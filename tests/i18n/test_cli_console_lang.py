@@ -148,7 +148,71 @@ def test_study_and_sweep_consoles_in_chinese(work, monkeypatch, capsys):
             "--scheduler", "in-process", "--out", "sw"]
     code, out, err = _run(monkeypatch, capsys, argv)
     assert code == 0, err
-    assert "上运行 1 个算例" in err and "[1/1] small_factory/pv2：ok（绿电 " in err, err
+    assert "上运行 1 个算例" in err and "[1/1] small_factory/pv2：成功（绿电 " in err, err
     assert out.splitlines()[0].startswith("1 个算例：1 个成功，0 个有错误或回退日；") and "已写入 " in out
     code, out, err = _run(monkeypatch, capsys, argv)  # rerun: nothing computed, the stored row reused
     assert code == 0 and "复用了 " in err and "中已保存的 1 行" in err, err
+
+
+def test_check_violation_table_in_chinese(work, monkeypatch, capsys):
+    """A loading limit of 1 % is violated by every loaded line: the table's headers and wording in Chinese, element
+    ids and numbers as they are; the English table is the same table word for word."""
+    from microgrid.planning import build_dispatch_inputs, horizon_for_day
+    from microgrid.site import load_site
+    from optimizer.baseline import baseline_schedule
+
+    site = load_site(SMALL_SITE)
+    baseline_schedule(build_dispatch_inputs(site, horizon_for_day(site, date(2025, 7, 15)))).frame.to_csv(work / "s.csv")
+    argv = ["check", SITE, "--schedule", "s.csv", "--out", "n.csv", "--max-loading", "1", "--max-rows", "3"]
+    code, zh, _ = _run(monkeypatch, capsys, [*ZH, *argv])
+    code_en, en, _ = _run(monkeypatch, capsys, argv)
+    assert code == code_en == 1
+    zh, en = zh.splitlines(), en.splitlines()
+    at = next(i for i, line in enumerate(en) if line.startswith("time "))
+    assert en[at].split() == ["time", "element", "quantity", "value", "limit"]
+    assert zh[at].split() == ["时间", "元件", "量", "数值", "限值"]
+    assert len(zh[at]) < len(zh[at + 1])  # aligned by terminal columns: a Chinese character is two
+    rows_en, rows_zh = en[at + 2:at + 5], zh[at + 2:at + 5]
+    for row_en, row_zh in zip(rows_en, rows_zh, strict=True):
+        day, hhmm, kind, element, quantity, value, limit = row_en.split()
+        assert kind in ("line", "trafo") and quantity == "loading_pct" and float(value) > float(limit) == 1
+        chinese = {"line": "线路", "trafo": "变压器"}[kind]
+        assert row_zh.split() == [day, hhmm, chinese, element, "负载率", "%", value, limit], row_zh
+    more = int(en[at + 5].split()[1])
+    assert en[at + 5] == f"... {more} more rows (see network.csv)" and zh[at + 5] == f"……另有 {more} 行（见 network.csv）"
+
+
+def test_devices_write_and_check_in_chinese(tmp_path, capsys):
+    """``devices --write`` (result, read-back, keep-alive note, refusals) and ``--check`` findings against the
+    simulator on loopback: Chinese words, ids, values and units as they are; English word for word as before."""
+    from tests.drivers.test_cli_devices import served_site
+
+    def both(argv, code):
+        assert main([*ZH, *argv]) == code
+        zh = capsys.readouterr().out.splitlines()
+        assert main(argv) == code
+        return zh, capsys.readouterr().out.splitlines()
+
+    with served_site(tmp_path) as (site_dir, _park):
+        site = str(site_dir)
+        zh = both(["devices", site, "--write", "dev_pv_roof.m704_w_max_lim_pct=50"], 0)[0]
+        assert "dev_pv_roof.m704_w_max_lim_pct：成功 100.0 -> 50.0，读回 50.0" in zh
+        assert "dev_pv_roof.m704_w_max_lim_pct_ena：成功 0 -> 1，读回 1" in zh, zh  # enable after the value
+        assert "dev_pv_roof.m704_w_max_lim_pct 现在读数为 50.0 %" in zh
+        assert any(line.startswith("注意：设备要求定期重写这些测点（") for line in zh), zh
+        zh, en = both(["devices", site, "--write", "dev_pv_roof.m704_w_max_lim_pct=-5"], 2)
+        assert zh == ["dev_pv_roof.m704_w_max_lim_pct：被拒绝：无法表示：测点 m704_w_max_lim_pct 为无符号"
+                      "（u16，0 .. 6553.5 %）；负值绝不回绕"], zh
+        assert en == ["dev_pv_roof.m704_w_max_lim_pct: refused: cannot be represented: point m704_w_max_lim_pct is "
+                      "unsigned (u16, 0 .. 6553.5 %); a negative value is never wrapped"], en
+        zh, en = both(["devices", site, "--write", "dev_meter_pcc.p_kw=1"], 2)
+        assert (zh, en) == (["dev_meter_pcc.p_kw：被拒绝：测点 p_kw 为只读"], ["dev_meter_pcc.p_kw: refused: point p_kw is read-only"])
+
+        text = (site_dir / "site.yaml").read_text(encoding="utf-8").replace("ct_ratio: 20}", "ct_ratio: 40}")
+        (site_dir / "site.yaml").write_text(text, encoding="utf-8")
+        zh, en = both(["devices", site, "--check", "--device", "dev_meter_pcc"], 2)
+    assert zh == ["站点 small_factory：已检查 1 台设备",
+                  "dev_meter_pcc：变比：设备上的 CT 变比为 20，但站点文件为 40：请修改电表设置或 meters[].ct_ratio"], zh
+    assert en == ["site small_factory: checked 1 device(s)",
+                  "dev_meter_pcc: ratio: CT ratio on the device is 20 but the site file says 40: fix the meter setting "
+                  "or meters[].ct_ratio"], en
