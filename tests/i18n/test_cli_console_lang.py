@@ -5,6 +5,7 @@ in ``--lang zh-CN``; the English texts stay word for word as they were (checked 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -216,3 +217,46 @@ def test_devices_write_and_check_in_chinese(tmp_path, capsys):
     assert en == ["site small_factory: checked 1 device(s)",
                   "dev_meter_pcc: ratio: CT ratio on the device is 20 but the site file says 40: fix the meter setting "
                   "or meters[].ct_ratio"], en
+
+
+def test_sim_status_and_utility_lines_in_chinese(work, capsys):
+    """``--status-every`` lines and the utility mode's lines; the controller's address is a closed loopback port,
+    so the target is "not sent" with the library's reason after it."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (work / "u.yaml").write_text('- {at: "2025-07-16T12:00:20", target_kw: 300}\n', encoding="utf-8")
+    code = main([*ZH, "sim", SITE, "--speed", "300", "--duration", "60", "--auto-ports", "--start", "2025-07-16T12:00",
+                 "--status-every", "0.05", "--utility", f"127.0.0.1:{port}", "--utility-schedule", "u.yaml"])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert f"电网公司模式：需求响应目标发往 127.0.0.1:{port} 单元 1（计划 1 个，每天随机 0 个）" in lines, lines
+    sent = [line for line in lines if line.startswith("电网公司：")]
+    assert len(sent) == 1 and sent[0].startswith("电网公司：2025-07-16 12:") and " 需求响应目标 300 kW 未发送：" in sent[0]
+    status = [line for line in lines if " 并网点 " in line]
+    assert status, lines
+    assert all(line.startswith("12:0") and " kW  光伏 " in line and "bat_factory=" in line for line in status), status
+
+
+def test_sweep_interrupted_line_and_case_errors_in_chinese(work, monkeypatch, capsys):
+    import microgrid.sweep.runner
+    from microgrid.sweep.task import case_error
+
+    def interrupted(*_a, **_kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(microgrid.sweep.runner, "run_sweep", interrupted)
+    (work / "sc.yaml").write_text("scenarios:\n  - name: x\n    scale: {\"assets.pv[*].kwp\": 2}\n", encoding="utf-8")
+    code, _, err = _run(monkeypatch, capsys, [*ZH, "sweep", SITE, "--scenarios", "sc.yaml", "--year", "2026",
+                                              "--scheduler", "in-process", "--out", "sw"])
+    assert code == 130
+    assert err.splitlines()[-1] == f"已中断：已完成的场景在 {Path('sw') / 'rows'} 中；再次运行同一命令即可只计算其余部分"
+    # a case's error text: the stored English fallback note in the reader's language, an exception's text as raised
+    row = {"status": "fallback", "error": "no optimised plan on 2 day(s) (2026-07-01, 2026-07-02); their rule-based "
+                                          "fallback is in the figures"}
+    assert case_error(row, "en") == row["error"]
+    assert case_error(row, "zh-CN") == "2 天没有优化计划（2026-07-01, 2026-07-02）；数据中为这些天基于规则的回退方案"
+    failed = {"status": "error", "error": "RuntimeError: solver crashed"}
+    assert case_error(failed, "zh-CN") == case_error(failed) == "RuntimeError: solver crashed"
