@@ -23,7 +23,7 @@ from typing import Any
 from drivers.device import ModbusDevice
 from drivers.errors import CommError
 from drivers.fleet import Fleet
-from drivers.readonly import control_gap
+from drivers.readonly import control_gap_wording
 from drivers.registermap import Point, decode, encode, kw_factor
 from drivers.transport import Endpoint, LinkSettings, ModbusTransport
 from microgrid.i18n import t
@@ -176,9 +176,9 @@ async def check_fleet(
                                            map=device.regmap.name))
             elif problem := _expect_problem(device.point(pid), device.value(pid), want):
                 findings.append(Finding.of(did, "identity", problem[0], **problem[1]))
-        chain = getattr(adapter, "chain_problem", None)
-        if chain is not None and (problem := chain()):
-            findings.append(Finding(did, "identity", problem))
+        chain = getattr(adapter, "chain_mismatch", None)
+        if chain is not None and (found := chain()):
+            findings.append(Finding.of(did, "identity", "devices.find.chain", **found))
         rating = getattr(adapter.limits, "p_max_kw", None) or max(
             adapter.limits.p_charge_max_kw or 0.0, adapter.limits.p_discharge_max_kw or 0.0
         ) or None
@@ -193,8 +193,8 @@ async def check_fleet(
                 findings.append(Finding.of(did, "unsupported", "devices.find.unsupported", points=refused))
         if did in nominal_v:
             findings += _meter_findings(fleet, did, nominal_v[did])
-        if gap := control_gap(device.regmap):
-            findings.append(Finding(did, "control", gap))
+        if gap := control_gap_wording(device.regmap):
+            findings.append(Finding.of(did, "control", gap[0], **gap[1]))
     return findings
 
 

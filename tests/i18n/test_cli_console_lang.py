@@ -260,3 +260,20 @@ def test_sweep_interrupted_line_and_case_errors_in_chinese(work, monkeypatch, ca
     assert case_error(row, "zh-CN") == "2 天没有优化计划（2026-07-01, 2026-07-02）；数据中为这些天基于规则的回退方案"
     failed = {"status": "error", "error": "RuntimeError: solver crashed"}
     assert case_error(failed, "zh-CN") == case_error(failed) == "RuntimeError: solver crashed"
+
+
+def test_read_only_map_finding_in_both_languages():
+    """The ``control`` finding of ``devices --check`` (a map option without remote control): the same words as the
+    adapter's refusal in English, Chinese around the map's label."""
+    from drivers.check import Finding
+    from drivers.readonly import control_gap, control_gap_wording
+    from drivers.registermap import load_map
+
+    regmap = load_map("sinexcel_pcs", {"remote_control": "disabled"})
+    key, params = control_gap_wording(regmap)
+    finding = Finding.of("dev_pcs", "control", key, **params)
+    assert finding.message == control_gap(regmap)
+    assert finding.line("en") == ("dev_pcs: control: map sinexcel_pcs (remote_control=disabled) takes no power "
+                                  "setpoint (read-only): setpoints are refused")
+    assert finding.line("zh-CN") == ("dev_pcs：控制：寄存器表 sinexcel_pcs (remote_control=disabled) 不接受功率设定值"
+                                     "（只读）：设定值均被拒绝")
