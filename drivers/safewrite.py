@@ -115,6 +115,11 @@ class WriteResult:
         return text
 
 
+def wording(key: str, **params: Any) -> dict[str, Any]:
+    """``message``/``key``/``params`` of a :class:`WriteResult` worded by the catalogue entry ``key``."""
+    return {"message": t(key, "en", **params), "key": key, "params": tuple(params.items())}
+
+
 AuditCallback = Callable[[WriteResult], None]
 """Called with every write attempt (sent or refused, not ``unchanged``)."""
 
@@ -153,10 +158,7 @@ class _Prepared:
 
     def overflow_wording(self) -> dict[str, Any]:
         """``message``/``key``/``params`` of a result that reports the overflow (empty when there is none)."""
-        if not self.overflow:
-            return {}
-        return {"message": t("write.overflow", "en", **dict(self.overflow)), "key": "write.overflow",
-                "params": self.overflow}
+        return wording("write.overflow", **dict(self.overflow)) if self.overflow else {}
 
 
 @dataclass
@@ -374,7 +376,7 @@ class SafeWriter:
         def refuse(key: str, status: WriteStatus = WriteStatus.REFUSED, **params: Any) -> WriteResult:
             return WriteResult(
                 device.device_id, point.id, old, None, status, self.clock.now(), requested, reason=reason,
-                message=t(key, "en", **params), key=key, params=tuple(params.items()),
+                **wording(key, **params),
             )
 
         if not point.writable:
@@ -453,15 +455,15 @@ class SafeWriter:
         while times and now - times[0] > 3600.0:
             times.popleft()
         policy = self.eeprom
-        message = ""
+        limited: dict[str, Any] = {}
         if len(times) >= policy.max_writes_per_hour:
-            message = f"EEPROM write budget used: {len(times)} writes in the last hour (max {policy.max_writes_per_hour})"
+            limited = wording("write.eeprom_budget", n=len(times), max=policy.max_writes_per_hour)
         elif times and now - times[-1] < policy.min_interval_s:
-            message = f"EEPROM point written {now - times[-1]:.0f} s ago (min interval {policy.min_interval_s:g} s)"
-        if message:
+            limited = wording("write.eeprom_interval", ago=f"{now - times[-1]:.0f}", min=f"{policy.min_interval_s:g}")
+        if limited:
             if not dry_run:
                 self.state.rate_limited[prep.point.id] += 1
-            return self._result(prep, WriteStatus.RATE_LIMITED, reason, message=message)
+            return self._result(prep, WriteStatus.RATE_LIMITED, reason, **limited)
         if not dry_run:
             times.append(now)
         return None
@@ -482,7 +484,8 @@ class SafeWriter:
             values = await device.read_now([p.point.id for p in preps])
         except CommError as exc:
             return [
-                self._result(p, WriteStatus.FAILED, reason, message=f"written, readback failed: {exc}") for p in preps
+                self._result(p, WriteStatus.FAILED, reason, **wording("write.readback_failed", error=str(exc)))
+                for p in preps
             ]
         results = []
         for prep in preps:
@@ -493,10 +496,11 @@ class SafeWriter:
                 status = WriteStatus.CLAMPED if prep.overflow else WriteStatus.OK
                 results.append(self._result(prep, status, reason, readback=back, **prep.overflow_wording()))
             else:
-                message = f"wrote {prep.value!r}, device reads back {back!r}"
-                device.health.set_problem(f"readback:{prep.point.id}", f"readback mismatch on {prep.point.id}: {message}")
+                differs = wording("write.readback_differs", value=repr(prep.value), back=repr(back))
+                device.health.set_problem(f"readback:{prep.point.id}",
+                                          f"readback mismatch on {prep.point.id}: {differs['message']}")
                 self.state.confirmed.pop(prep.point.id, None)
-                results.append(self._result(prep, WriteStatus.MISMATCH, reason, readback=back, message=message))
+                results.append(self._result(prep, WriteStatus.MISMATCH, reason, readback=back, **differs))
         return results
 
     def _unchanged(self, prep: _Prepared, reason: str) -> WriteResult:
