@@ -390,7 +390,7 @@ class SafeWriter:
             if isinstance(value, str):
                 raw = next((k for k, v in point.enum.items() if v == value), None)
                 if raw is None:
-                    return refuse("write.not_one_of", value=value, choices=sorted(point.enum.values()))
+                    return refuse("write.not_one_of", value=value, choices=str(sorted(point.enum.values())))
                 value = raw
             if not isinstance(value, int | float) or value not in point.enum:
                 names = ", ".join(f"{k} ({v})" for k, v in point.enum.items())
