@@ -23,9 +23,10 @@ from typing import Any
 from drivers.device import ModbusDevice
 from drivers.errors import CommError
 from drivers.fleet import Fleet
-from drivers.readonly import control_gap
+from drivers.readonly import control_gap_wording
 from drivers.registermap import Point, decode, encode, kw_factor
 from drivers.transport import Endpoint, LinkSettings, ModbusTransport
+from microgrid.i18n import t
 
 PROBE_UNITS = (1, 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 127, 247)
 """Unit ids tried when a device is silent at its configured id (most gateways / vendor defaults)."""
@@ -37,20 +38,33 @@ class Finding:
     kind: str
     """``unit_id``, ``identity``, ``word_order``, ``ratio``, ``unsupported``, ``control`` or ``offline``."""
     message: str
+    """English text (also the log's)."""
+    key: str = ""
+    """Catalogue key of ``message`` (``devices.find.*``) when it has one, for :meth:`line` in another language."""
+    params: tuple[tuple[str, Any], ...] = ()
 
-    def line(self) -> str:
-        return f"{self.device_id}: {self.kind}: {self.message}"
+    @classmethod
+    def of(cls, device_id: str, kind: str, key: str, **params: Any) -> Finding:
+        """A finding worded by the catalogue entry ``key``."""
+        return cls(device_id, kind, t(key, "en", **params), key, tuple(params.items()))
+
+    def line(self, lang: str | None = None) -> str:
+        """``device: kind: message`` in ``lang`` (device ids, point ids, numbers and units as they are)."""
+        message = t(self.key, lang, **dict(self.params)) if self.key else self.message
+        return t("devices.finding", lang, device=self.device_id, kind=t(f"devices.kind.{self.kind}", lang),
+                 message=message)
 
 
-def _expect_problem(point: Point, got: Any, want: Any) -> str | None:
+def _expect_problem(point: Point, got: Any, want: Any) -> tuple[str, dict[str, Any]] | None:
+    """(catalogue key, parameters) of an identity register that differs from the site file's ``expect``."""
     if got is None:
-        return f"{point.id} not readable (site file expects {want!r})"
+        return "devices.find.expect_unreadable", {"point": point.id, "want": repr(want)}
     if isinstance(want, str) or isinstance(got, str):
         if str(got).strip() != str(want).strip():
-            return f"{point.id} is {got!r}, site file expects {want!r}"
+            return "devices.find.expect_differs", {"point": point.id, "got": repr(got), "want": repr(want)}
         return None
     if abs(float(got) - float(want)) > 0.005 * max(abs(float(want)), 1e-9):
-        return f"{point.id} is {got:g}, site file expects {float(want):g}"
+        return "devices.find.expect_differs", {"point": point.id, "got": f"{got:g}", "want": f"{float(want):g}"}
     return None
 
 
@@ -96,14 +110,9 @@ def word_order_findings(device: ModbusDevice, rating_kw: float | None) -> list[F
             continue
         other = swapped(point, value)
         if other is not None and plausible(point, other, rating_kw):
-            out.append(
-                Finding(
-                    device.device_id,
-                    "word_order",
-                    f"{point.id} reads {value:g} {point.unit} (implausible) but {other:g} with the words swapped: "
-                    f"check the device's word order against map {device.regmap.name} ({point.word_order})",
-                )
-            )
+            out.append(Finding.of(device.device_id, "word_order", "devices.find.word_order", point=point.id,
+                                  value=f"{value:g}", unit=point.unit, other=f"{other:g}", map=device.regmap.name,
+                                  order=point.word_order))
     return out
 
 
@@ -153,51 +162,51 @@ async def check_fleet(
             others = await probe_unit_ids(device)
             where = _endpoint_text(device.transport.endpoint)
             if others:
-                findings.append(
-                    Finding(did, "unit_id", f"no answer at unit {device.unit_id} on {where}, but unit(s) "
-                            f"{', '.join(map(str, others))} answer: fix devices[].unit_id")
-                )
+                findings.append(Finding.of(did, "unit_id", "devices.find.unit_id", unit=device.unit_id, where=where,
+                                           others=", ".join(map(str, others))))
+            elif device.health.last_error:
+                findings.append(Finding.of(did, "offline", "devices.find.offline", unit=device.unit_id, where=where,
+                                           error=device.health.last_error))
             else:
-                findings.append(Finding(did, "offline", f"no answer at unit {device.unit_id} on {where}: "
-                                        f"{device.health.last_error or 'silent'}"))
+                findings.append(Finding.of(did, "offline", "devices.find.silent", unit=device.unit_id, where=where))
             continue
         for pid, want in expect.get(did, {}).items():
             if not device.has(pid):
-                findings.append(Finding(did, "identity", f"site file expects {pid}, which map "
-                                        f"{device.regmap.name} does not have"))
+                findings.append(Finding.of(did, "identity", "devices.find.expect_no_point", point=pid,
+                                           map=device.regmap.name))
             elif problem := _expect_problem(device.point(pid), device.value(pid), want):
-                findings.append(Finding(did, "identity", problem))
-        chain = getattr(adapter, "chain_problem", None)
-        if chain is not None and (problem := chain()):
-            findings.append(Finding(did, "identity", problem))
+                findings.append(Finding.of(did, "identity", problem[0], **problem[1]))
+        chain = getattr(adapter, "chain_mismatch", None)
+        if chain is not None and (found := chain()):
+            findings.append(Finding.of(did, "identity", "devices.find.chain", **found))
         rating = getattr(adapter.limits, "p_max_kw", None) or max(
             adapter.limits.p_charge_max_kw or 0.0, adapter.limits.p_discharge_max_kw or 0.0
         ) or None
         findings += word_order_findings(device, rating)
         if device.unsupported:
             options = ", ".join(f"{k}: {'/'.join(o.choices)}" for k, o in device.regmap.options.items())
-            hint = f"; map options: {options}" if options else ""
-            findings.append(Finding(did, "unsupported", f"the device refuses {', '.join(sorted(device.unsupported))} "
-                                    f"(illegal data address){hint}"))
+            refused = ", ".join(sorted(device.unsupported))
+            if options:
+                findings.append(Finding.of(did, "unsupported", "devices.find.unsupported_options", points=refused,
+                                           options=options))
+            else:
+                findings.append(Finding.of(did, "unsupported", "devices.find.unsupported", points=refused))
         if did in nominal_v:
             findings += _meter_findings(fleet, did, nominal_v[did])
-        if gap := control_gap(device.regmap):
-            findings.append(Finding(did, "control", gap))
+        if gap := control_gap_wording(device.regmap):
+            findings.append(Finding.of(did, "control", gap[0], **gap[1]))
     return findings
 
 
 def _meter_findings(fleet: Fleet, device_id: str, nominal_phase_v: float) -> list[Finding]:
-    from drivers.adapters.meters import ratio_problems
+    from drivers.adapters.meters import ratio_mismatches
 
     adapter, _ = fleet.asset_of(device_id)
-    out = [Finding(device_id, "ratio", p) for p in ratio_problems(adapter)]
+    out = [Finding.of(device_id, "ratio", "devices.find.ratio", **p) for p in ratio_mismatches(adapter)]
     reading = adapter.reading()
     v = getattr(reading, "v_v", None)
     if v and nominal_phase_v and not 0.75 * nominal_phase_v <= v <= 1.25 * nominal_phase_v:
-        out.append(
-            Finding(device_id, "ratio", f"primary phase voltage reads {v:.6g} V, the bus is nominally "
-                    f"{nominal_phase_v:.6g} V: check the PT ratio (device and meters[].pt_ratio)")
-        )
+        out.append(Finding.of(device_id, "ratio", "devices.find.voltage", v=f"{v:.6g}", nominal=f"{nominal_phase_v:.6g}"))
     return out
 
 

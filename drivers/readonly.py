@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from drivers.registermap import RegisterMap, RegisterMapError, load_map
+from microgrid.i18n import t
 
-_COMMAND = {"storage": ("setpoint", "power setpoint"), "pv_inverter": ("limit_pct", "active power limit")}
+_COMMAND = {"storage": "setpoint", "pv_inverter": "limit_pct"}
+"""The profile field that commands each kind; without it the map is read-only."""
 
 
 def map_label(regmap: RegisterMap) -> str:
@@ -21,15 +23,21 @@ def map_label(regmap: RegisterMap) -> str:
     return f"{regmap.name} ({', '.join(chosen)})" if chosen else regmap.name
 
 
-def control_gap(regmap: RegisterMap) -> str | None:
-    """Why a device with this map cannot be commanded (``None``: it can, or it is not a profile map)."""
+def control_gap_wording(regmap: RegisterMap) -> tuple[str, dict[str, str]] | None:
+    """(catalogue key, parameters) of why a device with this map cannot be commanded (``None``: it can, or it
+    is not a profile map)."""
     prof = regmap.profile
     if prof is None or prof.kind not in _COMMAND:
         return None
-    field, what = _COMMAND[prof.kind]
-    if getattr(prof, field) is not None:
+    if getattr(prof, _COMMAND[prof.kind]) is not None:
         return None
-    return f"map {map_label(regmap)} takes no {what} (read-only): setpoints are refused"
+    return f"devices.find.control_{prof.kind}", {"map": map_label(regmap)}
+
+
+def control_gap(regmap: RegisterMap) -> str | None:
+    """:func:`control_gap_wording` in English words."""
+    wording = control_gap_wording(regmap)
+    return None if wording is None else t(wording[0], "en", **wording[1])
 
 
 def site_control_problems(site: Any) -> list[str]:
@@ -50,4 +58,4 @@ def site_control_problems(site: Any) -> list[str]:
     return problems
 
 
-__all__ = ["control_gap", "map_label", "site_control_problems"]
+__all__ = ["control_gap", "control_gap_wording", "map_label", "site_control_problems"]

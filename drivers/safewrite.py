@@ -39,11 +39,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from drivers.clock import Clock
 from drivers.device import ModbusDevice, Value
 from drivers.errors import CommError
 from drivers.registermap import Point, decode, encode
+from microgrid.i18n import t
 
 
 class WriteStatus(StrEnum):
@@ -82,6 +84,10 @@ class WriteResult:
     reason: str = "setpoint"
     """``setpoint``, ``refresh`` (keep-alive re-write), ``heartbeat``, ``sequence:<name>``, ``manual``."""
     message: str = ""
+    """English text (also the audit record's)."""
+    key: str = ""
+    """Catalogue key of ``message`` (``write.*``) when it has one, for :meth:`describe` in another language."""
+    params: tuple[tuple[str, Any], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -93,17 +99,25 @@ class WriteResult:
         """The device holds the value sent (``ok``, or ``clamped`` to its own limit): keep it alive."""
         return self.status in (WriteStatus.OK, WriteStatus.UNCHANGED, WriteStatus.CLAMPED)
 
-    def describe(self) -> str:
-        text = f"{self.device_id}.{self.point_id}: {self.status.value}"
+    def describe(self, lang: str | None = None) -> str:
+        """One line for the operator in ``lang``: ``device.point: status old -> new, readback x: message``."""
+        text = t("write.result", lang, device=self.device_id, point=self.point_id,
+                 status=t(f"write.status.{self.status.value}", lang))
         if self.new is not None:
             text += f" {self.old!r} -> {self.new!r}"
         if self.clamped:
-            text += f" (clamped from {self.requested!r})"
+            text += t("write.clamped_from", lang, requested=repr(self.requested))
         if self.readback is not None:
-            text += f", readback {self.readback!r}"
+            text += t("write.readback", lang, readback=repr(self.readback))
         if self.message:
-            text += f": {self.message}"
+            message = t(self.key, lang, **dict(self.params)) if self.key else self.message
+            text += t("write.message", lang, message=message)
         return text
+
+
+def wording(key: str, **params: Any) -> dict[str, Any]:
+    """``message``/``key``/``params`` of a :class:`WriteResult` worded by the catalogue entry ``key``."""
+    return {"message": t(key, "en", **params), "key": key, "params": tuple(params.items())}
 
 
 AuditCallback = Callable[[WriteResult], None]
@@ -139,8 +153,12 @@ class _Prepared:
     old: Value
     changed: bool
     deadband: float
-    overflow: str = ""
-    """Non-empty when the wanted value did not fit the device (register / documented range): the message."""
+    overflow: tuple[tuple[str, Any], ...] = ()
+    """Parameters of ``write.overflow`` when the wanted value did not fit the device (register / documented range)."""
+
+    def overflow_wording(self) -> dict[str, Any]:
+        """``message``/``key``/``params`` of a result that reports the overflow (empty when there is none)."""
+        return wording("write.overflow", **dict(self.overflow)) if self.overflow else {}
 
 
 @dataclass
@@ -217,7 +235,7 @@ class SafeWriter:
         if not readback or prep.point.access == "w":
             self._confirm(prep)
             status = WriteStatus.CLAMPED if prep.overflow else WriteStatus.OK
-            return self.emit(self._result(prep, status, reason, message=prep.overflow))
+            return self.emit(self._result(prep, status, reason, **prep.overflow_wording()))
         return self.emit((await self._verify([prep], reason))[0])
 
     async def write_sequence(
@@ -250,7 +268,7 @@ class SafeWriter:
             if prep.point.access == "w":
                 self._confirm(prep)
                 status = WriteStatus.CLAMPED if prep.overflow else WriteStatus.OK
-                results[prep.point.id] = self.emit(self._result(prep, status, reason, message=prep.overflow))
+                results[prep.point.id] = self.emit(self._result(prep, status, reason, **prep.overflow_wording()))
         for r in await self._verify([p for p in to_send if p.point.access != "w"], reason):
             results[r.point_id] = self.emit(r)
         return [results[p.point.id] for p in prepared]
@@ -355,33 +373,33 @@ class SafeWriter:
         requested = step.value
         old, _t = self._current(point.id)
 
-        def refuse(message: str, status: WriteStatus = WriteStatus.REFUSED) -> WriteResult:
+        def refuse(key: str, status: WriteStatus = WriteStatus.REFUSED, **params: Any) -> WriteResult:
             return WriteResult(
                 device.device_id, point.id, old, None, status, self.clock.now(), requested, reason=reason,
-                message=message,
+                **wording(key, **params),
             )
 
         if not point.writable:
-            return refuse(f"point {point.id} is read-only")
+            return refuse("write.read_only", point=point.id)
         if device.unresponsive:
             # no answer to its last request (or no link): do not stall the cycle on it; the background
             # poll finds out when it is back
-            return refuse(f"not sent: device not answering ({device.health.last_error})", WriteStatus.FAILED)
+            return refuse("write.not_answering", WriteStatus.FAILED, error=device.health.last_error)
         value: Value = requested
         if point.enum:
             if isinstance(value, str):
                 raw = next((k for k, v in point.enum.items() if v == value), None)
                 if raw is None:
-                    return refuse(f"'{value}' is not one of {sorted(point.enum.values())}")
+                    return refuse("write.not_one_of", value=value, choices=str(sorted(point.enum.values())))
                 value = raw
             if not isinstance(value, int | float) or value not in point.enum:
                 names = ", ".join(f"{k} ({v})" for k, v in point.enum.items())
-                return refuse(f"{value!r} is not an allowed value of point {point.id}: {names}")
+                return refuse("write.not_allowed", value=repr(value), point=point.id, names=names)
             value = int(value)
         elif point.type != "string" and (
             isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
         ):
-            return refuse(f"point {point.id} needs a finite number, got {value!r}")
+            return refuse("write.not_finite", point=point.id, value=repr(value))
         sf: int | None = None
         if point.scale_sf:
             sf = device.sf_value(point)
@@ -389,38 +407,36 @@ class SafeWriter:
                 try:
                     await device.read_now([point.scale_sf])
                 except CommError as exc:
-                    return refuse(f"cannot read scale factor {point.scale_sf}: {exc}", WriteStatus.FAILED)
+                    return refuse("write.sf_unreadable", WriteStatus.FAILED, sf=point.scale_sf, error=str(exc))
                 sf = device.sf_value(point)
                 if sf is None:
-                    return refuse(f"scale factor {point.scale_sf} is not implemented", WriteStatus.FAILED)
+                    return refuse("write.sf_not_implemented", WriteStatus.FAILED, sf=point.scale_sf)
         clamped = False
-        overflow = ""
+        overflow: tuple[tuple[str, Any], ...] = ()
         if isinstance(value, int | float) and not point.enum:
             r_lo, r_hi = register_range(point, sf)
             if value < 0 <= r_lo:
-                return refuse(
-                    f"cannot be represented: point {point.id} is unsigned ({point.type}, "
-                    f"{r_lo:g} .. {r_hi:g} {point.unit}); a negative value is never wrapped"
-                )
+                return refuse("write.unsigned", point=point.id, type=point.type, lo=f"{r_lo:g}", hi=f"{r_hi:g}",
+                              unit=point.unit)
             if (value < r_lo and step.lo is None) or (value > r_hi and step.hi is None):
                 try:  # a raw request (no caller limit on that side) the register cannot hold is a mistake
                     encode(point, value, sf=sf)
                 except ValueError as exc:
-                    return refuse(f"cannot be represented: {exc}")
+                    return refuse("write.unrepresentable", error=str(exc))
             wanted = clamp(value, step.lo, step.hi)
             dev_lo, dev_hi = _max_opt(point.min, r_lo), _min_opt(point.max, r_hi)
             if dev_lo is not None and dev_hi is not None and dev_lo > dev_hi:
-                return refuse(f"no admissible value: device range {dev_lo:g} .. {dev_hi:g} {point.unit}")
+                return refuse("write.no_admissible", lo=f"{dev_lo:g}", hi=f"{dev_hi:g}", unit=point.unit)
             bounded = clamp(wanted, dev_lo, dev_hi)
             if bounded != wanted:
-                overflow = (f"{device.device_id} register {point.id}: wanted {wanted:g} {point.unit}, written "
-                            f"{bounded:g} {point.unit} (the device takes {dev_lo:g} .. {dev_hi:g} {point.unit})")
+                overflow = (("device", device.device_id), ("point", point.id), ("wanted", f"{wanted:g}"),
+                            ("written", f"{bounded:g}"), ("lo", f"{dev_lo:g}"), ("hi", f"{dev_hi:g}"), ("unit", point.unit))
             clamped = bounded != value
             value = bounded
         try:
             registers = encode(point, value, sf=sf)  # type: ignore[arg-type]
         except ValueError as exc:
-            return refuse(f"cannot be represented after clamping: {exc}")
+            return refuse("write.unrepresentable_clamped", error=str(exc))
         quantised = decode(point, registers, sf=sf)
         changed = True
         if point.access != "w" and old is not None:
@@ -439,15 +455,15 @@ class SafeWriter:
         while times and now - times[0] > 3600.0:
             times.popleft()
         policy = self.eeprom
-        message = ""
+        limited: dict[str, Any] = {}
         if len(times) >= policy.max_writes_per_hour:
-            message = f"EEPROM write budget used: {len(times)} writes in the last hour (max {policy.max_writes_per_hour})"
+            limited = wording("write.eeprom_budget", n=len(times), max=policy.max_writes_per_hour)
         elif times and now - times[-1] < policy.min_interval_s:
-            message = f"EEPROM point written {now - times[-1]:.0f} s ago (min interval {policy.min_interval_s:g} s)"
-        if message:
+            limited = wording("write.eeprom_interval", ago=f"{now - times[-1]:.0f}", min=f"{policy.min_interval_s:g}")
+        if limited:
             if not dry_run:
                 self.state.rate_limited[prep.point.id] += 1
-            return self._result(prep, WriteStatus.RATE_LIMITED, reason, message=message)
+            return self._result(prep, WriteStatus.RATE_LIMITED, reason, **limited)
         if not dry_run:
             times.append(now)
         return None
@@ -468,7 +484,8 @@ class SafeWriter:
             values = await device.read_now([p.point.id for p in preps])
         except CommError as exc:
             return [
-                self._result(p, WriteStatus.FAILED, reason, message=f"written, readback failed: {exc}") for p in preps
+                self._result(p, WriteStatus.FAILED, reason, **wording("write.readback_failed", error=str(exc)))
+                for p in preps
             ]
         results = []
         for prep in preps:
@@ -477,18 +494,20 @@ class SafeWriter:
                 self._confirm(prep)
                 device.health.clear_problem(f"readback:{prep.point.id}")
                 status = WriteStatus.CLAMPED if prep.overflow else WriteStatus.OK
-                results.append(self._result(prep, status, reason, readback=back, message=prep.overflow))
+                results.append(self._result(prep, status, reason, readback=back, **prep.overflow_wording()))
             else:
-                message = f"wrote {prep.value!r}, device reads back {back!r}"
-                device.health.set_problem(f"readback:{prep.point.id}", f"readback mismatch on {prep.point.id}: {message}")
+                differs = wording("write.readback_differs", value=repr(prep.value), back=repr(back))
+                device.health.set_problem(f"readback:{prep.point.id}",
+                                          f"readback mismatch on {prep.point.id}: {differs['message']}")
                 self.state.confirmed.pop(prep.point.id, None)
-                results.append(self._result(prep, WriteStatus.MISMATCH, reason, readback=back, message=message))
+                results.append(self._result(prep, WriteStatus.MISMATCH, reason, readback=back, **differs))
         return results
 
     def _unchanged(self, prep: _Prepared, reason: str) -> WriteResult:
         """Nothing to send; still ``clamped`` (not ok, not audited again) while the wanted value does not fit."""
         if prep.overflow:
-            return self._result(prep, WriteStatus.CLAMPED, reason, message=prep.overflow + " (already held)")
+            return self._result(prep, WriteStatus.CLAMPED, reason,
+                                message=prep.overflow_wording()["message"] + " (already held)")
         return self._result(prep, WriteStatus.UNCHANGED, reason)
 
     def _confirm(self, prep: _Prepared) -> None:
@@ -505,6 +524,8 @@ class SafeWriter:
         *,
         readback: Value = None,
         message: str = "",
+        key: str = "",
+        params: tuple[tuple[str, Any], ...] = (),
     ) -> WriteResult:
         return WriteResult(
             self.device.device_id,
@@ -518,6 +539,8 @@ class SafeWriter:
             prep.clamped,
             reason,
             message,
+            key,
+            params,
         )
 
     def emit(self, result: WriteResult) -> WriteResult:
@@ -527,7 +550,7 @@ class SafeWriter:
             try:
                 self.audit(result)
             except Exception as exc:  # an audit sink must not break control
-                return replace(result, message=(result.message + f"; audit callback failed: {exc}").lstrip("; "))
+                return replace(result, message=(result.message + f"; audit callback failed: {exc}").lstrip("; "), key="")
         return result
 
 

@@ -15,12 +15,14 @@ from typing import ClassVar
 
 from drivers.adapters.base import Adapter
 from drivers.capabilities import CapabilityKind, MeterReading
+from microgrid.i18n import t
 
 
-def ratio_problems(adapter: Adapter) -> list[str]:
-    """PT/CT ratios on the device that differ from the site file (also set as the device's config problem)."""
+def ratio_mismatches(adapter: Adapter) -> list[dict[str, str]]:
+    """PT/CT ratios on the device that differ from the site file, as parameters of ``devices.find.ratio``;
+    also set as (or cleared from) the device's config problem."""
     d = adapter.dev()
-    problems = []
+    found = []
     for pid, site_value, label in (
         ("pt_ratio", adapter.limits.pt_ratio, "PT"),
         ("ct_ratio", adapter.limits.ct_ratio, "CT"),
@@ -29,15 +31,17 @@ def ratio_problems(adapter: Adapter) -> list[str]:
         if site_value is None or dev_value is None:
             continue
         if abs(dev_value - site_value) > 0.005 * site_value:
-            problems.append(
-                f"{label} ratio on the device is {dev_value:g} but the site file says {site_value:g}: "
-                f"fix the meter setting or meters[].{label.lower()}_ratio"
-            )
-    if problems:
-        d.health.set_problem("config", "; ".join(problems))
+            found.append({"label": label, "device": f"{dev_value:g}", "site": f"{site_value:g}", "field": pid})
+    if found:
+        d.health.set_problem("config", "; ".join(t("devices.find.ratio", "en", **p) for p in found))
     else:
         d.health.clear_problem("config")
-    return problems
+    return found
+
+
+def ratio_problems(adapter: Adapter) -> list[str]:
+    """:func:`ratio_mismatches` in English words."""
+    return [t("devices.find.ratio", "en", **p) for p in ratio_mismatches(adapter)]
 
 
 class _RatioMeter(Adapter):
@@ -114,4 +118,4 @@ class ChintDtsu666Meter(_RatioMeter):
     STATIC: ClassVar[dict[str, tuple[str, ...]]] = {"main": ("pt_ratio", "ct_ratio")}
 
 
-__all__ = ["AcrelDtsd1352Meter", "ChintDtsu666Meter", "ratio_problems"]
+__all__ = ["AcrelDtsd1352Meter", "ChintDtsu666Meter", "ratio_mismatches", "ratio_problems"]

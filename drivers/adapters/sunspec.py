@@ -25,6 +25,7 @@ from drivers.adapters import sunspec124
 from drivers.adapters.base import Adapter, enum_name, min_opt, result_value, soc_gate, w_to_kw
 from drivers.capabilities import CapabilityKind, PVReading, StorageReading, StorageState
 from drivers.safewrite import Step, WriteResult
+from microgrid.i18n import t
 
 _ENABLED = 1
 _WATTS = 1
@@ -52,24 +53,24 @@ class _SunSpec(Adapter):
     def fresh_num(self, pid: str, role: str = "main") -> float | None:
         return super().fresh_num(pid, role) if self.dev(role).has(pid) else None
 
-    def chain_problem(self) -> str | None:
-        """Why the device's model chain differs from the map (``None`` if it matches or is not read yet)."""
+    def chain_mismatch(self) -> dict[str, str] | None:
+        """Parameters of ``devices.find.chain`` when the device's model chain differs from the map (``None`` if
+        it matches or is not read yet)."""
         d = self.dev()
-        got_any = False
         for pid in self.chain_points(d.regmap):
             point = d.point(pid)
             value = d.value(pid)
-            if d.sample(pid) is None:
-                continue
-            got_any = True
-            if pid in self.IDENTITY:
+            if d.sample(pid) is None or pid in self.IDENTITY:
                 continue
             if point.default is not None and value != point.default:
-                return (
-                    f"SunSpec chain differs from map {d.regmap.name}: {pid} at {point.address} is {value!r}, "
-                    f"expected {point.default!r}"
-                )
-        return None if got_any else None
+                return {"map": d.regmap.name, "point": pid, "address": str(point.address), "value": repr(value),
+                        "expected": repr(point.default)}
+        return None
+
+    def chain_problem(self) -> str | None:
+        """:meth:`chain_mismatch` in English words."""
+        found = self.chain_mismatch()
+        return None if found is None else t("devices.find.chain", "en", **found)
 
     def check_chain(self) -> str | None:
         problem = self.chain_problem()

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     for line in check_lines(site, check):
         print(line)
     if not check.ok:
-        print(check.violation_table(max(args.max_rows, 0)))
+        print(check.violation_table(max(args.max_rows, 0), current_lang()))
     print(t("cli.wrote", current_lang(), paths=str(out)))
     if check.failures:
         return 3

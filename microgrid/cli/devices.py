@@ -128,7 +128,7 @@ async def _check(fleet: Fleet, site, device_ids: list[str]) -> int:
         if did not in by_device:
             print(t("devices.ok", lang, device=did))
     for finding in findings:
-        print(finding.line())
+        print(finding.line(lang))
     if any(f.kind == "offline" for f in findings):
         return 4
     return 2 if findings else 0
@@ -189,7 +189,7 @@ async def _write(fleet: Fleet, device_id: str, point_id: str, value: object) -> 
 
 def _print_results(results: list[WriteResult]) -> None:
     for r in results:
-        print(r.describe())
+        print(r.describe(current_lang()))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from microgrid.sweep.runner import RunSettings, run_sweep, scheduler_address
     from microgrid.sweep.scenarios import SiteSource, cases, read_scenarios
     from microgrid.sweep.summary import write_outputs
+    from microgrid.sweep.task import case_error
 
     scheduler = scheduler_address(args.scheduler)
     scenarios = read_scenarios(args.scenarios)
@@ -94,8 +95,9 @@ def run(args: argparse.Namespace) -> int:
 
     def row_done(row: dict, done: int, total: int) -> None:
         figures = (t("sweep.figures", lang, green=f"{row['green_ratio_pct']:.2f}", cost=f"{row['cost_total_cny']:,.0f}")
-                   if row.get("cost_total_cny") is not None else row.get("error", ""))
-        say(t("sweep.row", lang, done=done, total=total, key=row["key"], status=row["status"], figures=figures,
+                   if row.get("cost_total_cny") is not None else case_error(row, lang))
+        say(t("sweep.row", lang, done=done, total=total, key=row["key"], status=t(f"sweep.status.{row['status']}", lang),
+              figures=figures,
               seconds=f"{row.get('task_s') or 0:.1f}"))
 
     try:
@@ -112,5 +114,6 @@ def run(args: argparse.Namespace) -> int:
             computed=len(outcome.computed), reused=len(outcome.reused), seconds=f"{outcome.wall_s:.1f}"))
     print(t("cli.wrote", lang, paths=", ".join(str(p) for p in paths.values())))
     for _, row in bad.iterrows():
-        print(t("cli.error", lang, message=f"{row['key']}: {row['error']}"), file=sys.stderr)
+        print(t("cli.error", lang, message=t("sweep.case_error", lang, key=row["key"], error=case_error(row, lang))),
+              file=sys.stderr)
     return 3 if len(bad) else 0

@@ -110,6 +110,11 @@ def ljust(text: str, width: int) -> str:
     return text + " " * max(width - display_width(text), 0)
 
 
+def rjust(text: str, width: int) -> str:
+    """``text`` right-aligned in ``width`` terminal columns (:func:`display_width`)."""
+    return " " * max(width - display_width(text), 0) + text
+
+
 def has(key: str) -> bool:
     return key in catalogue(DEFAULT_LANG)
 

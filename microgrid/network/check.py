@@ -22,6 +22,7 @@ import numpy as np
 import pandapower as pp
 import pandas as pd
 
+from microgrid.i18n import display_width, ljust, rjust, t
 from microgrid.network.builder import ElementPowers, NetOptions, apply_step, element_powers
 from microgrid.network.park import ParkNetwork
 from microgrid.network.powerflow import FlowResults
@@ -153,24 +154,27 @@ class NetworkCheck:
         frame.index.name = "timestamp"
         frame.to_csv(path, float_format="%.6g")
 
-    def violation_table(self, max_rows: int = 50) -> str:
-        """Plain-text table of the violations: time, element, value, limit."""
+    def violation_table(self, max_rows: int = 50, lang: str | None = None) -> str:
+        """Plain-text table of the violations: time, element, value, limit (columns aligned for ``lang``)."""
         if self.violations.empty:
-            return "no violations"
-        rows = [("time", "element", "quantity", "value", "limit")]
+            return t("check.no_violations", lang)
+        na = t("check.na", lang)
+        rows = [tuple(t(f"check.col.{c}", lang) for c in ("time", "element", "quantity", "value", "limit"))]
         for r in self.violations.head(max_rows).itertuples(index=False):
-            element = f"{r.element_type} {r.element}" if r.element_type != "power_flow" else "power flow"
-            value = "n/a" if pd.isna(r.value) else f"{r.value:.4g}"
-            limit = "n/a" if pd.isna(r.limit) else f"{r.limit:.4g}"
-            rows.append((r.time.strftime("%Y-%m-%d %H:%M"), element, r.quantity, value, limit))
-        widths = [max(len(row[i]) for row in rows) for i in range(5)]
-        lines = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+            element = t(f"check.element.{r.element_type}", lang, id=r.element)
+            value = na if pd.isna(r.value) else f"{r.value:.4g}"
+            limit = na if pd.isna(r.limit) else f"{r.limit:.4g}"
+            quantity = t(f"check.quantity.{r.quantity.replace(' ', '_')}", lang)
+            rows.append((r.time.strftime("%Y-%m-%d %H:%M"), element, quantity, value, limit))
+        widths = [max(display_width(row[i]) for row in rows) for i in range(5)]
+        lines = ["  ".join(ljust(cell, w) if i < 3 else rjust(cell, w)
+                           for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
                  for row in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         if len(self.violations) > max_rows:
-            lines.append(f"... {len(self.violations) - max_rows} more rows (see network.csv)")
+            lines.append(t("check.more_rows", lang, n=len(self.violations) - max_rows))
         for f in self.failures:
-            lines.append(f"{f.time.strftime('%Y-%m-%d %H:%M')} not converged: {f.reason}")
+            lines.append(t("check.not_converged", lang, time=f.time.strftime("%Y-%m-%d %H:%M"), reason=f.reason))
         return "\n".join(lines)
 
 

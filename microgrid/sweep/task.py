@@ -8,12 +8,14 @@ client's file system. It never raises: a failed or partly infeasible year is a r
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from microgrid.i18n import t
 from microgrid.study.year import YearInputs
 from optimizer import SolverOptions
 
@@ -26,6 +28,16 @@ ROW_FIGURES = (
 """Figures of the park's accounts over the studied period (:class:`microgrid.reports.Accounts`), per row."""
 
 STATUSES = ("ok", "fallback", "error")
+
+_FALLBACK_NOTE = re.compile(r"no optimised plan on (?P<n>\d+) day\(s\) \((?P<days>[^)]*)\); ")
+
+
+def case_error(row: dict[str, Any], lang: str | None = None) -> str:
+    """A row's ``error`` for the console in ``lang``: the stored English fallback note re-worded; an
+    exception's text (``TypeName: message``) stays as it was raised."""
+    error = row.get("error") or ""
+    note = _FALLBACK_NOTE.match(error) if row.get("status") == "fallback" else None
+    return t("sweep.fallback_note", lang, n=note["n"], days=note["days"]) if note else error
 """``ok``: every day optimised; ``fallback``: some days had only the rule-based plan (named in ``error``);
 ``error``: the year could not be computed (the exception in ``error``)."""
 
@@ -86,8 +98,7 @@ def run_task(task: SweepTask) -> dict[str, Any]:
     row["solve_s"] = sum(o.solve_s for o in result.outcomes)
     if result.fallback_days:
         days = ", ".join(d.isoformat() for d in result.fallback_days[:5])
-        row.update(status="fallback", error=f"no optimised plan on {len(result.fallback_days)} day(s) ({days}); "
-                                            "their rule-based fallback is in the figures")
+        row.update(status="fallback", error=t("sweep.fallback_note", "en", n=len(result.fallback_days), days=days))
     else:
         row.update(status="ok", error="")
     row["task_s"] = time.perf_counter() - start

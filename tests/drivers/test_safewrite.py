@@ -146,7 +146,11 @@ def test_eeprom_points_have_a_write_budget_and_a_counter():
             assert w.state.write_counts["comm_timeout_s"] == 4
             assert w.state.rate_limited["comm_timeout_s"] == 2
             assert len(srv.faults[1].writes) == 4
-            assert "EEPROM write budget used" in log[4].message
+            assert log[1].message == "EEPROM point written 10 s ago (min interval 60 s)"
+            assert log[4].message == "EEPROM write budget used: 3 writes in the last hour (max 3)"
+            # the operator's line in Chinese (devices --write --lang zh-CN); the audit record keeps the English
+            assert log[4].describe("zh-CN") == "dev.comm_timeout_s：超出写入频次 130 -> 140：EEPROM 写入额度已用完：最近一小时写入 3 次（上限 3）"
+            assert log[1].describe() == "dev.comm_timeout_s: rate_limited 100 -> 110: EEPROM point written 10 s ago (min interval 60 s)"
             with pytest.raises(ValueError, match="EEPROM-backed"):
                 w.keep_alive("comm_timeout_s", 10.0)
 
