@@ -28,18 +28,23 @@ ROW_FIGURES = (
 """Figures of the park's accounts over the studied period (:class:`microgrid.reports.Accounts`), per row."""
 
 STATUSES = ("ok", "fallback", "error")
+"""``ok``: every day optimised; ``fallback``: some days had only the rule-based plan (named in ``error``);
+``error``: the year could not be computed (the exception in ``error``)."""
 
-_FALLBACK_NOTE = re.compile(r"no optimised plan on (?P<n>\d+) day\(s\) \((?P<days>[^)]*)\); ")
+
+
+def _fallback_note_pattern() -> re.Pattern[str]:
+    """The stored English fallback note (made from the catalogue's ``sweep.fallback_note``) as a pattern."""
+    english = re.escape(t("sweep.fallback_note", "en", n="\0N", days="\0D"))
+    return re.compile(english.replace(re.escape("\0N"), r"(?P<n>\d+)").replace(re.escape("\0D"), r"(?P<days>.*?)"))
 
 
 def case_error(row: dict[str, Any], lang: str | None = None) -> str:
     """A row's ``error`` for the console in ``lang``: the stored English fallback note re-worded; an
     exception's text (``TypeName: message``) stays as it was raised."""
     error = row.get("error") or ""
-    note = _FALLBACK_NOTE.match(error) if row.get("status") == "fallback" else None
+    note = _fallback_note_pattern().fullmatch(error) if row.get("status") == "fallback" else None
     return t("sweep.fallback_note", lang, n=note["n"], days=note["days"]) if note else error
-"""``ok``: every day optimised; ``fallback``: some days had only the rule-based plan (named in ``error``);
-``error``: the year could not be computed (the exception in ``error``)."""
 
 
 @dataclass
