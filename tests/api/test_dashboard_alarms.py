@@ -37,7 +37,7 @@ TEXTS_JS = """() => {
   const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   while (walk.nextNode()) {
     const n = walk.currentNode, el = n.parentElement, text = n.textContent.trim();
-    if (!text || !el || el.closest('script,style,cite,[data-other-lang]')) continue;  // switch and quoted sources
+    if (!text || !el || el.closest('script,style,cite,[data-other-lang],[translate=no]')) continue;  // switch, quoted sources, ids
     const st = getComputedStyle(el);
     if (st.display === 'none' || st.visibility === 'hidden' || el.closest('.hidden')) continue;
     out.push(text);

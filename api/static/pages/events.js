@@ -10,7 +10,7 @@
     MG.cell(tr, MG.fmtTime(a.raised_at, true));
     MG.cell(tr, MG.severity(a.severity));
     MG.cell(tr, a.code, "code");
-    MG.cell(tr, a.source_id);
+    MG.cell(tr, a.source_id).translate = false;  // an identifier, not words of either language
     var text = MG.cell(tr, MG.alarmText(a), "msg");
     var detail = MG.alarmDetail(a);
     if (detail) { var small = document.createElement("div"); small.className = "muted"; small.textContent = detail; text.appendChild(small); }
@@ -52,8 +52,8 @@
     tr.setAttribute("data-event", e.id);
     MG.cell(tr, MG.fmtTime(e.ts, true));
     MG.cell(tr, MG.eventText(e.category)).title = e.category;
-    MG.cell(tr, e.source_id);
-    MG.cell(tr, e.user);
+    MG.cell(tr, e.source_id).translate = false;  // identifiers, not words of either language
+    MG.cell(tr, e.user).translate = false;
     var msg = MG.cell(tr, MG.lang() === "zh" ? "" : e.message + (e.reason ? " — " + e.reason : ""), "msg");
     /* Chinese: the controller's English detail moves to the tooltip; an operator's own words stay. */
     if (MG.lang() === "zh") { msg.title = e.message + (e.reason ? " — " + e.reason : ""); if (e.reason && e.category === "api") msg.textContent = e.reason; }
