@@ -17,8 +17,7 @@ to keep the PCC at ``pcc_max`` until the plan next charges them is
 where ``σ`` is the spread of the measured net demand around ``k`` × the plan's over the same hour (robust: median
 absolute deviation): a load that swings around its forecast needs more discharge above the cap than its interval
 mean shows. Only readings of normal mode count (a PCC value the trust layer doubts is no load information).
-
-and what they can deliver is ``usable = Σ_b (SoC_b − SoC_min,b)/100 · E_b · η_dis,b``. The soft target is
+What the batteries can deliver is ``usable = Σ_b (SoC_b − SoC_min,b)/100 · E_b · η_dis,b``. The soft target is
 given up while ``usable < need · (1 + margin)`` and taken up again above 1.25 × that plus 2 % of the capacity.
 """
 
@@ -74,6 +73,10 @@ class CapReserve:
     """(t_s, dt_h, measured net kW, planned net kW) per cycle, last hour."""
     _plan_cache: tuple[str, np.ndarray, np.ndarray, np.ndarray] | None = None
 
+    def __post_init__(self) -> None:
+        self._batteries = {b.id: b for b in self.site.assets.batteries}
+        self._capacity_kwh = sum(b.e_kwh for b in self.site.assets.batteries)
+
     def observe(self, now: datetime, dt_s: float, pcc_kw: float | None, storage: tuple[StorageUnit, ...],
                 planned_net_kw: float | None) -> None:
         """Add one cycle's measured and planned net demand (skipped without a PCC reading or a plan)."""
@@ -109,13 +112,8 @@ class CapReserve:
 
     def usable_kwh(self, storage: tuple[StorageUnit, ...]) -> float:
         """Energy the online batteries can still deliver at the AC side down to their SoC floors, kWh."""
-        by_id = {b.id: b for b in self.site.assets.batteries}
-        total = 0.0
-        for u in storage:
-            bat = by_id.get(u.id)
-            if u.online and bat is not None:
-                total += max(u.soc_pct - u.soc_min_pct, 0.0) / 100 * bat.e_kwh * bat.eta_discharge
-        return total
+        return sum(self._batteries[u.id].deliverable_kwh(u.soc_pct) for u in storage
+                   if u.online and u.id in self._batteries)
 
     def need_kwh(self, record: PlanRecord, now: datetime, pcc_max_kw: float, k: float, spread_kw: float = 0.0) -> float:
         """Discharge needed to keep the PCC at ``pcc_max_kw`` from ``now`` until the plan next charges, kWh
@@ -144,11 +142,10 @@ class CapReserve:
         self.last_need_kwh = self.need_kwh(record, now, pcc_max_kw, self.last_k, self.last_spread_kw)
         self.last_usable_kwh = self.usable_kwh(storage)
         drop_at = self.last_need_kwh * (1 + NEED_MARGIN)
-        capacity = sum(b.e_kwh for b in self.site.assets.batteries)
         if self.soft_allowed and self.last_usable_kwh < drop_at:
             self.soft_allowed = False
             return False
-        restore_at = drop_at * RESTORE_FACTOR + HYSTERESIS_PCT_OF_CAPACITY / 100 * capacity
+        restore_at = drop_at * RESTORE_FACTOR + HYSTERESIS_PCT_OF_CAPACITY / 100 * self._capacity_kwh
         if not self.soft_allowed and self.last_usable_kwh > restore_at:
             self.soft_allowed = True
             return True

@@ -147,7 +147,7 @@ def storage_units(site: Site, readings: Mapping[str, StorageReading],
         soc = float(r.soc_pct) if online and r.soc_pct is not None else bat.soc_initial_pct
         if horizon_s > 0:
             hours = horizon_s / 3600
-            dis_max = min(dis_max, max(soc - bat.soc_min_pct, 0.0) / 100 * bat.e_kwh * bat.eta_discharge / hours)
+            dis_max = min(dis_max, bat.deliverable_kwh(soc) / hours)
             ch_max = min(ch_max, max(bat.soc_max_pct - soc, 0.0) / 100 * bat.e_kwh / bat.eta_charge / hours)
         setpoint = commanded.get(bat.id)
         if online and r.p_setpoint_kw is not None:

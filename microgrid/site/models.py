@@ -229,6 +229,10 @@ class Battery(Strict):
     def round_trip_efficiency(self) -> float:
         return self.eta_charge * self.eta_discharge
 
+    def deliverable_kwh(self, soc_pct: float) -> float:
+        """Energy it can still deliver at the AC side from ``soc_pct`` down to ``soc_min_pct``, kWh."""
+        return max(soc_pct - self.soc_min_pct, 0.0) / 100 * self.e_kwh * self.eta_discharge
+
 
 class CopModel(Strict):
     """Coefficient of performance from ambient and supply temperature.
