@@ -26,7 +26,7 @@ from drivers.fleet import Fleet
 from drivers.readonly import control_gap_wording
 from drivers.registermap import Point, decode, encode, kw_factor
 from drivers.transport import Endpoint, LinkSettings, ModbusTransport
-from microgrid.i18n import t
+from microgrid.i18n import reworded, t, worded
 
 PROBE_UNITS = (1, 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 127, 247)
 """Unit ids tried when a device is silent at its configured id (most gateways / vendor defaults)."""
@@ -46,13 +46,12 @@ class Finding:
     @classmethod
     def of(cls, device_id: str, kind: str, key: str, **params: Any) -> Finding:
         """A finding worded by the catalogue entry ``key``."""
-        return cls(device_id, kind, t(key, "en", **params), key, tuple(params.items()))
+        return cls(device_id, kind, **worded(key, **params))
 
     def line(self, lang: str | None = None) -> str:
         """``device: kind: message`` in ``lang`` (device ids, point ids, numbers and units as they are)."""
-        message = t(self.key, lang, **dict(self.params)) if self.key else self.message
         return t("devices.finding", lang, device=self.device_id, kind=t(f"devices.kind.{self.kind}", lang),
-                 message=message)
+                 message=reworded(self.message, self.key, self.params, lang))
 
 
 def _expect_problem(point: Point, got: Any, want: Any) -> tuple[str, dict[str, Any]] | None:

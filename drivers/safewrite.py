@@ -45,7 +45,7 @@ from drivers.clock import Clock
 from drivers.device import ModbusDevice, Value
 from drivers.errors import CommError
 from drivers.registermap import Point, decode, encode
-from microgrid.i18n import t
+from microgrid.i18n import reworded, t, worded
 
 
 class WriteStatus(StrEnum):
@@ -110,14 +110,8 @@ class WriteResult:
         if self.readback is not None:
             text += t("write.readback", lang, readback=repr(self.readback))
         if self.message:
-            message = t(self.key, lang, **dict(self.params)) if self.key else self.message
-            text += t("write.message", lang, message=message)
+            text += t("write.message", lang, message=reworded(self.message, self.key, self.params, lang))
         return text
-
-
-def wording(key: str, **params: Any) -> dict[str, Any]:
-    """``message``/``key``/``params`` of a :class:`WriteResult` worded by the catalogue entry ``key``."""
-    return {"message": t(key, "en", **params), "key": key, "params": tuple(params.items())}
 
 
 AuditCallback = Callable[[WriteResult], None]
@@ -158,7 +152,7 @@ class _Prepared:
 
     def overflow_wording(self) -> dict[str, Any]:
         """``message``/``key``/``params`` of a result that reports the overflow (empty when there is none)."""
-        return wording("write.overflow", **dict(self.overflow)) if self.overflow else {}
+        return worded("write.overflow", **dict(self.overflow)) if self.overflow else {}
 
 
 @dataclass
@@ -376,7 +370,7 @@ class SafeWriter:
         def refuse(key: str, status: WriteStatus = WriteStatus.REFUSED, **params: Any) -> WriteResult:
             return WriteResult(
                 device.device_id, point.id, old, None, status, self.clock.now(), requested, reason=reason,
-                **wording(key, **params),
+                **worded(key, **params),
             )
 
         if not point.writable:
@@ -457,9 +451,9 @@ class SafeWriter:
         policy = self.eeprom
         limited: dict[str, Any] = {}
         if len(times) >= policy.max_writes_per_hour:
-            limited = wording("write.eeprom_budget", n=len(times), max=policy.max_writes_per_hour)
+            limited = worded("write.eeprom_budget", n=len(times), max=policy.max_writes_per_hour)
         elif times and now - times[-1] < policy.min_interval_s:
-            limited = wording("write.eeprom_interval", ago=f"{now - times[-1]:.0f}", min=f"{policy.min_interval_s:g}")
+            limited = worded("write.eeprom_interval", ago=f"{now - times[-1]:.0f}", min=f"{policy.min_interval_s:g}")
         if limited:
             if not dry_run:
                 self.state.rate_limited[prep.point.id] += 1
@@ -484,7 +478,7 @@ class SafeWriter:
             values = await device.read_now([p.point.id for p in preps])
         except CommError as exc:
             return [
-                self._result(p, WriteStatus.FAILED, reason, **wording("write.readback_failed", error=str(exc)))
+                self._result(p, WriteStatus.FAILED, reason, **worded("write.readback_failed", error=str(exc)))
                 for p in preps
             ]
         results = []
@@ -496,7 +490,7 @@ class SafeWriter:
                 status = WriteStatus.CLAMPED if prep.overflow else WriteStatus.OK
                 results.append(self._result(prep, status, reason, readback=back, **prep.overflow_wording()))
             else:
-                differs = wording("write.readback_differs", value=repr(prep.value), back=repr(back))
+                differs = worded("write.readback_differs", value=repr(prep.value), back=repr(back))
                 device.health.set_problem(f"readback:{prep.point.id}",
                                           f"readback mismatch on {prep.point.id}: {differs['message']}")
                 self.state.confirmed.pop(prep.point.id, None)

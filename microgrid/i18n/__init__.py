@@ -100,6 +100,17 @@ def both(key: str, /, **params: object) -> tuple[str, str]:
     return t(key, "en", **params), t(key, "zh-CN", **params)
 
 
+def worded(key: str, /, **params: object) -> dict[str, object]:
+    """``message`` (English, for logs and audit records), ``key`` and ``params`` of a record whose text is the
+    catalogue entry ``key``: the fields a finding or a write result keeps to be shown later in any language."""
+    return {"message": t(key, "en", **params), "key": key, "params": tuple(params.items())}
+
+
+def reworded(message: str, key: str, params: tuple[tuple[str, object], ...], lang: str | None) -> str:
+    """A record's text in ``lang``: its catalogue entry when it has a key, else ``message`` as written."""
+    return t(key, lang, **dict(params)) if key else message
+
+
 def display_width(text: str) -> int:
     """Terminal columns of ``text``: Chinese characters take two (for aligned console tables)."""
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
