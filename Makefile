@@ -28,6 +28,8 @@ DAY    ?= 2026-07-15
 SPEED  ?= 500
 PORT   ?= 8765
 UNTIL  ?= 1d
+# pytest-xdist workers for `make test` / `make test-fast` (auto = one per core; 0 = in this process)
+WORKERS ?= auto
 
 # Validate the reference park, plan one July weekday with the AC network check, then run simulator +
 # controller (+ API and dashboard on loopback, dev mode) in closed loop for one simulated day.
@@ -45,12 +47,12 @@ test: $(STAMP) lint
 	@scripts/ensure-cjk-font.sh
 	@scripts/ensure-debian-tools.sh socat mbpoll
 	@scripts/ensure-postgresql.sh
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(WORKERS)
 
 test-fast: $(STAMP) lint
 	@scripts/ensure-cjk-font.sh
 	@scripts/ensure-postgresql.sh
-	$(VENV)/bin/pytest -q -m "not slow"
+	$(VENV)/bin/pytest -q -n $(WORKERS) -m "not slow"
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

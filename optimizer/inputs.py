@@ -189,6 +189,10 @@ class ShiftableLoad:
     p_min_kw: float = 0.0
     ahead_kwh: float = 0.0
     """Energy consumed ahead (> 0) or behind (< 0) of the baseline when the horizon starts (measured)."""
+    before_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Baseline of the intervals just before the horizon (oldest first), kW. With it an energy owed at the start
+    may wait as long as its age allows (up to ``max_shift_h`` after the baseline it belongs to); without it the
+    plan catches it up as fast as it can."""
 
 
 @dataclass

@@ -290,7 +290,10 @@ class FlexRuntime:
     def injection_kw(self) -> float:
         return -self.p_kw
 
-    def step(self, seconds_of_day: float, baseline_kw: float, dt_s: float) -> None:
+    def step(self, seconds_of_day: float, baseline_kw: float, dt_s: float,
+             shift_caps_kwh: tuple[float, float] | None = None) -> None:
+        """One physics step; ``shift_caps_kwh`` = (most energy owed, most consumed ahead) at the end of the
+        step for a shiftable load (default: its fixed ``backlog_cap_kwh``)."""
         cap = self.p_set_kw if self.remote else None
         if self.job_params is not None:
             start, end = self._window()
@@ -305,7 +308,9 @@ class FlexRuntime:
             self.job, self.p_kw = step_window_job(self.job_params, self.job, request, dt_s)
         elif self.shift_params is not None:
             self.baseline_kw = max(0.0, baseline_kw)
-            self.p_kw = shiftable_power_kw(self.shift_params, self.shift, self.baseline_kw, cap)
+            defer_cap, ahead_cap = shift_caps_kwh if shift_caps_kwh is not None else (None, None)
+            self.p_kw = shiftable_power_kw(self.shift_params, self.shift, self.baseline_kw, cap, defer_cap, ahead_cap,
+                                           dt_s)
             self.shift = step_shiftable(self.shift, self.p_kw, self.baseline_kw, dt_s)
         else:
             self.baseline_kw = max(0.0, baseline_kw)

@@ -8,7 +8,7 @@ linearly, so the simulated signals are smooth. PV availability is computed once 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,10 @@ from sim.physics.pv import available_power_series_kw
 
 PROFILE_STEP_MIN = 15
 PV_GRID_S = 60
+CUMULATIVE_GRID_S = 30
+"""Grid of the cumulative-energy tables: the interval centres (7.5 min + k·15 min) lie on it, so integrating
+the piecewise-linear profile with the trapezoid rule on it is exact."""
+_CUMULATIVE_X_S = np.arange(0, 86400 + CUMULATIVE_GRID_S, CUMULATIVE_GRID_S, dtype=float)
 
 
 @dataclass
@@ -30,6 +34,8 @@ class _Day:
     columns: dict[str, np.ndarray]
     pv_x_s: np.ndarray
     pv_kw: dict[str, np.ndarray]
+    cumulative_kwh: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per column, the energy since local midnight on the :data:`CUMULATIVE_GRID_S` grid, kWh."""
 
 
 class Environment:
@@ -108,7 +114,32 @@ class Environment:
         data = self._day(day)
         return float(np.interp(sod, data.pv_x_s, data.pv_kw[pv_id]))
 
-    def mean(self, column: str, day: date) -> float:
-        """Daily mean of a profile column (e.g. to size a shiftable load's buffer)."""
-        values = self._day(day).columns.get(column)
-        return float(np.mean(values)) if values is not None else 0.0
+    def _cumulative(self, column: str, day: date) -> np.ndarray | None:
+        data = self._day(day)
+        cum = data.cumulative_kwh.get(column)
+        if cum is None:
+            values = data.columns.get(column)
+            if values is None:
+                return None
+            v = np.interp(_CUMULATIVE_X_S, data.x_s, values)
+            cum = np.concatenate(([0.0], np.cumsum((v[1:] + v[:-1]) * (CUMULATIVE_GRID_S / 2 / 3600))))
+            data.cumulative_kwh[column] = cum
+        return cum
+
+    def energy_kwh(self, column: str, t0: datetime, t1: datetime) -> float:
+        """Energy of profile ``column`` (kW) between ``t0`` and ``t1`` as the simulator runs it (the
+        interpolated signal), kWh; 0 if the profile has no such column."""
+        if t1 <= t0:
+            return 0.0
+        total = 0.0
+        day, sod = self.seconds_of_day(t0)
+        end_day, end_sod = self.seconds_of_day(t1)
+        while True:
+            cum = self._cumulative(column, day)
+            if cum is None:
+                return 0.0
+            upper = end_sod if day == end_day else 86400.0
+            total += float(np.interp(upper, _CUMULATIVE_X_S, cum) - np.interp(sod, _CUMULATIVE_X_S, cum))
+            if day >= end_day:
+                return total
+            day, sod = day + timedelta(days=1), 0.0

@@ -124,10 +124,9 @@ class Park:
         self.heat_pumps = {h.id: HeatPumpRuntime.from_spec(h) for h in a.heat_pumps}
         self.flex: dict[str, FlexRuntime] = {}
         for load in a.flexible_loads:
-            cap = 0.0
-            if load.kind == "shiftable" and load.baseline_profile:
-                cap = load.max_shift_h * self.environment.mean(load.baseline_profile, self.now.date())
-            self.flex[load.id] = FlexRuntime.from_spec(load, backlog_cap_kwh=cap)
+            # a shiftable load's backlog limits follow its baseline profile step by step (see step); one
+            # without a profile has nothing to shift
+            self.flex[load.id] = FlexRuntime.from_spec(load)
         for depot in a.ev_depots:
             self.flex[depot.id] = FlexRuntime.from_spec(depot)
         for run in self.flex.values():
@@ -289,7 +288,11 @@ class Park:
         for run in self.flex.values():
             profile = getattr(run.spec, "baseline_profile", None)
             baseline = env.value(profile, t_mid, default=0.0) if profile else 0.0
-            run.step(sod, baseline, dt_s)
+            caps = None
+            if run.shift_params is not None and profile:
+                end, window = t_mid + timedelta(seconds=dt_s / 2), timedelta(hours=run.spec.max_shift_h)  # type: ignore[union-attr]
+                caps = (env.energy_kwh(profile, end - window, end), env.energy_kwh(profile, end, end + window))
+            run.step(sod, baseline, dt_s, caps)
         available = {
             pv_id: env.pv_available_kw(pv_id, t_mid) * self.pv_factor.get(pv_id, 1.0) for pv_id in self.pvs
         }

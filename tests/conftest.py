@@ -59,16 +59,18 @@ def pg_url():
         server.stop()
 
 
-_LEFT_RUNNING: list[str] = []
+class ThreadLeftRunning(pytest.PytestWarning):
+    """A test module left a thread running (shown in the warnings summary, also from xdist workers)."""
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _threads_left_running(request):
-    """Notes threads a test module started and left running (listed at the end of the run): a simulator, driver
-    or runtime loop left behind keeps stepping and logging into later tests' output, as a session-scoped
-    simulated stack once did."""
+    """Notes threads a test module started and left running (in the warnings summary at the end of the run): a
+    simulator, driver or runtime loop left behind keeps stepping and logging into later tests' output, as a
+    session-scoped simulated stack once did."""
     import threading
     import time
+    import warnings
 
     before = set(threading.enumerate())
     yield
@@ -78,11 +80,5 @@ def _threads_left_running(request):
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.1)
-    _LEFT_RUNNING.extend(f"{request.node.nodeid}: {t.name}" for t in left)
-
-
-def pytest_terminal_summary(terminalreporter):
-    if _LEFT_RUNNING:
-        terminalreporter.section("threads left running after their module")
-        for line in _LEFT_RUNNING:
-            terminalreporter.write_line(line)
+    for t in left:
+        warnings.warn(ThreadLeftRunning(f"{request.node.nodeid}: thread {t.name!r} left running"), stacklevel=1)

@@ -124,12 +124,13 @@ class ConsumerControl:
         return consumers, delta
 
     def _shiftable_floor(self, asset_id: str, r: FlexLoadReading, base_kw: float, setpoint_kw: float) -> float:
-        """A shiftable load's process stops deferring when the energy it owes reaches what its receiver (or
-        cold store) can hold: it then runs at its baseline whatever the setpoint. That limit is not in the
-        site file; it is learned the first time the load is seen to refuse (measured above its setpoint with a
-        backlog), and from then on a setpoint that would take the backlog past it within two cycles (a
-        setpoint acts one cycle after the reading it answers) is counted as the baseline, so storage covers
-        the step before it comes (kW)."""
+        """A shiftable load's process stops deferring when the energy it owes reaches what it can hold back
+        (the baseline of the last ``max_shift_h`` hours, as the plan counts it, but a real receiver or cold
+        store keeps its own account): it then runs at least at its baseline whatever the setpoint. The limit
+        is learned each time the load is seen to refuse (measured above its setpoint with a backlog), and
+        from then on a setpoint that would take the backlog past it within two cycles (a setpoint acts one
+        cycle after the reading it answers) is counted as the baseline, so storage covers the step before it
+        comes (kW)."""
         owed = r.e_pending_kwh
         p = float(r.p_kw) if r.p_kw is not None else None
         wanted = self._wanted.get(asset_id)

@@ -154,6 +154,19 @@ def _series(d: dict, key: str, values: np.ndarray) -> None:
         d[(key, t)] = float(v)
 
 
+SHIFT_MARGIN = 0.02
+"""Share of a shiftable load's allowed backlog (and lead) the plan leaves unused, at every interval end."""
+
+
+def _baseline_by(cum: np.ndarray, back: np.ndarray, j: int) -> float:
+    """Baseline energy by the end of interval ``j`` counted from the horizon start, kWh: ``cum[j]`` inside the
+    horizon; before it (``j < 0``) minus the energy of intervals ``j+1 .. -1`` as far as the history reaches
+    (``back``: cumulative energy of the intervals before the start, most recent first)."""
+    if j >= 0:
+        return float(cum[j])
+    m = min(-j - 1, len(back))
+    return -float(back[m - 1]) if m > 0 else 0.0
+
 def compute_data(inp: DispatchInputs, structure: Structure) -> ModelData:  # noqa: C901 - one block per family
     """All data items for ``inp`` (validated) laid out for ``structure``."""
     n, dt = inp.n_steps, inp.step_h
@@ -236,10 +249,13 @@ def compute_data(inp: DispatchInputs, structure: Structure) -> ModelData:  # noq
         base = np.maximum(as_array(s.baseline_kw, n), 0.0)
         cum = np.cumsum(base) * dt  # baseline energy by the end of each interval
         k = int(round(s.max_shift_h / dt))
-        later = np.array([cum[t - k] if t - k >= 0 else 0.0 for t in range(n)])
+        back = np.cumsum(np.maximum(np.asarray(s.before_kw, dtype=float), 0.0)[::-1]) * dt
+        later = np.array([_baseline_by(cum, back, t - k) for t in range(n)])
         earlier = np.array([cum[min(t + k, n - 1)] for t in range(n)])
-        lo = later - s.ahead_kwh
-        hi = earlier - s.ahead_kwh
+        # the plan keeps SHIFT_MARGIN of the allowed shift in hand: a process that reaches its own limit runs
+        # whatever the setpoint, and a measured baseline never matches the forecast exactly
+        lo = later - s.ahead_kwh + SHIFT_MARGIN * (cum - later)
+        hi = earlier - s.ahead_kwh - SHIFT_MARGIN * (earlier - cum)
         lo[-1] = hi[-1] = cum[-1] - s.ahead_kwh  # energy conserved over the horizon
         reach_hi = s.p_max_kw * dt * steps
         reach_lo = s.p_min_kw * dt * steps

@@ -43,7 +43,9 @@ def define_shiftable_loads(m: pyo.ConcreteModel, d, p_bounds: dict[str, tuple[fl
         B_{s,t-k_s} - a_s \le c_{s,t} \le B_{s,t+k_s} - a_s, \qquad c_{s,T-1} = B_{s,T-1} - a_s
 
     with :math:`P^{min}_s \le p_{s,t} \le P^{max}_s` and :math:`a_s` the energy consumed ahead of the
-    baseline before the horizon (measured). The envelope is the standard "shift by up to k intervals"
+    baseline before the horizon (measured). For :math:`t - k_s < 0`, :math:`B_{s,t-k_s}` is minus the baseline
+    energy of the intervals between :math:`t - k_s` and the start (``before_kw``), so an energy owed at the
+    start waits as long as its age allows instead of being caught up at once. The envelope is the standard "shift by up to k intervals"
     condition on cumulative energy (a receiver or a cold store's thermal inertia).
     """
     dt = m._dt

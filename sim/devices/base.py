@@ -36,6 +36,7 @@ POWER_UNITS = frozenset({"W", "kW", "var", "kvar", "VA", "kVA", "A"})
 NOISY_UNITS = POWER_UNITS | {"V"}
 ENERGY_UNITS = frozenset({"Wh", "kWh"})
 ACTIVE_POWER_UNITS = frozenset({"W", "kW"})
+_UNSET = object()
 DATATYPE = ModbusClientMixin.DATATYPE
 _INT_TYPES = {"u16": DATATYPE.UINT16, "i16": DATATYPE.INT16, "u32": DATATYPE.UINT32, "i32": DATATYPE.INT32,
               "u64": DATATYPE.UINT64, "i64": DATATYPE.INT64}
@@ -103,6 +104,17 @@ class DeviceModel:
             )
         self.setup()
         self.served = dict(self.values)
+        self.changed: set[str] = {point.id for point in rmap.points}
+        """Points whose served value changed since the endpoint last published them (all at first)."""
+        self._sf_users: dict[str, tuple[str, ...]] = {}
+        for point in rmap.points:
+            if point.scale_sf:
+                self._sf_users[point.scale_sf] = (*self._sf_users.get(point.scale_sf, ()), point.id)
+        # per point: (id, is a measurement with a unit the faults act on, unit) — decided once, not every step
+        self._served_plan = tuple(
+            (point.id, point.access == "r" and bool(point.unit) and point.type not in ("bits16", "bits32", "bool")
+             and not point.enum, point.unit, point.access == "r", point)
+            for point in rmap.points)
 
     # ------------------------------------------------------------------------------------------ hooks
 
@@ -156,32 +168,45 @@ class DeviceModel:
     # ----------------------------------------------------------------------------------- served values
 
     def refresh_served(self) -> None:
-        """Recompute what is published from ``values``, applying the measurement faults."""
+        """Recompute what is published from ``values``, applying the measurement faults; note what changed."""
         faults = self.faults
-        for point in self.map.points:
-            value = self.values[point.id]
-            measurement = point.access == "r" and isinstance(value, int | float)
-            if measurement and faults.frozen and point.id in self.served:
-                continue
-            if (
-                measurement
-                and point.unit
-                and point.type not in ("bits16", "bits32", "bool")
-                and not point.enum
-            ):
-                if faults.zero and point.unit in POWER_UNITS:
-                    value = 0.0
-                if (
-                    faults.scale_factor != 1.0
-                    and point.unit in POWER_UNITS | ENERGY_UNITS
-                    and point.unit != "A"
-                ):
-                    value = value * faults.scale_factor
-                if faults.noise_pct > 0 and point.unit in NOISY_UNITS:
-                    value = value * (1.0 + self._rng.gauss(0.0, faults.noise_pct / 100.0))
-                if faults.noise_kw > 0 and point.unit in ACTIVE_POWER_UNITS:
-                    value = value + self._rng.gauss(0.0, faults.noise_kw) / self._kw_per_unit(point)
-            self.served[point.id] = value
+        served, values, changed = self.served, self.values, self.changed
+        plain = not (faults.frozen or faults.zero or faults.scale_factor != 1.0 or faults.noise_pct > 0
+                     or faults.noise_kw > 0)
+        for pid, faultable, unit, readable, point in self._served_plan:
+            value = values[pid]
+            if not plain and readable and isinstance(value, int | float):
+                if faults.frozen and pid in served:
+                    continue
+                if faultable:
+                    value = self._faulty(point, unit, value)
+            old = served.get(pid, _UNSET)
+            if old is not value and old != value:
+                served[pid] = value
+                changed.add(pid)
+
+    def _faulty(self, point: Point, unit: str, value: float) -> float:
+        """A measurement as the active faults make the device serve it."""
+        faults = self.faults
+        if faults.zero and unit in POWER_UNITS:
+            value = 0.0
+        if faults.scale_factor != 1.0 and unit in POWER_UNITS | ENERGY_UNITS and unit != "A":
+            value = value * faults.scale_factor
+        if faults.noise_pct > 0 and unit in NOISY_UNITS:
+            value = value * (1.0 + self._rng.gauss(0.0, faults.noise_pct / 100.0))
+        if faults.noise_kw > 0 and unit in ACTIVE_POWER_UNITS:
+            value = value + self._rng.gauss(0.0, faults.noise_kw) / self._kw_per_unit(point)
+        return value
+
+    def take_changed(self) -> set[str]:
+        """The points to re-publish (changed values and the points scaled by a changed scale factor); clears."""
+        out, self.changed = self.changed, set()
+        for sf in [p for p in out if p in self._sf_users]:
+            out.update(self._sf_users[sf])
+        return out
+
+    def mark_all_changed(self) -> None:
+        self.changed = {point.id for point in self.map.points}
 
     def _kw_per_unit(self, point: Point) -> float:
         """Primary-side kW per unit of the served value (W or kW, times the point's PT/CT ratios)."""
@@ -247,6 +272,7 @@ class DeviceModel:
         for point, value in accepted:
             self.values[point.id] = value
             self.served[point.id] = value
+            self.changed.add(point.id)
             self.writes.append(WriteRecord(self.t_s, point.id, value))
             self.on_write(point.id, value)
         return None

@@ -132,6 +132,12 @@ class Endpoint:
         self._published: dict[tuple[str, str], list[int]] = {}
         self._encoded_from: dict[tuple[str, str], tuple] = {}
         """(served value, scale factor) each published point was encoded from: unchanged → not re-encoded."""
+        self._raw_fault: dict[str, float | None] = {}
+        self._order: dict[str, dict[str, tuple[tuple[int, int], Point]]] = {
+            d.device.id: {point.id: ((rank, point.address or 0), point)
+                          for rank, table in enumerate(_TABLE_ORDER) for point in d.map.points_in(table)}  # type: ignore[arg-type]
+            for d in self.devices}
+        """Per device, each point's (table rank, address) sort key: changed points are written in runs."""
 
     @property
     def running(self) -> bool:
@@ -228,35 +234,46 @@ class Endpoint:
                 await asyncio.sleep(0.02)  # a pty (socat) passes the hang-up on its own schedule
 
     async def publish(self) -> int:
-        """Write the points whose served registers changed; returns the number of write calls."""
+        """Write the points whose served registers changed; returns the number of write calls.
+
+        Only the points a device noted as changed since the last publish are looked at (all of them when the
+        raw-value fault comes or goes, which bypasses the served values); a point is re-encoded only when its
+        (served value, scale factor) differs from what it was encoded from, and written only when its
+        registers differ."""
         if self.server is None:
             return 0
         calls = 0
         for device in self.devices:
-            for table in _TABLE_ORDER:
-                run_start: int | None = None
-                run: list = []
-                for point in device.map.points_in(table):  # type: ignore[arg-type]
-                    key = (device.device.id, point.id)
-                    source = _encoding_input(device, point)
-                    regs = None
-                    if self._encoded_from.get(key) != source:  # encode only when the value changed
-                        regs = device.registers_of(point)
-                        self._encoded_from[key] = source
-                    if regs is None or self._published.get(key) == regs:
-                        if run:
-                            calls += await self._write(device, table, run_start, run)
-                            run_start, run = None, []
-                        continue
-                    self._published[key] = regs
-                    if run and run_start is not None and run_start + len(run) == point.address:
-                        run.extend(_as_table(point, regs))
-                    else:
-                        if run:
-                            calls += await self._write(device, table, run_start, run)
-                        run_start, run = point.address, list(_as_table(point, regs))
-                if run:
-                    calls += await self._write(device, table, run_start, run)
+            raw = device.faults.raw_value
+            if raw != self._raw_fault.get(device.device.id):
+                self._raw_fault[device.device.id] = raw
+                self._encoded_from = {k: v for k, v in self._encoded_from.items() if k[0] != device.device.id}
+                device.mark_all_changed()
+            if not device.changed:
+                continue
+            order = self._order[device.device.id]
+            points = sorted((order[pid] for pid in device.take_changed() if pid in order), key=lambda x: x[0])
+            table: str | None = None
+            run_start: int | None = None
+            run: list = []
+            for (_rank, address), point in points:
+                key = (device.device.id, point.id)
+                source = _encoding_input(device, point)
+                regs = None
+                if self._encoded_from.get(key) != source:  # encode only when the value changed
+                    regs = device.registers_of(point)
+                    self._encoded_from[key] = source
+                if regs is None or self._published.get(key) == regs:
+                    continue
+                self._published[key] = regs
+                if run and table == point.table and run_start is not None and run_start + len(run) == address:
+                    run.extend(_as_table(point, regs))
+                else:
+                    if run:
+                        calls += await self._write(device, table, run_start, run)
+                    table, run_start, run = point.table, address, list(_as_table(point, regs))
+            if run:
+                calls += await self._write(device, table, run_start, run)
         return calls
 
     async def _write(self, device: DeviceModel, table: str, address: int | None, values: list) -> int:

@@ -2,8 +2,11 @@
 
 - Curtailable: follows its baseline; a cap can reduce it by at most ``max_curtail_pct`` of the baseline.
 - Shiftable: follows its baseline in local mode; a setpoint moves consumption earlier or later while the
-  energy owed to the process (``backlog``) stays within ``± backlog_cap_kwh`` (e.g. a compressed-air receiver
-  or a cold store's thermal inertia). In local mode the backlog is paid back over ``payback_h``.
+  energy owed to the process (``backlog``) stays within what shifting by up to ``max_shift_h`` allows: at
+  most the baseline energy of the last ``max_shift_h`` hours owed, at most that of the next ``max_shift_h``
+  hours consumed ahead (the site file's meaning, and the optimizer's envelope on cumulative energy; e.g. a
+  compressed-air receiver or a cold store's thermal inertia). Without a baseline profile the limit is the
+  fixed ``backlog_cap_kwh`` both ways. In local mode the backlog is paid back over ``payback_h``.
 - Window job (deferrable load, EV depot): ``energy_kwh`` (delivered side, after ``eta``) must be consumed
   inside a window at up to ``p_max_kw``; a cap is obeyed until the remaining energy only just fits in the
   time left at full power, then the job runs at full power (the process protects itself).
@@ -39,18 +42,25 @@ class ShiftableState:
 
 
 def shiftable_power_kw(
-    params: ShiftableParams, state: ShiftableState, baseline_kw: float, setpoint_kw: float | None
+    params: ShiftableParams, state: ShiftableState, baseline_kw: float, setpoint_kw: float | None,
+    defer_cap_kwh: float | None = None, ahead_cap_kwh: float | None = None, dt_s: float | None = None,
 ) -> float:
-    """Consumption, kW: baseline + payback in local mode (``setpoint_kw is None``), else the setpoint within limits."""
+    """Consumption, kW: baseline + payback in local mode (``setpoint_kw is None``), else the setpoint within limits.
+
+    ``defer_cap_kwh`` / ``ahead_cap_kwh``: the most energy that may be owed / consumed ahead at the end of
+    the step (default ``params.backlog_cap_kwh``); the setpoint is overruled where it would end the step
+    beyond them (``dt_s``; without it, within ``payback_h``)."""
     baseline = max(0.0, baseline_kw)
+    defer_cap = params.backlog_cap_kwh if defer_cap_kwh is None else defer_cap_kwh
+    ahead_cap = params.backlog_cap_kwh if ahead_cap_kwh is None else ahead_cap_kwh
     if setpoint_kw is None:
         p = baseline + state.backlog_kwh / params.payback_h
     else:
-        p = setpoint_kw
-        if state.backlog_kwh >= params.backlog_cap_kwh and p < baseline:
-            p = baseline  # cannot defer more
-        if state.backlog_kwh <= -params.backlog_cap_kwh and p > baseline:
-            p = baseline  # cannot pre-consume more
+        h = params.payback_h if dt_s is None else max(dt_s, 1e-9) / 3600.0
+        # the process cannot wait longer than the shift allows, nor store more than it allows ahead
+        lowest = baseline + (state.backlog_kwh - defer_cap) / h
+        highest = baseline + (state.backlog_kwh + ahead_cap) / h
+        p = min(max(setpoint_kw, lowest), highest)
     return max(params.p_min_kw, min(params.p_max_kw, p))
 
 

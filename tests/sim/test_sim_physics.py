@@ -137,6 +137,23 @@ def test_flexible_load_rules():
     assert shiftable_power_kw(params, ShiftableState(backlog_kwh=25.0), 120.0, None) == 220.0  # pays back
 
 
+def test_shiftable_limits_that_move_with_the_window():
+    params = ShiftableParams(p_max_kw=250.0, payback_h=0.25)
+    owed = ShiftableState(backlog_kwh=60.0)
+    step = 36.0  # s: 0.01 h
+    assert shiftable_power_kw(params, owed, 100.0, 0.0, defer_cap_kwh=80.0, ahead_cap_kwh=80.0, dt_s=step) == 0.0
+    # 60 kWh owed, at most 59.5 by the end of the step: 0.5 kWh more than the baseline's 1 kWh → 150 kW
+    assert shiftable_power_kw(params, owed, 100.0, 0.0, defer_cap_kwh=59.5, ahead_cap_kwh=80.0,
+                              dt_s=step) == pytest.approx(150.0)
+    ahead = ShiftableState(backlog_kwh=-30.0)
+    assert shiftable_power_kw(params, ahead, 100.0, 250.0, defer_cap_kwh=50.0, ahead_cap_kwh=40.0, dt_s=step) == 250.0
+    # 30 kWh ahead, at most 30.2: 0.2 kWh above the baseline's 1 kWh in 0.01 h → 120 kW
+    assert shiftable_power_kw(params, ahead, 100.0, 250.0, defer_cap_kwh=50.0, ahead_cap_kwh=30.2,
+                              dt_s=step) == pytest.approx(120.0)
+    # without a step length the limit is reached within payback_h
+    assert shiftable_power_kw(params, owed, 100.0, 0.0, defer_cap_kwh=50.0, ahead_cap_kwh=80.0) == 140.0
+
+
 def test_window_job_obeys_cap_until_late_then_runs_full():
     params = WindowJobParams(p_max_kw=100.0, energy_kwh=95.0, eta=0.95)
     state = open_window(WindowJobState(), 95.0)
