@@ -47,7 +47,7 @@ test: $(STAMP) lint
 	@scripts/ensure-cjk-font.sh
 	@scripts/ensure-debian-tools.sh socat mbpoll
 	@scripts/ensure-postgresql.sh
-	$(VENV)/bin/pytest -q -n $(WORKERS)
+	$(VENV)/bin/pytest -q -n $(WORKERS) --durations=15
 
 test-fast: $(STAMP) lint
 	@scripts/ensure-cjk-font.sh
