@@ -25,7 +25,8 @@ import c104
 
 def main() -> None:
     port, ca, points = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
-    client = c104.Client(tick_rate_ms=50, command_timeout_ms=5000)
+    # a hang guard, not a speed check: answers come in milliseconds, but a busy machine can delay them seconds
+    client = c104.Client(tick_rate_ms=50, command_timeout_ms=30000)
     conn = client.add_connection(ip="127.0.0.1", port=port, init=c104.Init.NONE)
     station = conn.add_station(common_address=ca)
     lock = threading.Lock()
@@ -105,7 +106,7 @@ def main() -> None:
         req = json.loads(line)
         op = req["op"]
         if op == "connect":
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + float(req.get("wait_s", 30))  # a refused client looks for less
             while not conn.is_connected and time.monotonic() < deadline:
                 time.sleep(0.05)
             if conn.is_connected:

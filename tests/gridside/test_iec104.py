@@ -55,7 +55,7 @@ class Scada:
             return None
         self.proc.stdin.write((json.dumps(request) + "\n").encode())
         await self.proc.stdin.drain()
-        line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 90)  # above the client's own 30-s guards
         return json.loads(line) if line else None
 
     async def close(self) -> None:
@@ -179,7 +179,7 @@ async def test_clients_not_allowed_are_refused(small_site, tmp_path):
         await loop.runtime.start()
         await north.start()
         scada = await Scada.start(site.gridside.iec104.port, site.gridside.iec104.common_address, point_table(site))
-        answer = await scada.ask(op="connect")
+        answer = await scada.ask(op="connect", wait_s=5)
         assert answer is None or answer["connected"] is False  # (c104's client may exit on the refusal)
         assert "127.0.0.1" in north.iec104.refused_connections
     finally:
