@@ -248,7 +248,7 @@ class FlexRuntime:
         return self.spec.p_max_kw
 
     @classmethod
-    def from_spec(cls, spec: FlexibleLoad | EVDepot, backlog_cap_kwh: float = 0.0) -> FlexRuntime:
+    def from_spec(cls, spec: FlexibleLoad | EVDepot) -> FlexRuntime:
         run = cls(spec=spec)
         if isinstance(spec, EVDepot):
             run.job_params = WindowJobParams(
@@ -258,7 +258,7 @@ class FlexRuntime:
             run.job_params = WindowJobParams(p_max_kw=spec.p_max_kw, energy_kwh=spec.energy_kwh or 0.0)
         elif spec.kind == "shiftable":
             run.shift_params = ShiftableParams(
-                p_max_kw=spec.p_max_kw, p_min_kw=spec.p_min_kw, backlog_cap_kwh=backlog_cap_kwh
+                p_max_kw=spec.p_max_kw, p_min_kw=spec.p_min_kw
             )
         return run
 
@@ -293,7 +293,7 @@ class FlexRuntime:
     def step(self, seconds_of_day: float, baseline_kw: float, dt_s: float,
              shift_caps_kwh: tuple[float, float] | None = None) -> None:
         """One physics step; ``shift_caps_kwh`` = (most energy owed, most consumed ahead) at the end of the
-        step for a shiftable load (default: its fixed ``backlog_cap_kwh``)."""
+        step for a shiftable load (the park passes them from its baseline profile; without them it cannot shift)."""
         cap = self.p_set_kw if self.remote else None
         if self.job_params is not None:
             start, end = self._window()

@@ -126,24 +126,19 @@ class PlanningService:
 
     def intraday_inputs(self, start: datetime, month_peak_kw: float) -> DispatchInputs:
         index = rolling_horizon(self.site, pd.Timestamp(start), hours=self.horizon_h)
-        back = self._shift_history_steps(index)
         step = index[1] - index[0] if len(index) > 1 else pd.Timedelta(minutes=self.site.site.resolution_min)
+        shiftable = {f.id: f for f in self.site.assets.flexible_loads if f.kind == "shiftable"}
+        # the baseline a measured backlog belongs to (the longest shift back): it may wait as long as its age allows
+        back = int(round(max((f.max_shift_h for f in shiftable.values()), default=0.0) * 3600 / step.total_seconds()))
         frame = self.forecast(pd.date_range(index[0] - back * step, periods=back + len(index), freq=step))
         inputs = build_dispatch_inputs(
             self.site, index, options=PlanOptions(month_peak_kw=month_peak_kw, peak_reserve_margin_pct=PEAK_RESERVE_MARGIN_PCT),
             forecast=frame.iloc[back:])
-        if back:  # the baseline a measured backlog belongs to: it may wait as long as its age allows
-            profiles = {f.id: f.baseline_profile for f in self.site.assets.flexible_loads if f.kind == "shiftable"}
+        if back:
             inputs = replace(inputs, shiftable=[
-                replace(x, before_kw=np.minimum(frame[profiles[x.id]].to_numpy()[:back], x.p_max_kw))
+                replace(x, before_kw=np.minimum(frame[shiftable[x.id].baseline_profile].to_numpy()[:back], x.p_max_kw))
                 for x in inputs.shiftable])
         return self._with_extra(without_assets(inputs, self._out))
-
-    def _shift_history_steps(self, index: pd.DatetimeIndex) -> int:
-        """Intervals of baseline history the shiftable loads' envelopes look back on (their longest shift)."""
-        step_h = (index[1] - index[0]).total_seconds() / 3600 if len(index) > 1 else 0.25
-        shifts = [f.max_shift_h for f in self.site.assets.flexible_loads if f.kind == "shiftable" and f.baseline_profile]
-        return int(round(max(shifts, default=0.0) / step_h))
 
     def forecast(self, index: pd.DatetimeIndex) -> pd.DataFrame:
         """Forecast rows for ``index``, cut from a frame computed once per local day for the days the

@@ -110,7 +110,7 @@ class DeviceModel:
         for point in rmap.points:
             if point.scale_sf:
                 self._sf_users[point.scale_sf] = (*self._sf_users.get(point.scale_sf, ()), point.id)
-        # per point: (id, is a measurement with a unit the faults act on, unit) — decided once, not every step
+        # per point: (id, a measurement the faults act on, unit, readable, point) — decided once, not every step
         self._served_plan = tuple(
             (point.id, point.access == "r" and bool(point.unit) and point.type not in ("bits16", "bits32", "bool")
              and not point.enum, point.unit, point.access == "r", point)
