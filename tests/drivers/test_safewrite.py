@@ -24,7 +24,8 @@ BAT = load_map("sunspec_battery")
 @contextlib.asynccontextmanager
 async def writer_for(regmap, initial=None, **policy):
     srv = await MapServer({1: regmap}, initial={1: initial or {}}).start()
-    tr = ModbusTransport(Endpoint(port=srv.port), LinkSettings(timeout_s=0.5, retries=0))
+    # a hang guard, not a speed check: loopback answers in ms, but a busy machine can connect late
+    tr = ModbusTransport(Endpoint(port=srv.port), LinkSettings(timeout_s=5.0, retries=0))
     clock = SteppedClock()
     dev = ModbusDevice("dev", regmap, tr, 1, clock=clock)
     log: list = []
